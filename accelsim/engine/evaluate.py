@@ -1,0 +1,147 @@
+"""Evaluate one quantized model on one chip, one voltage at a time.
+
+The evaluator runs the clean quantized network once, keeping the activations
+that are live at the start of each layer (within a memory budget). A faulty
+read then re-runs only from the first layer whose weights changed, starting
+from the cached clean activations: the result is bit-identical to a full run
+because the leading layers see exactly the clean weights.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["RunResult", "Evaluator"]
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """The outcome of one inference pass out of faulty memory.
+
+    Attributes
+    ----------
+    logits : Tensor
+        ``N x classes``.
+    faulty_cells : int
+        Cells of the model's footprint that are faulty at this voltage.
+    flipped_bits : int
+        Stored bits whose read value differs from the written one.
+    model_ber : float
+        ``flipped_bits / stored_bits``.
+    stored_bits : int
+    changed_tensors : tuple of str
+        Parameter tensors with at least one faulty cell.
+    first_step : int
+        Index of the first executed program step (0: full run).
+    tiled : bool
+        True when the model is larger than a measured chip, which repeats.
+    """
+
+    logits: torch.Tensor
+    faulty_cells: int
+    flipped_bits: int
+    model_ber: float
+    stored_bits: int
+    changed_tensors: tuple
+    first_step: int
+    tiled: bool
+
+
+class Evaluator:
+    """Runs a :class:`QuantizedModel` on fixed inputs in one chip of a memory.
+
+    Create through :meth:`QuantizedModel.evaluator`.
+
+    Parameters
+    ----------
+    qm : QuantizedModel
+    program : Program
+    x : Tensor
+        Inputs, evaluated in batches of ``batch_size``.
+    memory : SimulatedMemory
+        Holds ``qm``'s words in a profile.
+    chip : int
+    batch_size : int
+    cache_bytes : int
+        Budget for cached clean activations (0 disables suffix execution).
+    """
+
+    def __init__(self, qm, program, x, memory, chip, batch_size=2048, cache_bytes=1 << 30):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self._qm = qm
+        self._program = program
+        self._batches = torch.split(x, batch_size)
+        self._memory = memory
+        self.chip = int(chip)
+        self._cuts = self._choose_cuts(x, cache_bytes)
+        self._cache = None
+        self._clean_logits = None
+
+    def _choose_cuts(self, x, cache_bytes):
+        """Layer steps to start from, latest first, whose live values fit the budget."""
+        if cache_bytes <= 0 or len(x) == 0:
+            return ()
+        program = self._program
+        names = {n for i in program.layer_steps for n in program.live_before(i)}
+        _, sample = program.run(x[:1], self._qm.clean_weights, keep=names)
+        per_sample = {n: v.element_size() * v.numel() for n, v in sample.items()}
+        chosen, kept, used = [], set(), 0
+        for i in reversed(program.layer_steps[1:]):
+            live = set(program.live_before(i))
+            extra = sum(per_sample.get(n, 0) for n in live - kept) * len(x)
+            if used + extra > cache_bytes:
+                continue
+            chosen.append(i)
+            kept |= live
+            used += extra
+        return tuple(sorted(chosen))
+
+    @property
+    def clean_logits(self):
+        """Logits of the clean quantized model (computed once, filling the cache)."""
+        if self._clean_logits is None:
+            keep = {n for i in self._cuts for n in self._program.live_before(i)}
+            outputs, caches = [], []
+            for batch in self._batches:
+                logits, kept = self._program.run(batch, self._qm.clean_weights, keep=keep)
+                outputs.append(logits)
+                caches.append(kept)
+            self._clean_logits = torch.cat(outputs)
+            self._cache = caches
+        return self._clean_logits
+
+    def run(self, vdd_v) -> RunResult:
+        """Read the weights at ``vdd_v`` and run the inputs through the faulty network."""
+        read = self._memory.read(vdd_v, self.chip)
+        changed = self._qm.tensors_at_bits(read.fault_bits[self._flipping(read)])
+        if not changed:
+            logits, first = self.clean_logits, len(self._program.steps)
+        else:
+            weights = self._qm.weights_from_words(read.words, changed, base=self._qm.clean_weights)
+            first = self._program.first_step_reading(changed)
+            logits = self._run_from(first, weights)
+        stored = self._qm.stored_bits
+        return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
+                         flipped_bits=int(read.flipped_bits),
+                         model_ber=read.flipped_bits / stored, stored_bits=stored,
+                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
+
+    def _flipping(self, read):
+        """Mask of the faulty cells whose word differs after the read."""
+        if len(read.fault_bits) == 0:
+            return np.zeros(0, dtype=bool)
+        word = read.fault_bits // self._qm.bits
+        return read.words[word] != self._qm.words[word]
+
+    def _run_from(self, first, weights):
+        start = max((c for c in self._cuts if c <= first), default=0)
+        if start and self._cache is None:
+            _ = self.clean_logits
+        outputs = []
+        for b, batch in enumerate(self._batches):
+            env = {n: self._cache[b][n] for n in self._program.live_before(start)} if start else None
+            logits, _ = self._program.run(batch, weights, start=start, env=env)
+            outputs.append(logits)
+        return torch.cat(outputs)

@@ -1,0 +1,150 @@
+"""Import a torch model: trace it with torch.fx and check what the engine supports."""
+
+import copy
+
+import torch
+from torch import fx
+
+from accelsim._errors import UserInputError
+from accelsim.engine.ops import FORCED_KWARGS, FUNCTIONS, METHODS, STATELESS_MODULES, layer_op_for
+from accelsim.engine.program import Program, Step, node_inputs, template
+
+__all__ = ["ModelImportError", "trace_program"]
+
+
+class ModelImportError(UserInputError):
+    """The engine cannot import a model; the message lists every offending node."""
+
+
+def _trace(module):
+    try:
+        return fx.symbolic_trace(module)
+    except Exception as exc:  # torch.fx raises many types; the user needs one message
+        raise ModelImportError(
+            f"cannot trace {type(module).__name__} with torch.fx ({type(exc).__name__}: {exc}); "
+            "accelsim runs models that torch.fx.symbolic_trace can trace: remove data-dependent "
+            "control flow from forward()") from None
+
+
+def _function_name(target):
+    return getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+
+
+def _problems(graph_module):
+    """Describe every node the engine cannot run, as ``node 'x' (where): why``."""
+    problems = []
+    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1:
+        problems.append(f"forward() takes {len(placeholders)} inputs; the engine runs models with exactly one")
+    for node in graph_module.graph.nodes:
+        where = f"node '{node.name}'"
+        if node.op == "call_module":
+            module = graph_module.get_submodule(node.target)
+            layer = layer_op_for(module)
+            if layer is not None:
+                why = layer.unsupported(module)
+                if why:
+                    problems.append(f"{where} (module '{node.target}', {type(module).__name__}): {why}")
+            elif type(module) not in STATELESS_MODULES:
+                problems.append(f"{where} (module '{node.target}'): unsupported module type "
+                                f"{type(module).__name__}")
+        elif node.op == "call_function" and node.target not in FUNCTIONS:
+            problems.append(f"{where}: unsupported function {_function_name(node.target)}")
+        elif node.op == "call_method" and node.target not in METHODS:
+            problems.append(f"{where}: unsupported tensor method .{node.target}()")
+    return problems
+
+
+def _module_step(node, module):
+    layer = layer_op_for(module)
+    if layer is None:
+        run = STATELESS_MODULES[type(module)]
+        return dict(call=lambda args, kwargs, weights: run(module, *args), weight_names=(),
+                    layer="", kind="op")
+    names = tuple(f"{node.target}.{name}" for name, _ in module.named_parameters(recurse=False))
+    prefix = len(node.target) + 1
+    forward = layer.forward
+
+    def call(args, kwargs, weights):
+        return forward(module, {name[prefix:]: w for name, w in weights.items()}, args[0])
+
+    return dict(call=call, weight_names=names, layer=node.target, kind=layer.kind)
+
+
+def _function_step(node):
+    target, forced = node.target, FORCED_KWARGS.get(node.target, {})
+    if node.op == "call_method":
+        def call(args, kwargs, weights):
+            return getattr(args[0], target)(*args[1:], **kwargs)
+    else:
+        def call(args, kwargs, weights):
+            return target(*args, **{**kwargs, **forced})
+    return dict(call=call, weight_names=(), layer="", kind="op")
+
+
+def _attr_step(node, graph_module, parameter_names):
+    if node.target in parameter_names:
+        target = node.target
+        return dict(call=lambda args, kwargs, weights: weights[target], weight_names=(target,),
+                    layer=node.target.rpartition(".")[0], kind="param")
+    value = _get_attr(graph_module, node.target)
+    return dict(call=lambda args, kwargs, weights: value, weight_names=(), layer="", kind="op")
+
+
+def _get_attr(module, target):
+    for part in target.split("."):
+        module = getattr(module, part)
+    return module
+
+
+def _step(node, graph_module, parameter_names):
+    if node.op == "placeholder":
+        spec = dict(call=None, weight_names=(), layer="", kind="input")
+    elif node.op == "output":
+        spec = dict(call=lambda args, kwargs, weights: args[0], weight_names=(), layer="", kind="output")
+    elif node.op == "call_module":
+        spec = _module_step(node, graph_module.get_submodule(node.target))
+    elif node.op == "get_attr":
+        spec = _attr_step(node, graph_module, parameter_names)
+    else:
+        spec = _function_step(node)
+    return Step(name=node.name, args=template(node.args), kwargs=template(node.kwargs),
+                inputs=node_inputs(node), **spec)
+
+
+def trace_program(module):
+    """Trace ``module`` into a :class:`Program` over a private copy of it.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The user's model; it is copied once and never modified.
+
+    Returns
+    -------
+    program : Program
+    parameters : dict of str to Tensor
+        Every parameter the program reads, by fully qualified name, in the
+        order the program first reads them (the order they go to memory).
+
+    Raises
+    ------
+    ModelImportError
+        If tracing fails or any node is unsupported (all are listed).
+    """
+    private = copy.deepcopy(module).eval()
+    graph_module = _trace(private)
+    problems = _problems(graph_module)
+    if problems:
+        raise ModelImportError(
+            f"{type(module).__name__} has {len(problems)} part(s) the engine cannot run:\n  "
+            + "\n  ".join(problems)
+            + "\nsupported: Conv2d, Linear, BatchNorm2d, GroupNorm, ReLU/ReLU6, MaxPool2d, AvgPool2d, "
+            "AdaptiveAvgPool2d, flatten/view, residual add, Dropout")
+    all_parameters = dict(graph_module.named_parameters())
+    steps = [_step(node, graph_module, all_parameters) for node in graph_module.graph.nodes]
+    ordered = {}
+    for step in steps:
+        for name in step.weight_names:
+            ordered.setdefault(name, all_parameters[name].detach())
+    return Program(steps), ordered

@@ -1,0 +1,180 @@
+"""QuantizedModel: a network whose every parameter tensor is fixed-point codes in memory."""
+
+import copy
+import json
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from accelsim import quant
+from accelsim.engine.evaluate import Evaluator, RunResult
+from accelsim.engine.graph import ModelImportError, trace_program
+from accelsim.engine.workload import measure_workloads
+from accelsim.sram import SimulatedMemory
+
+__all__ = ["QuantizedModel"]
+
+_MEMORY_CACHE_SIZE = 4
+
+
+class QuantizedModel:
+    """A torch model quantized to fixed point, ready to run out of simulated SRAM.
+
+    Build one with :meth:`from_torch`. Every parameter tensor is quantized on
+    its own (or with the scheme's global range) and concatenated, in the order
+    the network reads them, into one array of words of ``bits`` bits: exactly
+    the bit patterns written to the weight memory. Buffers (BatchNorm running
+    statistics) stay in floating point and never see faults.
+
+    Attributes
+    ----------
+    scheme : accelsim.quant.QuantScheme
+    bits : int
+    tensor_names : tuple of str
+        Parameter names in memory order.
+    words : ndarray
+        The stored codes (read-only), ``uint8`` or ``uint16``.
+    stored_bits : int
+        ``len(words) * bits``.
+    meta : dict
+        Free-form description (zoo name, training method, ...).
+    """
+
+    def __init__(self, module, program, parameters, scheme, example_input, meta=None):
+        self._module = module
+        self._program = program
+        self.scheme = scheme
+        self.bits = scheme.bits
+        self.meta = dict(meta or {})
+        self.tensor_names = tuple(parameters)
+        self._shapes = tuple(p.shape for p in parameters.values())
+        self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
+        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams)]
+        chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
+        self.words = np.concatenate(chunks)
+        self.words.setflags(write=False)
+        sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+        self._word_offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.stored_bits = int(len(self.words) * self.bits)
+        self._example_input = example_input.detach()
+        self._clean_weights = self.weights_from_words(self.words)
+        self._memories = OrderedDict()
+
+    @classmethod
+    def from_torch(cls, module, scheme, example_input, meta=None):
+        """Quantize ``module`` and prepare it for execution out of memory.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network; copied once, never modified.
+        scheme : str or accelsim.quant.QuantScheme
+            A preset name (``"rquant"``, ``"normal"``, ...) or a scheme.
+        example_input : Tensor
+            A batch of inputs (``N x C x H x W``) used to check the model runs
+            and to measure per-layer workloads.
+        meta : dict, optional
+            Description kept with the model (e.g. its zoo record).
+
+        Raises
+        ------
+        ModelImportError
+            If the model cannot be traced or uses unsupported layers.
+        """
+        if not isinstance(module, torch.nn.Module):
+            raise ModelImportError(f"expected a torch.nn.Module, got {type(module).__name__}")
+        if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
+            raise ModelImportError("example_input must be a batched tensor (N x ...), "
+                                   f"got {type(example_input).__name__}")
+        private = copy.deepcopy(module).eval()
+        program, parameters = trace_program(private)
+        if not parameters:
+            raise ModelImportError(f"{type(module).__name__} has no parameters to store in memory")
+        qm = cls(private, program, parameters, quant.get_scheme(scheme), example_input, meta)
+        qm._check_runs()
+        return qm
+
+    def _check_runs(self):
+        try:
+            self.forward(self._example_input[:1])
+        except Exception as exc:  # a shape mismatch surfaces only when run
+            raise ModelImportError(f"the model does not run on example_input of shape "
+                                   f"{tuple(self._example_input.shape)}: {exc}") from None
+
+    # -- weights -----------------------------------------------------------------
+    def weights_from_words(self, words, names=None, base=None):
+        """Dequantized weights from stored ``words``.
+
+        Only the tensors in ``names`` (default: all) are decoded; the others
+        are taken from ``base``.
+        """
+        weights = dict(base) if base is not None else {}
+        wanted = self.tensor_names if names is None else names
+        for name in wanted:
+            i = self.tensor_names.index(name)
+            chunk = words[self._word_offsets[i]:self._word_offsets[i + 1]]
+            codes = quant.words_to_codes(chunk).reshape(self._shapes[i])
+            weights[name] = quant.dequantize(codes, self._qparams[i])
+        return weights
+
+    @property
+    def clean_weights(self):
+        """Dequantized weights of the fault-free memory (shared: do not modify)."""
+        return self._clean_weights
+
+    def tensors_at_bits(self, bit_positions):
+        """Names of the tensors holding the given stored-bit positions."""
+        if len(bit_positions) == 0:
+            return ()
+        word = np.asarray(bit_positions, dtype=np.int64) // self.bits
+        owners = np.unique(np.searchsorted(self._word_offsets, word, side="right") - 1)
+        return tuple(self.tensor_names[i] for i in owners)
+
+    def reference_module(self):
+        """A torch module (the original architecture) whose every parameter is its dequantized value."""
+        reference = copy.deepcopy(self._module)
+        with torch.no_grad():
+            for name, value in self._clean_weights.items():
+                reference.get_parameter(name).copy_(value)
+        return reference.eval()
+
+    # -- execution ----------------------------------------------------------------
+    def forward(self, x, weights=None):
+        """Logits of ``x`` with ``weights`` (default: the clean quantized ones)."""
+        logits, _ = self._program.run(x, self._clean_weights if weights is None else weights)
+        return logits
+
+    def memory(self, profile, seed=0):
+        """The :class:`SimulatedMemory` holding this model's words in ``profile`` (cached)."""
+        key = (id(profile), int(seed))
+        if key not in self._memories:
+            self._memories[key] = (profile, SimulatedMemory(profile, self.words, self.bits, seed=seed))
+            if len(self._memories) > _MEMORY_CACHE_SIZE:
+                self._memories.popitem(last=False)
+        self._memories.move_to_end(key)
+        return self._memories[key][1]
+
+    def evaluator(self, x, profile, chip=0, seed=0, batch_size=2048, cache_bytes=1 << 30):
+        """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``."""
+        return Evaluator(self, self._program, x, self.memory(profile, seed), chip,
+                         batch_size=batch_size, cache_bytes=cache_bytes)
+
+    def run(self, x, profile, vdd_v, chip=0, seed=0) -> RunResult:
+        """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
+
+        Returns
+        -------
+        RunResult
+            ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
+        """
+        return self.evaluator(x, profile, chip, seed, cache_bytes=0).run(vdd_v)
+
+    def workloads(self, x=None):
+        """Per-layer workloads (:class:`accelsim.accel.LayerWorkload`) for one input."""
+        x = self._example_input if x is None else x
+        return measure_workloads(self._program, self._clean_weights, x, self.bits)
+
+    def __repr__(self):
+        return (f"QuantizedModel({len(self.tensor_names)} tensors, {self.stored_bits} bits, "
+                f"scheme={json.dumps(self.scheme.to_dict())})")

@@ -1,0 +1,148 @@
+"""A traced network as a flat list of steps that can start anywhere.
+
+The program is built once from a torch.fx graph. Each step reads named values
+of earlier steps and, for layers with parameters, weights passed in by the
+caller, so one program serves the clean and every faulty weight set. Starting
+at step ``k`` needs only the values that are *live* there (produced before
+``k`` and read at or after it); the evaluator caches those from the clean run.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch.fx.node import Node, map_arg
+
+__all__ = ["Step", "Program"]
+
+
+@dataclass(frozen=True, eq=False)
+class _Ref:
+    """Placeholder in an argument template for the value of step ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One node of the network.
+
+    Attributes
+    ----------
+    name : str
+        Unique node name (from torch.fx).
+    call : callable
+        ``call(args, kwargs, weights)`` returning the step's value.
+    args, kwargs
+        Argument templates; :class:`_Ref` entries are replaced by values.
+    inputs : tuple of str
+        Names of the steps whose values this step reads.
+    weight_names : tuple of str
+        Fully qualified parameter names this step reads (empty: no weights).
+    layer : str
+        Module path of a layer step (``""`` otherwise).
+    kind : str
+        ``conv``, ``linear``, ``norm``, ``input``, ``output`` or ``op``.
+    """
+
+    name: str
+    call: Callable
+    args: tuple
+    kwargs: dict
+    inputs: tuple
+    weight_names: tuple
+    layer: str
+    kind: str
+
+
+def template(value):
+    """Replace fx nodes inside ``value`` by :class:`_Ref` markers."""
+    return map_arg(value, lambda node: _Ref(node.name))
+
+
+def node_inputs(node: Node):
+    """Names of the nodes that ``node`` reads, in first-use order."""
+    return tuple(dict.fromkeys(n.name for n in node.all_input_nodes))
+
+
+def _resolve(value, env):
+    if isinstance(value, _Ref):
+        return env[value.name]
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, env) for v in value)
+    if isinstance(value, list):
+        return [_resolve(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, env) for k, v in value.items()}
+    if isinstance(value, slice):
+        return slice(_resolve(value.start, env), _resolve(value.stop, env), _resolve(value.step, env))
+    return value
+
+
+class Program:
+    """Steps in execution order, with liveness for partial execution.
+
+    Parameters
+    ----------
+    steps : sequence of Step
+        In topological order; the first is the single input, the last the output.
+    """
+
+    def __init__(self, steps):
+        self.steps = tuple(steps)
+        self.index = {step.name: i for i, step in enumerate(self.steps)}
+        last_use = {}
+        for i, step in enumerate(self.steps):
+            for name in step.inputs:
+                last_use[name] = i
+        self._last_use = last_use
+        self.layer_steps = tuple(i for i, s in enumerate(self.steps) if s.weight_names)
+
+    def live_before(self, start):
+        """Names of values produced before step ``start`` and read at or after it."""
+        return tuple(name for name, last in self._last_use.items()
+                     if last >= start and self.index[name] < start)
+
+    def first_step_reading(self, weight_names):
+        """Index of the first step that reads any of ``weight_names`` (len(steps) if none)."""
+        wanted = set(weight_names)
+        for i in self.layer_steps:
+            if wanted.intersection(self.steps[i].weight_names):
+                return i
+        return len(self.steps)
+
+    @torch.inference_mode()
+    def run(self, x, weights, start=0, env=None, keep=()):
+        """Execute from step ``start`` and return ``(output, kept)``.
+
+        Parameters
+        ----------
+        x : Tensor
+            Network input (used only when ``start == 0``).
+        weights : mapping of str to Tensor
+            Every parameter the executed steps read.
+        start : int
+            First step to execute.
+        env : mapping of str to Tensor, optional
+            Values live before ``start`` (see :meth:`live_before`).
+        keep : collection of str
+            Names of values to return in ``kept`` (e.g. to fill a cache).
+        """
+        env = dict(env or {})
+        kept = {}
+        keep = set(keep)
+        for i in range(start, len(self.steps)):
+            step = self.steps[i]
+            if step.kind == "input":
+                value = x
+            else:
+                args = _resolve(step.args, env)
+                kwargs = _resolve(step.kwargs, env)
+                value = step.call(args, kwargs, {n: weights[n] for n in step.weight_names})
+            env[step.name] = value
+            if step.name in keep:
+                kept[step.name] = value
+            for name in step.inputs:
+                if self._last_use[name] == i and name not in keep:
+                    env.pop(name, None)
+        return env[self.steps[-1].name], kept

@@ -1,0 +1,59 @@
+"""Count what each layer reads, writes and computes, for the accelerator's cost model."""
+
+import math
+
+from accelsim.accel import LayerWorkload
+
+__all__ = ["measure_workloads", "DEFAULT_ACT_BITS"]
+
+# Activations move at 8 bits unless the model quantizes them otherwise.
+DEFAULT_ACT_BITS = 8
+_MAX_SAMPLES = 256
+
+
+def _macs_per_output(kind, weight):
+    if kind in ("conv", "linear"):
+        return math.prod(weight.shape[1:])
+    return 1  # a norm scales and shifts each element once
+
+
+def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BITS):
+    """Per-layer workloads of one inference, measured by running ``x``.
+
+    Parameters
+    ----------
+    program : Program
+    weights : mapping of str to Tensor
+    x : Tensor
+        A batch of inputs; at most 256 samples are run. Zero fractions of
+        layer inputs (for zero gating) are averaged over them.
+    weight_bits, act_bits : int
+
+    Returns
+    -------
+    list of LayerWorkload
+        One per step that reads weights, in execution order, counts per sample.
+    """
+    x = x[:_MAX_SAMPLES]
+    n = len(x)
+    layer_steps = [program.steps[i] for i in program.layer_steps]
+    keep = {s.name for s in layer_steps} | {s.inputs[0] for s in layer_steps if s.inputs}
+    _, values = program.run(x, weights, keep=keep)
+    workloads = []
+    for step in layer_steps:
+        out = values[step.name]
+        inp = values[step.inputs[0]] if step.inputs else out
+        main = weights[step.weight_names[0]]
+        per_out = out.numel() // n
+        workloads.append(LayerWorkload(
+            name=step.layer or step.name,
+            kind=step.kind,
+            n_weights=sum(weights[w].numel() for w in step.weight_names),
+            weight_bits=weight_bits,
+            macs=per_out * _macs_per_output(step.kind, main),
+            act_in=inp.numel() // n,
+            act_out=per_out,
+            act_bits=act_bits,
+            zero_fraction=float((inp == 0).float().mean()) if inp.numel() else 0.0,
+        ))
+    return workloads

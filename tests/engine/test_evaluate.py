@@ -1,0 +1,49 @@
+import numpy as np
+import torch
+
+from accelsim.engine import QuantizedModel
+from tests.engine.conftest import cells_profile
+
+
+def _last_layer_faults(qm, n_faults=40):
+    """A profile whose only faulty cells (flip) hold the last tensor's bits."""
+    start = qm.stored_bits - qm.clean_weights[qm.tensor_names[-1]].numel() * qm.bits
+    cells = np.linspace(start, qm.stored_bits - 1, n_faults).astype(np.int64)
+    return cells_profile(cells, np.full(n_faults, 0.7), np.full(n_faults, 2, np.uint8),
+                         arrays=qm.stored_bits // 4096 + 1)
+
+
+def test_suffix_run_is_bit_identical_to_full_run(small_net, images):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    profile = _last_layer_faults(qm)
+    cached = qm.evaluator(images, profile, batch_size=16)
+    full = qm.evaluator(images, profile, batch_size=16, cache_bytes=0)
+    fast, slow = cached.run(0.6), full.run(0.6)
+    assert fast.changed_tensors == (qm.tensor_names[-1],)
+    assert fast.first_step > 0 and slow.first_step > 0
+    assert torch.equal(fast.logits, slow.logits)
+    assert not torch.equal(fast.logits, cached.clean_logits)
+
+
+def test_voltage_above_every_fault_reuses_clean_logits(small_net, images):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    evaluator = qm.evaluator(images, _last_layer_faults(qm))
+    result = evaluator.run(0.75)
+    assert result.faulty_cells == 0 and result.changed_tensors == ()
+    assert result.logits is evaluator.clean_logits
+
+
+def test_evaluations_are_repeatable(small_net, images, uniform):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    vdd = uniform.voltage_for_ber(0.05)
+    a = qm.evaluator(images, uniform, chip=3).run(vdd)
+    b = qm.evaluator(images, uniform, chip=3).run(vdd)
+    assert torch.equal(a.logits, b.logits) and a.flipped_bits == b.flipped_bits
+
+
+def test_batches_do_not_change_results(small_net, images, uniform):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    vdd = uniform.voltage_for_ber(0.05)
+    one = qm.evaluator(images, uniform, batch_size=64).run(vdd).logits
+    many = qm.evaluator(images, uniform, batch_size=7).run(vdd).logits
+    torch.testing.assert_close(one, many, rtol=1e-5, atol=1e-5)
