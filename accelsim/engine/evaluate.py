@@ -112,6 +112,10 @@ class Evaluator:
             self._cache = caches
         return self._clean_logits
 
+    def faulty_cells(self, vdd_v):
+        """Cells of the model's footprint faulty at ``vdd_v`` (no inference)."""
+        return int(self._memory.faulty_cells(vdd_v, self.chip))
+
     def run(self, vdd_v) -> RunResult:
         """Read the weights at ``vdd_v`` and run the inputs through the faulty network."""
         read = self._memory.read(vdd_v, self.chip)

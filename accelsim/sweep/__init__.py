@@ -1,0 +1,15 @@
+"""Voltage sweeps: energy against accuracy for models on one SRAM profile.
+
+``run_sweep(SweepSpec(...), out_dir)`` walks each model and chip from high to
+low voltage and returns plain data (:class:`SweepResult`); the files it
+writes are described in DESIGN.md ("Sweep results").
+"""
+
+from accelsim.sweep.results import OperatingPoint, operating_points, read_csv, summarize
+from accelsim.sweep.runner import SweepProgress, SweepResult, default_voltages, run_sweep
+from accelsim.sweep.spec import SweepError, SweepSpec, parse_voltages
+
+__all__ = [
+    "SweepSpec", "SweepError", "SweepResult", "SweepProgress", "OperatingPoint",
+    "run_sweep", "parse_voltages", "default_voltages", "summarize", "operating_points", "read_csv",
+]

@@ -1,0 +1,120 @@
+"""One unit of sweep work: one (model, profile, chip) with all its voltages.
+
+A unit runs wherever an executor puts it. It loads the profile, model and
+data itself from the spec (cached per process), so nothing large is pickled.
+Voltages run from high to low; a voltage that adds no faulty cell to the
+model's footprint reuses the previous point's inference columns (the faulty
+set is nested, so the read is the same), and every faulty read re-runs only
+the layers from the first faulty one on.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from accelsim.accel import default_accelerator
+from accelsim.data import load_dataset
+from accelsim.models import load_model
+from accelsim.sram import load_profile
+
+__all__ = ["run_unit", "model_label"]
+
+_INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
+                      "robust_error", "tiled")
+
+
+def model_label(name_or_path):
+    """The ``model`` column for a zoo name (itself) or a checkpoint path (its stem)."""
+    path = Path(name_or_path)
+    return path.stem if path.suffix == ".pt" else str(name_or_path)
+
+
+@lru_cache(maxsize=4)
+def _profile(name):
+    return load_profile(name)
+
+
+@lru_cache(maxsize=4)
+def _dataset(spec, limit):
+    x, y = load_dataset(spec, split="test")
+    return (x, y) if limit is None else (x[:limit], y[:limit])
+
+
+@lru_cache(maxsize=8)
+def _model(name, bits):
+    return load_model(name, bits=bits)
+
+
+class _Energy:
+    """Energy per inference of one model, and its references at nominal and Vmin."""
+
+    def __init__(self, qm, profile):
+        self._accelerator = default_accelerator()
+        self._workloads = qm.workloads()
+        self._profile = profile
+        self.nominal = self.at(profile.vdd_nominal_v)
+        self.vmin = self.at(profile.vdd_min_v)
+
+    def at(self, vdd_v):
+        return self._accelerator.energy(self._workloads, self._profile.energy, vdd_v,
+                                        self._profile.vdd_nominal_v)
+
+    def columns(self, vdd_v):
+        e = self.at(vdd_v)
+        return {"energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
+                "energy_rel": float(e.total_j / self.nominal.total_j),
+                "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
+
+
+def _inference_columns(result, clean_pred, y):
+    pred = result.logits.argmax(dim=1)
+    wrong = pred != y
+    accuracy = float((~wrong).double().mean())
+    return {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
+            "model_ber": float(result.model_ber), "accuracy": accuracy, "error": 1.0 - accuracy,
+            "robust_error": float((wrong | (clean_pred != y)).double().mean()),
+            "tiled": result.tiled}
+
+
+def run_unit(spec, model_name, chip, done_rows, on_row):
+    """Compute every voltage of (model, chip) not already in ``done_rows``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    model_name : str
+    chip : int
+    done_rows : dict
+        Finished rows of this unit by ``vdd_v`` (from the journal).
+    on_row : callable
+        Called with each new row (a dict of the point columns) as it finishes.
+    """
+    torch.set_num_threads(spec.torch_threads)
+    profile = _profile(spec.profile)
+    qm = _model(model_name, spec.bits)
+    x, y = _dataset(spec.dataset, spec.limit)
+    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
+    energy = _Energy(qm, profile)
+    clean_pred = evaluator.clean_logits.argmax(dim=1)
+    clean_accuracy = float((clean_pred == y).double().mean())
+    meta = qm.meta
+    previous = None
+    for vdd_v in spec.voltages_v:
+        row = done_rows.get(vdd_v)
+        if row is None:
+            faulty = evaluator.faulty_cells(vdd_v)
+            if previous is not None and previous["faulty_cells"] == faulty:
+                inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
+            else:
+                inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
+            row = {
+                "model": model_label(model_name), "method": meta.get("method", "unknown"),
+                "bits": qm.bits, "quant_scheme": meta.get("quant_scheme", qm.scheme.name),
+                "profile": profile.name, "chip": int(chip), "vdd_v": float(vdd_v),
+                "vdd_rel": float(vdd_v / profile.vdd_nominal_v),
+                "profile_ber": float(profile.ber(vdd_v, chip=chip)),
+                **inference, **energy.columns(vdd_v), "clean_accuracy": clean_accuracy,
+            }
+            on_row(row)
+        previous = row
