@@ -1,0 +1,322 @@
+"""A bit stream stored in the cells of a chip, read back at a supply voltage.
+
+The memory knows no network and no quantization: it stores the low
+``word_bits`` bits of each word of an unsigned integer array, as one stream
+(stream bit ``k * word_bits + j`` is bit ``j``, LSB = 0, of word ``k``), and
+lays the stream into the cells of a profile's chip:
+
+- a measured (``cells``) profile places stream bit ``b`` in cell
+  ``(offset(chip) + b) mod n_cells`` with ``offset(chip) = chip * n_bits mod
+  n_cells``; a stream longer than the chip wraps around (the chip is *tiled*,
+  the same fault map repeats, and results say so);
+- a generated profile places stream bit ``b`` in cell ``b`` of a fresh draw of
+  chip ``chip``, with as many arrays as the stream needs.
+
+Reads follow the fault semantics of ``DESIGN.md``. The footprint's faulty
+cells are sorted once per chip by descending fail voltage, so the cells
+faulty at any voltage are a prefix of that order: a read costs one copy of the
+words plus work proportional to the faulty cells, not to the stored bits.
+"""
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim._errors import UserInputError
+from accelsim.sram import _kernels
+
+__all__ = ["SimulatedMemory", "Placement", "ReadResult", "SimulatedMemoryError"]
+
+
+class SimulatedMemoryError(UserInputError):
+    """Stored words, a chip number, a seed or a voltage a memory cannot accept."""
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """The footprint's faulty cells of one chip, in the order they fail.
+
+    All arrays are read-only and have one entry per stream bit that sits on a
+    cell failing at or above the profile's floor (a cell of a tiled chip holds
+    several stream bits and appears once per bit), sorted by descending fail
+    voltage, ties by stream position.
+
+    Attributes
+    ----------
+    fault_bits : ndarray of int64
+        Stream position of the bit the cell holds.
+    cell_index : ndarray of int64
+        Flat index of the cell in the chip.
+    v_fail_v : ndarray of float64
+        Fail voltage of the cell in volts (non-increasing).
+    fault_kind : ndarray of uint8
+        0 stuck-at-0, 1 stuck-at-1, 2 flip.
+    errs : ndarray of bool
+        Whether the cell errs when faulty, drawn once from (seed, chip, cell).
+    tiled : bool
+        Whether the stream is longer than the chip, so that cells repeat.
+    """
+
+    fault_bits: np.ndarray
+    cell_index: np.ndarray
+    v_fail_v: np.ndarray
+    fault_kind: np.ndarray
+    errs: np.ndarray
+    tiled: bool
+
+    def __len__(self):
+        return len(self.fault_bits)
+
+    def n_faulty(self, vdd_v):
+        """Number of leading entries faulty at ``vdd_v`` (``V <= v_fail_v``)."""
+        # v_fail_v descends, so its negation ascends and searchsorted applies.
+        count = np.searchsorted(-self.v_fail_v, -np.asarray(vdd_v, np.float64), side="right")
+        return int(count) if np.ndim(count) == 0 else count
+
+
+@dataclass(frozen=True, eq=False)
+class ReadResult:
+    """The stored words as read at one voltage.
+
+    Attributes
+    ----------
+    words : ndarray
+        A fresh array, the stored words with the faults applied.
+    faulty_cells : int
+        Stream bits sitting on cells faulty at this voltage (each a cell of
+        the footprint; on a tiled chip a cell counts once per bit it holds).
+    flipped_bits : int
+        Bits whose read value differs from the stored one.
+    fault_bits : ndarray of int64
+        Read-only stream positions of the faulty cells, in placement order.
+    tiled : bool
+        Whether the stream is longer than the chip, so that cells repeat.
+    """
+
+    words: np.ndarray
+    faulty_cells: int
+    flipped_bits: int
+    fault_bits: np.ndarray
+    tiled: bool
+
+
+class SimulatedMemory:
+    """Words stored in a profile's chip, read back with the faults of a voltage.
+
+    Parameters
+    ----------
+    profile : Profile
+        The chip model (``kind`` ``"cells"`` or ``"generated"``).
+    words : ndarray
+        1-D array of an unsigned integer dtype; its low ``word_bits`` bits
+        are stored. The memory keeps its own read-only copy.
+    word_bits : int
+        Bits stored per word, 1 to the bit width of the dtype.
+    seed : int, default 0
+        Seed of the draw that decides which intermittent cells err.
+
+    Raises
+    ------
+    SimulatedMemoryError
+        If ``words`` is not a non-empty 1-D unsigned integer array, if
+        ``word_bits`` is out of range, if a word does not fit in ``word_bits``
+        bits, or if ``seed`` is not a non-negative integer.
+
+    Examples
+    --------
+    >>> from accelsim.sram import uniform_profile
+    >>> mem = SimulatedMemory(uniform_profile(1e-2), np.arange(256, dtype=np.uint8), 8)
+    >>> result = mem.read(mem.profile.voltage_for_ber(1e-3), chip=0)
+    >>> result.words.dtype, result.flipped_bits <= result.faulty_cells
+    (dtype('uint8'), True)
+    """
+
+    def __init__(self, profile, words, word_bits, *, seed=0):
+        self._words = _validated_words(words, word_bits)
+        self._word_bits = int(word_bits)
+        self._seed = _validated_count("seed", seed, upper=2**64)
+        self._profile = profile
+        self._placements = {}
+
+    @property
+    def profile(self):
+        """The chip model the words are stored in."""
+        return self._profile
+
+    @property
+    def words(self):
+        """The stored words (read-only)."""
+        return self._words
+
+    @property
+    def word_bits(self):
+        """Bits stored per word."""
+        return self._word_bits
+
+    @property
+    def seed(self):
+        """Seed of the draw of erring intermittent cells."""
+        return self._seed
+
+    @property
+    def n_bits(self):
+        """Number of stored bits: words times ``word_bits``."""
+        return self._words.size * self._word_bits
+
+    stored_bits = n_bits
+
+    @property
+    def tiled(self):
+        """Whether the stream is longer than a measured chip (its map repeats)."""
+        return self._profile.kind == "cells" and self.n_bits > self._profile.n_cells
+
+    def placement(self, chip=0):
+        """The footprint's faulty cells on ``chip``, sorted by descending fail voltage.
+
+        Computed on the first call for a chip and cached.
+
+        Parameters
+        ----------
+        chip : int, default 0
+            Chip number: a fresh draw of a generated profile, or a placement
+            offset in a measured one.
+
+        Returns
+        -------
+        Placement
+        """
+        chip = _validated_count("chip", chip, upper=2**63)
+        if chip not in self._placements:
+            self._placements[chip] = self._place(chip)
+        return self._placements[chip]
+
+    def faulty_cells(self, vdd_v, chip=0):
+        """Number of footprint cells faulty at ``vdd_v`` on ``chip``.
+
+        Never decreases as the voltage drops. Raises ``ProfileError`` if
+        ``vdd_v`` lies outside the profile's ``[vdd_floor_v, vdd_nominal_v]``.
+        """
+        vdd_v = self._checked_voltage(vdd_v)
+        return self.placement(chip).n_faulty(vdd_v)
+
+    def read(self, vdd_v, chip=0):
+        """Read the stored words at supply ``vdd_v`` on ``chip``.
+
+        Parameters
+        ----------
+        vdd_v : float
+            Supply voltage in volts, within the profile's
+            ``[vdd_floor_v, vdd_nominal_v]``.
+        chip : int, default 0
+            Chip number (see :meth:`placement`).
+
+        Returns
+        -------
+        ReadResult
+
+        Raises
+        ------
+        ProfileError
+            If ``vdd_v`` lies outside the profile's voltage range.
+        SimulatedMemoryError
+            If ``vdd_v`` is not a real number or ``chip`` not a non-negative
+            integer.
+        """
+        vdd_v = self._checked_voltage(vdd_v)
+        placement = self.placement(chip)
+        n_faulty = placement.n_faulty(vdd_v)
+        words = self._words.copy()
+        flipped = _kernels.apply_faults(
+            words, self._word_bits, placement.fault_bits[:n_faulty],
+            placement.fault_kind[:n_faulty], placement.errs[:n_faulty])
+        return ReadResult(words=words, faulty_cells=n_faulty, flipped_bits=int(flipped),
+                          fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
+
+    def _checked_voltage(self, vdd_v):
+        if isinstance(vdd_v, bool) or not isinstance(vdd_v, numbers.Real) or math.isnan(vdd_v):
+            raise SimulatedMemoryError(
+                f"vdd_v = {vdd_v!r} is not a voltage; expected a real number in volts")
+        self._profile.check_voltage(float(vdd_v))
+        return float(vdd_v)
+
+    def _place(self, chip):
+        if self._profile.kind == "cells":
+            stream_bits, table = self._measured_footprint(chip)
+        else:
+            stream_bits, table = self._generated_footprint(chip)
+        cell_index = table.cell_index
+        v_fail_v = table.v_fail_v
+        order = np.lexsort((stream_bits, -v_fail_v))
+        cell_index = cell_index[order]
+        u = _kernels.uniform_hash(np.uint64(self._seed), np.uint64(chip), cell_index)
+        return _read_only(Placement(
+            fault_bits=stream_bits[order], cell_index=cell_index, v_fail_v=v_fail_v[order],
+            fault_kind=table.fault_kind[order], errs=u < table.p_error[order],
+            tiled=self.tiled))
+
+    def _generated_footprint(self, chip):
+        n_arrays = -(-self.n_bits // self._profile.cells_per_array)
+        table = self._profile.chip_cells(chip, n_arrays)
+        keep = table.cell_index < self.n_bits
+        return table.cell_index[keep], _subset(table, keep)
+
+    def _measured_footprint(self, chip):
+        n_cells = self._profile.n_cells
+        table = self._profile.chip_cells(chip)
+        offset = (chip * self.n_bits) % n_cells
+        first_bit = (table.cell_index - offset) % n_cells
+        # A tiled stream revisits every cell each n_cells bits.
+        copies = np.maximum(0, -(-(self.n_bits - first_bit) // n_cells))
+        entry = np.repeat(np.arange(len(table)), copies)
+        starts = np.cumsum(copies) - copies
+        repeat = np.arange(len(entry)) - np.repeat(starts, copies)
+        stream_bits = first_bit[entry] + repeat * n_cells
+        return stream_bits, _subset(table, entry)
+
+
+def _subset(table, selection):
+    return type(table)(table.cell_index[selection], table.v_fail_v[selection],
+                       table.fault_kind[selection], table.p_error[selection])
+
+
+def _read_only(placement):
+    for array in (placement.fault_bits, placement.cell_index, placement.v_fail_v,
+                  placement.fault_kind, placement.errs):
+        array.setflags(write=False)
+    return placement
+
+
+def _validated_words(words, word_bits):
+    if not isinstance(words, np.ndarray) or words.ndim != 1 or words.dtype.kind != "u":
+        described = (f"a {words.ndim}-D {words.dtype} array" if isinstance(words, np.ndarray)
+                     else f"a {type(words).__name__}")
+        raise SimulatedMemoryError(
+            f"words is {described}; expected a 1-D unsigned integer array "
+            "(uint8, uint16, uint32 or uint64)")
+    if words.size == 0:
+        raise SimulatedMemoryError("words is empty; expected at least one word to store")
+    dtype_bits = words.dtype.itemsize * 8
+    if (isinstance(word_bits, bool) or not isinstance(word_bits, numbers.Integral)
+            or not 1 <= word_bits <= dtype_bits):
+        raise SimulatedMemoryError(
+            f"word_bits = {word_bits!r} does not fit {words.dtype} words; expected an "
+            f"integer from 1 to {dtype_bits}")
+    if word_bits < dtype_bits:
+        too_wide = np.flatnonzero(words >> words.dtype.type(word_bits))
+        if too_wide.size:
+            k = int(too_wide[0])
+            raise SimulatedMemoryError(
+                f"words[{k}] = {int(words[k])} does not fit in word_bits = {word_bits} "
+                f"bits; mask the words or raise word_bits")
+    stored = words.copy()
+    stored.setflags(write=False)
+    return stored
+
+
+def _validated_count(name, value, *, upper):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < upper:
+        raise SimulatedMemoryError(
+            f"{name} = {value!r} is invalid; expected an integer from 0 to {upper - 1}")
+    return int(value)

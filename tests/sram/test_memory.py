@@ -1,0 +1,295 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim._errors import UserInputError
+from accelsim.sram import _kernels
+from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
+from accelsim.sram.memory import SimulatedMemory, SimulatedMemoryError
+
+VDD_FLOOR_V, VDD_NOMINAL_V = 0.5, 1.0
+
+
+class StandInError(UserInputError):
+    pass
+
+
+class StandInProfile:
+    """The part of a Profile that SimulatedMemory uses (docs/architecture.md).
+
+    Measured (``cells``) when built from a table, generated otherwise: then
+    each array of each chip is drawn from its own stream, every cell failing
+    with probability ``q``. Small enough to hold a dense reference.
+    """
+
+    name = "stand-in"
+
+    def __init__(self, arrays, rows, cols, *, table=None, q=0.0, seed=0):
+        self.kind = "cells" if table is not None else "generated"
+        self.arrays, self.rows, self.cols = arrays, rows, cols
+        self.vdd_floor_v, self.vdd_nominal_v = VDD_FLOOR_V, VDD_NOMINAL_V
+        self._table, self._q, self._seed = table, q, seed
+
+    @property
+    def cells_per_array(self):
+        return self.rows * self.cols
+
+    @property
+    def n_cells(self):
+        return self.arrays * self.cells_per_array
+
+    def check_voltage(self, v):
+        if not self.vdd_floor_v <= v <= self.vdd_nominal_v:
+            raise StandInError(f"vdd_v = {v} outside [{self.vdd_floor_v}, {self.vdd_nominal_v}]")
+
+    def chip_cells(self, chip=0, n_arrays=None):
+        n_arrays = self.arrays if n_arrays is None else n_arrays
+        if self.kind == "cells":
+            return self._table
+        parts = [self._draw_array(chip, a) for a in range(n_arrays)]
+        return CellTable(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+
+    def _draw_array(self, chip, array):
+        rng = np.random.default_rng([self._seed, chip, array])
+        index = np.flatnonzero(rng.random(self.cells_per_array) < self._q)
+        return _random_cells(rng, index + array * self.cells_per_array)
+
+
+def _random_cells(rng, cell_index):
+    n = len(cell_index)
+    # Coarse voltages so that ties (same fail voltage) happen and get tested.
+    v_fail_v = np.round(rng.uniform(VDD_FLOOR_V, 0.95, n), 2)
+    p_error = np.where(rng.random(n) < 0.5, 1.0, rng.uniform(0.05, 1.0, n))
+    return (cell_index.astype(np.int64), v_fail_v,
+            rng.integers(0, 3, n).astype(np.uint8), p_error)
+
+
+def measured_profile(arrays, rows, cols, q, seed):
+    rng = np.random.default_rng(seed)
+    index = np.flatnonzero(rng.random(arrays * rows * cols) < q)
+    return StandInProfile(arrays, rows, cols, table=CellTable(*_random_cells(rng, index)))
+
+
+def to_stream(words, word_bits):
+    shifts = np.arange(word_bits, dtype=np.uint64)
+    return ((words.astype(np.uint64)[:, None] >> shifts) & np.uint64(1)).ravel().astype(bool)
+
+
+def from_stream(bits, word_bits, dtype):
+    weights = np.uint64(1) << np.arange(word_bits, dtype=np.uint64)
+    return (bits.reshape(-1, word_bits).astype(np.uint64) * weights).sum(axis=1).astype(dtype)
+
+
+def _dense(size, cell_index, values, fill):
+    out = np.full(size, fill, values.dtype)
+    out[cell_index] = values
+    return out
+
+
+def dense_read(profile, words, word_bits, vdd_v, chip, seed):
+    """Reference read: one row per stored bit, every bit looked at."""
+    n_bits = words.size * word_bits
+    if profile.kind == "cells":
+        cell = (chip * n_bits + np.arange(n_bits)) % profile.n_cells
+        table = profile.chip_cells(chip)
+    else:
+        cell = np.arange(n_bits)
+        table = profile.chip_cells(chip, -(-n_bits // profile.cells_per_array))
+    size = max(profile.n_cells, n_bits, int(table.cell_index.max(initial=-1)) + 1)
+    v_fail_v = _dense(size, table.cell_index, table.v_fail_v, -np.inf)[cell]
+    kind = _dense(size, table.cell_index, table.fault_kind, 0)[cell]
+    p_error = _dense(size, table.cell_index, table.p_error, 1.0)[cell]
+    faulty = v_fail_v >= vdd_v
+    errs = _kernels.uniform_hash(np.uint64(seed), np.uint64(chip), cell) < p_error
+    stored = to_stream(words, word_bits)
+    read = np.select([kind == SA0, kind == SA1, kind == FLIP], [False, True, ~stored])
+    read = np.where(faulty & errs, read, stored)
+    return from_stream(read, word_bits, words.dtype), int(faulty.sum()), int((read != stored).sum())
+
+
+@st.composite
+def memories(draw):
+    arrays, rows, cols = draw(st.integers(1, 3)), draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    q = draw(st.sampled_from([0.0, 0.05, 0.3, 1.0]))
+    seed = draw(st.integers(0, 2**32))
+    if draw(st.booleans()):
+        profile = measured_profile(arrays, rows, cols, q, seed)
+    else:
+        profile = StandInProfile(arrays, rows, cols, q=q, seed=seed)
+    dtype = draw(st.sampled_from([np.uint8, np.uint16, np.uint32]))
+    word_bits = draw(st.integers(1, np.dtype(dtype).itemsize * 8))
+    # Up to about 3 chips' worth of bits, so that measured chips tile.
+    n_words = draw(st.integers(1, max(1, 3 * profile.n_cells // word_bits)))
+    words = np.random.default_rng(seed).integers(0, 2**word_bits, n_words).astype(dtype)
+    return SimulatedMemory(profile, words, word_bits, seed=draw(st.integers(0, 2**64 - 1)))
+
+
+voltages = st.floats(VDD_FLOOR_V, VDD_NOMINAL_V)
+chips = st.integers(0, 50)
+
+
+@settings(deadline=None, max_examples=200)
+@given(memories(), voltages, chips)
+def test_read_matches_dense_per_bit_reference(mem, vdd_v, chip):
+    result = mem.read(vdd_v, chip)
+    words, faulty, flipped = dense_read(mem.profile, mem.words, mem.word_bits, vdd_v, chip,
+                                        mem.seed)
+    np.testing.assert_array_equal(result.words, words)
+    assert result.words.dtype == mem.words.dtype
+    assert (result.faulty_cells, result.flipped_bits) == (faulty, flipped)
+    assert result.faulty_cells == mem.faulty_cells(vdd_v, chip) == len(result.fault_bits)
+    assert result.tiled == (mem.profile.kind == "cells" and mem.n_bits > mem.profile.n_cells)
+
+
+@settings(deadline=None)
+@given(memories(), voltages, voltages, chips)
+def test_faults_are_nested_across_voltages(mem, v1, v2, chip):
+    high, low = max(v1, v2), min(v1, v2)
+    at_high, at_low = mem.read(high, chip), mem.read(low, chip)
+    assert set(at_high.fault_bits) <= set(at_low.fault_bits)
+    errors_high = to_stream(at_high.words ^ mem.words, mem.word_bits)
+    errors_low = to_stream(at_low.words ^ mem.words, mem.word_bits)
+    assert not np.any(errors_high & ~errors_low)
+    assert at_high.flipped_bits <= at_low.flipped_bits
+
+
+@settings(deadline=None)
+@given(memories(), st.lists(voltages, min_size=2, max_size=5), chips)
+def test_reads_do_not_depend_on_order_or_cache(mem, vdd_v, chip):
+    fresh = SimulatedMemory(mem.profile, mem.words, mem.word_bits, seed=mem.seed)
+    forward = [mem.read(v, chip).words for v in vdd_v]
+    backward = [fresh.read(v, chip).words for v in reversed(vdd_v)][::-1]
+    for a, b in zip(forward, backward):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_placement_is_sorted_by_descending_fail_voltage_and_cached():
+    mem = SimulatedMemory(measured_profile(4, 16, 16, 0.2, 1), np.arange(64, dtype=np.uint8), 8)
+    placement = mem.placement(3)
+    assert mem.placement(3) is placement
+    assert len(placement) > 0
+    order = np.lexsort((placement.fault_bits, -placement.v_fail_v))
+    np.testing.assert_array_equal(order, np.arange(len(placement)))
+    with pytest.raises(ValueError, match="read-only"):
+        placement.fault_bits[0] = 0
+
+
+def test_stuck_at_cells_change_only_differing_bits():
+    n_cells = 1024
+    index = np.arange(n_cells, dtype=np.int64)
+    for kind, stored_value in ((SA0, 0), (SA1, 0xFF)):
+        table = CellTable(index, np.full(n_cells, 0.9), np.full(n_cells, kind, np.uint8),
+                          np.ones(n_cells))
+        profile = StandInProfile(1, 32, 32, table=table)
+        words = np.random.default_rng(kind).integers(0, 256, n_cells // 8).astype(np.uint8)
+        words[:16] = stored_value
+        result = SimulatedMemory(profile, words, 8).read(0.6)
+        assert result.faulty_cells == n_cells
+        assert np.all(result.words == stored_value)
+        assert result.flipped_bits == np.sum(to_stream(words, 8) != bool(stored_value))
+
+
+def test_intermittent_cells_err_at_their_rate_and_the_same_way_each_run():
+    n_cells = 20_000
+    table = CellTable(np.arange(n_cells, dtype=np.int64), np.full(n_cells, 0.9),
+                      np.full(n_cells, FLIP, np.uint8), np.full(n_cells, 0.3))
+    profile = StandInProfile(1, 100, 200, table=table)
+    words = np.zeros(n_cells // 8, np.uint8)
+    first = SimulatedMemory(profile, words, 8, seed=11).read(0.7)
+    again = SimulatedMemory(profile, words, 8, seed=11).read(0.7)
+    other_seed = SimulatedMemory(profile, words, 8, seed=12).read(0.7)
+    assert first.faulty_cells == n_cells
+    # Binomial(20000, 0.3): sd = 65; 6 sd of slack.
+    assert abs(first.flipped_bits - 0.3 * n_cells) < 6 * np.sqrt(n_cells * 0.3 * 0.7)
+    np.testing.assert_array_equal(first.words, again.words)
+    assert not np.array_equal(first.words, other_seed.words)
+
+
+def test_measured_chip_offsets_and_tiling():
+    profile = measured_profile(2, 8, 8, 0.3, 5)
+    n_cells = profile.n_cells
+    words = np.zeros(n_cells * 5 // 2 // 8, np.uint8)  # 2.5 chips
+    mem = SimulatedMemory(profile, words, 8)
+    assert mem.tiled
+    fault_bits = np.sort(mem.read(VDD_FLOOR_V, chip=0).fault_bits)
+    # The same fault map repeats every n_cells stream bits.
+    first_copy = fault_bits[fault_bits < n_cells]
+    np.testing.assert_array_equal(fault_bits, np.sort(np.concatenate(
+        [first_copy + n_cells * k for k in range(3)]))[:len(fault_bits)])
+    assert len(fault_bits) == len(first_copy) * 2 + np.sum(first_copy < n_cells // 2)
+    # Chip k starts at cell (k * n_bits) mod n_cells.
+    chip1 = mem.placement(1)
+    offset = (mem.n_bits) % n_cells
+    np.testing.assert_array_equal(chip1.cell_index, (offset + chip1.fault_bits) % n_cells)
+    short = SimulatedMemory(profile, words[:4], 8)
+    assert not short.tiled and not short.read(VDD_FLOOR_V).tiled
+
+
+def test_generated_chip_draws_as_many_arrays_as_needed():
+    profile = StandInProfile(1, 8, 8, q=0.5, seed=3)
+    words = np.zeros(40, np.uint8)  # 320 bits: 5 arrays of 64 cells
+    result = SimulatedMemory(profile, words, 8).read(VDD_FLOOR_V, chip=2)
+    assert not result.tiled
+    assert result.fault_bits.max() >= 4 * 64
+    np.testing.assert_array_equal(np.sort(result.fault_bits),
+                                  profile.chip_cells(2, 5).cell_index)
+
+
+def test_chips_of_a_generated_profile_differ_and_repeat():
+    profile = StandInProfile(4, 16, 16, q=0.1, seed=9)
+    words = np.zeros(128, np.uint8)
+    mem = SimulatedMemory(profile, words, 8)
+    assert not np.array_equal(mem.read(0.5, chip=0).fault_bits, mem.read(0.5, chip=1).fault_bits)
+    np.testing.assert_array_equal(mem.read(0.5, chip=1).words,
+                                  SimulatedMemory(profile, words, 8).read(0.5, chip=1).words)
+
+
+def test_read_leaves_the_stored_words_untouched():
+    words = np.arange(256, dtype=np.uint8)
+    mem = SimulatedMemory(StandInProfile(1, 64, 64, q=0.5), words, 8)
+    result = mem.read(VDD_FLOOR_V)
+    assert result.flipped_bits > 0
+    np.testing.assert_array_equal(mem.words, np.arange(256))
+    words[0] = 99  # the memory keeps its own copy
+    assert mem.words[0] == 0
+    assert not mem.words.flags.writeable and result.words.flags.writeable
+    assert mem.n_bits == mem.stored_bits == 256 * 8
+
+
+@pytest.mark.parametrize("words, word_bits, match", [
+    ([1, 2, 3], 8, "words is a list"),
+    (np.zeros((2, 2), np.uint8), 8, "2-D"),
+    (np.zeros(4, np.int8), 8, "unsigned"),
+    (np.zeros(4, np.float32), 8, "unsigned"),
+    (np.zeros(0, np.uint8), 8, "empty"),
+    (np.zeros(4, np.uint8), 0, "word_bits = 0"),
+    (np.zeros(4, np.uint8), 9, "word_bits = 9"),
+    (np.zeros(4, np.uint16), True, "word_bits = True"),
+    (np.zeros(4, np.uint16), 4.0, "word_bits = 4.0"),
+    (np.array([1, 2, 16, 3], np.uint8), 4, r"words\[2\] = 16"),
+])
+def test_invalid_words_are_named(words, word_bits, match):
+    with pytest.raises(SimulatedMemoryError, match=match):
+        SimulatedMemory(StandInProfile(1, 8, 8), words, word_bits)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "0"])
+def test_invalid_seed_is_named(seed):
+    with pytest.raises(SimulatedMemoryError, match="seed"):
+        SimulatedMemory(StandInProfile(1, 8, 8), np.zeros(4, np.uint8), 8, seed=seed)
+
+
+@pytest.mark.parametrize("vdd_v, chip, error, match", [
+    (float("nan"), 0, SimulatedMemoryError, "vdd_v"),
+    ("0.7", 0, SimulatedMemoryError, "vdd_v"),
+    (0.4, 0, StandInError, "0.4"),
+    (1.1, 0, StandInError, "1.1"),
+    (0.7, -1, SimulatedMemoryError, "chip = -1"),
+    (0.7, 1.0, SimulatedMemoryError, "chip = 1.0"),
+])
+def test_invalid_read_is_named(vdd_v, chip, error, match):
+    mem = SimulatedMemory(StandInProfile(1, 8, 8), np.zeros(4, np.uint8), 8)
+    for query in (mem.read, mem.faulty_cells):
+        with pytest.raises(error, match=match):
+            query(vdd_v, chip)
