@@ -1,0 +1,244 @@
+"""The accelerator description: a frozen dataclass, its dict/TOML form and presets.
+
+An accelerator file is TOML::
+
+    schema_version = 1
+    name = "edge"
+    word_bits = 64
+    clock_hz = 200e6
+    zero_gating = true
+
+    [weight_memory]        # WeightMemorySpec
+    capacity_bits = 2097152
+    [activation_memory]    # ActivationMemorySpec
+    capacity_bits = 524288
+    [pe_array]             # PEArray
+    rows = 16
+    cols = 16
+    [mac_energy]           # MacEnergies, optional (Horowitz defaults)
+    [alpha_power]          # AlphaPower, optional (absent: fixed clock)
+"""
+
+import json
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+from accelsim.accel._validate import (
+    AcceleratorError,
+    check_bool,
+    check_int,
+    check_real,
+    check_text,
+)
+from accelsim.accel.energy import inference_energy
+from accelsim.accel.specs import (
+    ActivationMemorySpec,
+    AlphaPower,
+    MacEnergies,
+    PEArray,
+    WeightMemorySpec,
+)
+
+__all__ = ["Accelerator", "default_accelerator", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+# Nested tables: field name -> part class. Everything else is a scalar.
+_PARTS = {
+    "weight_memory": WeightMemorySpec,
+    "activation_memory": ActivationMemorySpec,
+    "pe_array": PEArray,
+    "mac_energy": MacEnergies,
+    "alpha_power": AlphaPower,
+}
+_REQUIRED = ("weight_memory", "activation_memory", "pe_array", "word_bits", "clock_hz")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accelerator:
+    """A DNN accelerator whose weight SRAM runs at the swept supply.
+
+    Parameters
+    ----------
+    weight_memory : WeightMemorySpec
+        The weight SRAM (its energy per bit comes from the profile).
+    activation_memory : ActivationMemorySpec
+        The activation SRAM, at nominal supply.
+    pe_array : PEArray
+        The MAC grid.
+    word_bits : int
+        Width of the weight SRAM port: bits delivered per cycle.
+    clock_hz : float
+        Clock frequency at nominal supply, in hertz.
+    mac_energy : MacEnergies, optional
+        Arithmetic energies (default: Horowitz, ISSCC 2014, 45 nm).
+    zero_gating : bool, default False
+        Skip MACs whose input activation is zero (saves energy, not time).
+    alpha_power : AlphaPower or None, default None
+        Slow the clock at low weight SRAM supply; None keeps it fixed.
+    name : str, default "custom"
+
+    Raises
+    ------
+    AcceleratorError
+        If a field has the wrong type or is out of range.
+    """
+
+    weight_memory: WeightMemorySpec
+    activation_memory: ActivationMemorySpec
+    pe_array: PEArray
+    word_bits: int
+    clock_hz: float
+    mac_energy: MacEnergies = MacEnergies()
+    zero_gating: bool = False
+    alpha_power: AlphaPower | None = None
+    name: str = "custom"
+
+    def __post_init__(self):
+        for name, part in _PARTS.items():
+            value = getattr(self, name)
+            if not isinstance(value, part) and not (name == "alpha_power" and value is None):
+                raise AcceleratorError(f"{name} = {value!r}: expected a {part.__name__}")
+        object.__setattr__(self, "word_bits", check_int(
+            "word_bits", self.word_bits, minimum=1, meaning="weight SRAM port width in bits"))
+        object.__setattr__(self, "clock_hz", check_real(
+            "clock_hz", self.clock_hz, positive=True, meaning="clock frequency in hertz"))
+        check_bool("zero_gating", self.zero_gating)
+        check_text("name", self.name)
+
+    def energy(self, workloads, weight_energy, vdd_v, vdd_nominal_v):
+        """Energy and latency of one inference at batch size 1.
+
+        The cost model is documented in :mod:`accelsim.accel.energy`.
+
+        Parameters
+        ----------
+        workloads : sequence of LayerWorkload
+            The network's layers in execution order
+            (``QuantizedModel.workloads()``).
+        weight_energy : accelsim.sram.EnergyModel
+            Per-bit energies of the weight SRAM (a profile's ``energy``).
+        vdd_v : float
+            Swept supply of the weight SRAM, in volts.
+        vdd_nominal_v : float
+            Nominal supply, in volts: activation SRAM and MACs run there.
+
+        Returns
+        -------
+        EnergyBreakdown
+
+        Raises
+        ------
+        AcceleratorError
+            If ``workloads`` is empty or not LayerWorkloads, a voltage is not
+            positive, or (with ``alpha_power``) a voltage is not above
+            ``alpha_power.vth_v``.
+        """
+        return inference_energy(self, workloads, weight_energy, vdd_v, vdd_nominal_v)
+
+    def to_dict(self):
+        """JSON- and TOML-ready dict with ``schema_version``; parts as nested dicts."""
+        data = {"schema_version": SCHEMA_VERSION}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name in _PARTS:
+                if value is not None:
+                    data[field.name] = value.to_dict()
+            else:
+                data[field.name] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build from :meth:`to_dict` output (or a parsed accelerator file).
+
+        Raises
+        ------
+        AcceleratorError
+            If ``schema_version`` is not 1, a required key is missing, a key
+            is unknown or a value is invalid.
+        """
+        if not isinstance(data, dict):
+            raise AcceleratorError(f"accelerator = {data!r}: expected a dict (table)")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise AcceleratorError(
+                f"schema_version = {version!r}: expected {SCHEMA_VERSION}; add "
+                f"'schema_version = {SCHEMA_VERSION}' at the top of the accelerator file")
+        names = [field.name for field in fields(cls)]
+        unknown = sorted(str(key) for key in data if key not in names and key != "schema_version")
+        if unknown:
+            raise AcceleratorError(f"unknown key(s) {', '.join(unknown)}; expected keys among "
+                                   f"schema_version, {', '.join(names)}")
+        missing = [name for name in _REQUIRED if name not in data]
+        if missing:
+            raise AcceleratorError(f"missing key(s) {', '.join(missing)}; an accelerator needs "
+                                   f"{', '.join(_REQUIRED)}")
+        kwargs = {}
+        for name in names:
+            if name not in data:
+                continue
+            value = data[name]
+            if name in _PARTS and value is not None:
+                value = _PARTS[name].from_dict(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path):
+        """Load an accelerator file (TOML, see the module docs).
+
+        Raises
+        ------
+        AcceleratorError
+            If the file is missing, not valid TOML or not a valid
+            accelerator; the message starts with the path.
+        """
+        path = Path(path)
+        try:
+            with path.open("rb") as file:
+                data = tomllib.load(file)
+        except FileNotFoundError:
+            raise AcceleratorError(f"{path}: accelerator file not found; give the path of a "
+                                   "TOML accelerator description") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise AcceleratorError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+        try:
+            return cls.from_dict(data)
+        except AcceleratorError as exc:
+            raise AcceleratorError(f"{path}: {exc}") from None
+
+    def to_toml(self):
+        """The accelerator file text that :meth:`from_toml` reads back equal."""
+        data = self.to_dict()
+        scalars = [f"{key} = {_toml_value(value)}" for key, value in data.items()
+                   if not isinstance(value, dict)]
+        tables = [f"\n[{key}]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+                  for key, value in data.items() if isinstance(value, dict)]
+        return "\n".join(scalars) + "\n" + "\n".join(tables) + "\n"
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)  # a JSON string literal is a TOML basic string
+
+
+def default_accelerator():
+    """The shipped edge preset (``accelsim/accel/presets/edge.toml``).
+
+    A small edge accelerator: 16 x 16 PEs at 200 MHz, a 256 KB weight SRAM on
+    the swept supply, a 64 KB activation SRAM, a 64-bit weight port, zero
+    gating on, fixed clock.
+
+    Returns
+    -------
+    Accelerator
+    """
+    preset = resources.files("accelsim.accel").joinpath("presets", "edge.toml")
+    with resources.as_file(preset) as path:
+        return Accelerator.from_toml(path)
