@@ -1,0 +1,474 @@
+"""Profiles of measured chips: from fault dumps, fault maps or cell tables.
+
+Three formats (``DESIGN.md``, ``accelsim profile import``):
+
+``fpga-hex``
+    One dump per supply voltage of memory written all ones, voltage in the
+    file name (``KC705B-0.53.bin``), as in the KC705 block-RAM data of
+    Salami et al. (MICRO 2018). A cell that reads 0 is stuck-at-0.
+``stuck-at-maps``
+    Comma-separated 0/1 matrices ``fmap_sa0_v_<V>.txt`` and
+    ``fmap_sa1_v_<V>.txt`` (1 = faulty cell of that polarity), one per
+    voltage and polarity, the layout IBM's NeuralFuse code reads.
+``cells-csv``
+    One row per faulty cell, ``array,row,col,v_fail_v,fault_kind[,p_error]``,
+    with its fail voltage given.
+
+Dumps and maps tell at which measured voltages a cell reads wrong, not where
+between them it fails; :mod:`accelsim.sram._placement` places it so that the
+BER between measured voltages follows a Gaussian fit of the measured curve,
+and the profile reproduces each measured count exactly.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from accelsim.sram._placement import GaussianFit, place_fail_voltages
+from accelsim.sram._readers import (
+    ProfileImportError, decode_hex_dump, parse_cells_csv, parse_fault_map, parse_map_name,
+    parse_hex_name, read_file,
+)
+from accelsim.sram.cells import SA0, CellTable
+from accelsim.sram.energy import EnergyModel
+from accelsim.sram.profile import Profile
+
+__all__ = [
+    "ImportSummary",
+    "ProfileImportError",
+    "import_fpga_hex",
+    "import_stuck_at_maps",
+    "import_cells_csv",
+    "IMPORT_FORMATS",
+]
+
+IMPORT_FORMATS = ("fpga-hex", "stuck-at-maps", "cells-csv")
+
+# A 36 Kb block RAM of the KC705 holds 8,192 data cells. The dump does not
+# say how they are organised in rows and columns; 128 x 64 is our choice and
+# only shows in per-array maps, since memory lays bits out linearly.
+FPGA_ROWS, FPGA_COLS = 128, 64
+_TEMPERATURE_K = 300.0
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import found, for the CLI to print and tests to check.
+
+    Attributes
+    ----------
+    format : str
+        One of :data:`IMPORT_FORMATS`.
+    cells : int
+        Cells in the chip (``arrays x rows x cols``).
+    arrays, rows, cols : int
+        Geometry of the profile.
+    voltages_v : tuple of float
+        Measured supplies, ascending (empty for ``cells-csv``).
+    seen_faulty : tuple of int
+        Cells read wrong at each measured voltage.
+    faulty : tuple of int
+        Cells the profile counts as faulty at each measured voltage: seen
+        faulty there or at any higher measured voltage.
+    fit : GaussianFit or None
+        Gaussian fitted to the measured BER, used to place fail voltages.
+    non_nested : int
+        Cells seen faulty at some voltage but working at a lower one; the
+        profile keeps them as intermittent (``p_error < 1``).
+    arrays_without_fault_at_floor : int
+        Arrays with no faulty cell at the lowest voltage of the profile.
+    vdd_floor_v, vdd_min_v : float
+        Floor and declared Vmin of the profile.
+    """
+
+    format: str
+    cells: int
+    arrays: int
+    rows: int
+    cols: int
+    voltages_v: tuple
+    seen_faulty: tuple
+    faulty: tuple
+    fit: GaussianFit | None
+    non_nested: int
+    arrays_without_fault_at_floor: int
+    vdd_floor_v: float
+    vdd_min_v: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Observations:
+    """Faulty cells read at each measured voltage (parsed, not yet placed)."""
+
+    voltages_v: np.ndarray  # ascending
+    faulty_index: list  # per voltage: ascending flat indices
+    fault_kind: list  # per voltage: kind of each of those cells
+    arrays: int
+    rows: int
+    cols: int
+
+
+def import_fpga_hex(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, seed=0,
+                    technology="FPGA block RAM", temperature_k=_TEMPERATURE_K, command=None):
+    """Import per-voltage dumps of FPGA block RAM written all ones.
+
+    Each file is one line of hex digits in which every byte appears twice
+    (only the first copy is kept); bits are taken in the order of the string,
+    most significant first; array ``k`` holds cells ``[8192 k, 8192 (k+1))``,
+    organised as 128 rows x 64 columns (a choice: the dump has no geometry).
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        One dump per voltage, named ``<chip>-<volts>.bin``.
+    vdd_nominal_v : float, optional
+        Nominal supply in volts.
+    name : str, optional
+        Profile name; default the file names' prefix (``KC705B``).
+    step_v : float, optional
+        Width of the interval above the highest measured voltage in which
+        cells faulty there are placed; default the spacing of the two highest
+        measured voltages. Required with a single dump.
+    seed : int, optional
+        Seeds which cell of an interval takes which quantile.
+    technology : str, optional
+        Stored in the profile meta.
+    temperature_k : float, optional
+        Measurement temperature in kelvin (room temperature unless known).
+    command : str, optional
+        The command that ran the import, kept as provenance.
+
+    Returns
+    -------
+    profile : Profile
+    summary : ImportSummary
+
+    Raises
+    ------
+    ProfileImportError
+        For a file that is missing, has no voltage in its name, holds a
+        non-hex character, has the wrong length or one inconsistent with the
+        other dumps, or for a voltage above nominal or given twice.
+    """
+    raws = _read_all(paths)
+    bits_per_array = FPGA_ROWS * FPGA_COLS
+    chip_names, voltages_v = zip(*(parse_hex_name(raw.path) for raw in raws))
+    decoded = [decode_hex_dump(raw, bits_per_array) for raw in raws]
+    sizes = np.array([n_cells for _, n_cells in decoded])
+    odd = np.flatnonzero(sizes != sizes[0])
+    if odd.size:
+        raise ProfileImportError(
+            f"{raws[odd[0]].path}: holds {sizes[odd[0]]} cells but {raws[0].path} holds "
+            f"{sizes[0]}; expected dumps of the same chip, all of the same length")
+    n_cells = int(sizes[0])
+    order = _voltage_order(voltages_v, [raw.path for raw in raws])
+    observations = _Observations(
+        voltages_v=np.asarray(voltages_v)[order],
+        faulty_index=[decoded[i][0] for i in order],
+        fault_kind=[np.full(decoded[i][0].size, SA0, np.uint8) for i in order],
+        arrays=n_cells // bits_per_array, rows=FPGA_ROWS, cols=FPGA_COLS)
+    return _build_from_observations(
+        "fpga-hex", observations, raws, vdd_nominal_v=vdd_nominal_v, name=name or chip_names[0],
+        step_v=step_v, seed=seed, technology=technology, temperature_k=temperature_k,
+        command=command)
+
+
+def import_stuck_at_maps(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, seed=0,
+                         technology="unknown", temperature_k=_TEMPERATURE_K, command=None):
+    """Import stuck-at fault maps ``fmap_sa<0|1>_v_<volts>.txt``.
+
+    Each map is a comma-separated 0/1 matrix of one array (rows x columns,
+    1 = faulty cell of that polarity); the profile has one array of the
+    maps' shape. Every measured voltage must come with the same polarities.
+    A cell stuck at different values at different voltages keeps the kind
+    seen at its highest faulty voltage, where it first fails.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        The maps.
+    vdd_nominal_v, name, step_v, seed, technology, temperature_k, command
+        As in :func:`import_fpga_hex`; ``name`` defaults to the maps' folder.
+
+    Returns
+    -------
+    profile : Profile
+    summary : ImportSummary
+
+    Raises
+    ------
+    ProfileImportError
+        For a badly named file, a malformed matrix, maps of different shapes,
+        a polarity missing at some voltage, a map given twice, or a cell
+        marked stuck-at-0 and stuck-at-1 at the same voltage.
+    """
+    raws = _read_all(paths)
+    keys = [parse_map_name(raw.path) for raw in raws]
+    maps = [parse_fault_map(raw) for raw in raws]
+    shape = maps[0].shape
+    for raw, fault_map in zip(raws, maps):
+        if fault_map.shape != shape:
+            raise ProfileImportError(
+                f"{raw.path}: a {fault_map.shape[0]} x {fault_map.shape[1]} map, but "
+                f"{raws[0].path} is {shape[0]} x {shape[1]}; expected maps of one array, all "
+                "of the same shape")
+    voltages_v = sorted({vdd_v for _, vdd_v in keys})
+    polarities = _check_polarities(keys, raws, voltages_v)
+    faulty_index, fault_kind = [], []
+    for vdd_v in voltages_v:
+        stack = {kind: maps[keys.index((kind, vdd_v))].ravel() for kind in polarities}
+        if len(stack) == 2 and np.any(stack[0] & stack[1]):
+            row, col = np.unravel_index(np.flatnonzero(stack[0] & stack[1])[0], shape)
+            raise ProfileImportError(
+                f"{_map_path(raws, keys, 0, vdd_v)} and {_map_path(raws, keys, 1, vdd_v)}: cell "
+                f"(row {row + 1}, column {col + 1}) is marked both stuck-at-0 and stuck-at-1 "
+                "at the same voltage; expected at most one polarity per cell")
+        index = np.flatnonzero(np.logical_or.reduce(list(stack.values())))
+        kinds = np.zeros(index.size, np.uint8)
+        for kind, flags in stack.items():
+            kinds[flags[index]] = kind
+        faulty_index.append(index.astype(np.int64))
+        fault_kind.append(kinds)
+    observations = _Observations(np.asarray(voltages_v), faulty_index, fault_kind,
+                                 arrays=1, rows=shape[0], cols=shape[1])
+    return _build_from_observations(
+        "stuck-at-maps", observations, raws, vdd_nominal_v=vdd_nominal_v,
+        name=name or raws[0].path.resolve().parent.name, step_v=step_v, seed=seed,
+        technology=technology, temperature_k=temperature_k, command=command)
+
+
+def import_cells_csv(path, *, vdd_nominal_v=1.0, name=None, arrays=None, rows=None, cols=None,
+                     technology="unknown", temperature_k=_TEMPERATURE_K, command=None):
+    """Import a table of faulty cells with their fail voltages.
+
+    The CSV has the header ``array,row,col,v_fail_v,fault_kind[,p_error]``
+    (any column order). The geometry comes from ``arrays``, ``rows`` and
+    ``cols``; each one not given is inferred as the largest index in the
+    table plus one, which undercounts a chip whose last arrays, rows or
+    columns hold no faulty cell: pass the true geometry when it is known.
+    The profile's floor is the lowest listed fail voltage and its Vmin the
+    lowest voltage above every listed fail voltage.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    vdd_nominal_v, technology, temperature_k, command
+        As in :func:`import_fpga_hex`.
+    name : str, optional
+        Profile name; default the file's stem.
+    arrays, rows, cols : int, optional
+        Geometry of the chip.
+
+    Returns
+    -------
+    profile : Profile
+    summary : ImportSummary
+
+    Raises
+    ------
+    ProfileImportError
+        Naming the line and column of a missing column or a bad value, a cell
+        outside the given geometry, a cell listed twice, or fail voltages
+        above nominal.
+    """
+    raw = read_file(path)
+    rows_ = parse_cells_csv(raw)
+    geometry = {}
+    for field, given, values in (("arrays", arrays, rows_.array), ("rows", rows, rows_.row),
+                                 ("cols", cols, rows_.col)):
+        geometry[field] = int(values.max()) + 1 if given is None else _positive_int(field, given)
+        outside = np.flatnonzero(values >= geometry[field])
+        if outside.size:
+            raise ProfileImportError(
+                f"{raw.path}, line {rows_.line[outside[0]]}: index {values[outside[0]]} is outside "
+                f"the chip's {geometry[field]} {field}; pass the chip's true {field} or fix the row")
+    index = (rows_.array * geometry["rows"] + rows_.row) * geometry["cols"] + rows_.col
+    order = np.argsort(index, kind="stable")
+    repeated = np.flatnonzero(np.diff(index[order]) == 0)
+    if repeated.size:
+        first, second = rows_.line[order[repeated[0]]], rows_.line[order[repeated[0] + 1]]
+        raise ProfileImportError(
+            f"{raw.path}, lines {first} and {second}: the same cell is listed twice; expected "
+            "one row per cell")
+    vdd_nominal_v = _nominal(vdd_nominal_v)
+    top = float(rows_.v_fail_v.max())
+    if top > vdd_nominal_v:
+        line = rows_.line[np.argmax(rows_.v_fail_v)]
+        raise ProfileImportError(
+            f"{raw.path}, line {line}: v_fail_v {top:g} V is above the nominal supply "
+            f"{vdd_nominal_v:g} V; pass the chip's nominal voltage (--vdd-nominal)")
+    cells = CellTable(index[order], rows_.v_fail_v[order], rows_.fault_kind[order],
+                      rows_.p_error[order])
+    vdd_floor_v = float(rows_.v_fail_v.min())
+    # A cell is faulty at V <= v_fail_v: the next float above is fault-free.
+    vdd_min_v = min(float(np.nextafter(top, np.inf)), vdd_nominal_v)
+    summary = ImportSummary(
+        format="cells-csv", cells=geometry["arrays"] * geometry["rows"] * geometry["cols"],
+        **geometry, voltages_v=(), seen_faulty=(), faulty=(), fit=None, non_nested=0,
+        arrays_without_fault_at_floor=_arrays_without_fault(
+            index, geometry["arrays"], geometry["rows"] * geometry["cols"]),
+        vdd_floor_v=vdd_floor_v, vdd_min_v=vdd_min_v)
+    notes = ("Fail voltages as listed in the CSV. Vmin is the lowest voltage above every listed "
+             "fail voltage; the floor is the lowest listed fail voltage.")
+    meta = _meta(summary, [raw], name=name or raw.path.stem, vdd_nominal_v=vdd_nominal_v,
+                 technology=technology, temperature_k=temperature_k, command=command,
+                 placement=None, notes=notes)
+    return Profile(meta, cells), summary
+
+
+def _build_from_observations(fmt, obs, raws, *, vdd_nominal_v, name, step_v, seed,
+                             technology, temperature_k, command):
+    vdd_nominal_v = _nominal(vdd_nominal_v)
+    voltages_v = obs.voltages_v
+    above = np.flatnonzero(voltages_v > vdd_nominal_v)
+    if above.size:
+        raise ProfileImportError(
+            f"measured voltage {voltages_v[above[0]]:g} V is above the nominal supply "
+            f"{vdd_nominal_v:g} V; pass the chip's nominal voltage (--vdd-nominal) or check "
+            "the file names")
+    top_v = min(round(float(voltages_v[-1]) + _step(voltages_v, step_v), 9), vdd_nominal_v)
+    cell_index = np.unique(np.concatenate(obs.faulty_index))
+    seen = np.zeros((cell_index.size, voltages_v.size), dtype=bool)
+    kind_seen = np.zeros(seen.shape, dtype=np.uint8)
+    for k, (index, kinds) in enumerate(zip(obs.faulty_index, obs.fault_kind)):
+        rows = np.searchsorted(cell_index, index)
+        seen[rows, k] = True
+        kind_seen[rows, k] = kinds
+    placement = place_fail_voltages(voltages_v, seen, obs.arrays * obs.rows * obs.cols, top_v,
+                                    seed=seed)
+    highest = voltages_v.size - 1 - np.argmax(seen[:, ::-1], axis=1)
+    cells = CellTable(cell_index, placement.v_fail_v,
+                      kind_seen[np.arange(cell_index.size), highest], placement.p_error)
+    fault_free = np.flatnonzero(placement.faulty == 0)
+    summary = ImportSummary(
+        format=fmt, cells=obs.arrays * obs.rows * obs.cols, arrays=obs.arrays, rows=obs.rows,
+        cols=obs.cols, voltages_v=tuple(voltages_v.tolist()),
+        seen_faulty=tuple(int(index.size) for index in obs.faulty_index),
+        faulty=tuple(placement.faulty.tolist()), fit=placement.fit,
+        non_nested=placement.non_nested,
+        arrays_without_fault_at_floor=_arrays_without_fault(
+            obs.faulty_index[0], obs.arrays, obs.rows * obs.cols),
+        vdd_floor_v=float(voltages_v[0]),
+        vdd_min_v=float(voltages_v[fault_free[0]]) if fault_free.size else top_v)
+    meta = _meta(summary, raws, name=name, vdd_nominal_v=vdd_nominal_v, technology=technology,
+                 temperature_k=temperature_k, command=command,
+                 placement=_placement_record(placement.fit, top_v, seed),
+                 notes=_placement_notes(placement.fit, top_v))
+    return Profile(meta, cells), summary
+
+
+def _meta(summary, raws, *, name, vdd_nominal_v, technology, temperature_k, command,
+          placement, notes):
+    files = [{"name": raw.path.name, "sha256": raw.sha256} for raw in raws]
+    source = {"measured": True, "format": summary.format, "files": files, "command": command}
+    if placement is not None:
+        source["placement"] = placement
+    return {
+        "schema_version": 1,
+        "name": name,
+        "description": (f"Measured chip imported from {len(raws)} {summary.format} file(s): "
+                        f"{summary.arrays} x {summary.rows} x {summary.cols} cells"),
+        "technology": technology,
+        "temperature_k": temperature_k,
+        "arrays": summary.arrays,
+        "rows": summary.rows,
+        "cols": summary.cols,
+        "vdd_nominal_v": vdd_nominal_v,
+        "vdd_min_v": summary.vdd_min_v,
+        "vdd_floor_v": summary.vdd_floor_v,
+        "energy": EnergyModel().to_dict(),
+        "source": source,
+        "kind": "cells",
+        "notes": notes,
+    }
+
+
+def _placement_record(fit, top_v, seed):
+    if fit is None:
+        return {"method": "uniform", "top_v": top_v, "seed": seed}
+    return {"method": "gaussian-quantiles", "mu_v": fit.mu_v, "sigma_v": fit.sigma_v,
+            "top_v": top_v, "seed": seed}
+
+
+def _placement_notes(fit, top_v):
+    how = ("cells spread uniformly inside each interval (fewer than two measured voltages "
+           "with faults: no fit)" if fit is None else
+           f"cells at evenly spaced quantiles of the Gaussian N({fit.mu_v:.4f} V, "
+           f"{fit.sigma_v:.4f} V) fitted to the measured BER, restricted to each interval")
+    return ("A cell last seen faulty at a measured voltage fails between it and the next "
+            f"measured voltage (below {top_v:g} V for the highest): {how}. Counts at measured "
+            "voltages are exact; cells not seen faulty at every lower voltage have p_error < 1.")
+
+
+def _read_all(paths):
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    raws = [read_file(path) for path in paths]
+    if not raws:
+        raise ProfileImportError("no input files; pass at least one file to import")
+    return raws
+
+
+def _voltage_order(voltages_v, paths):
+    order = np.argsort(voltages_v, kind="stable")
+    same = np.flatnonzero(np.diff(np.asarray(voltages_v)[order]) == 0)
+    if same.size:
+        a, b = order[same[0]], order[same[0] + 1]
+        raise ProfileImportError(
+            f"{paths[a]} and {paths[b]}: both measured at {voltages_v[a]:g} V; expected one "
+            "file per voltage")
+    return order
+
+
+def _check_polarities(keys, raws, voltages_v):
+    """The polarities every voltage has; refuse duplicates and missing maps."""
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise ProfileImportError(
+                f"{raws[keys.index(key)].path} and {raws[i].path}: the same polarity and voltage "
+                "twice; expected one map per polarity and voltage")
+    polarities = sorted({kind for kind, _ in keys})
+    for kind in polarities:
+        for vdd_v in voltages_v:
+            if (kind, vdd_v) not in keys:
+                raise ProfileImportError(
+                    f"no fmap_sa{kind}_v_{vdd_v:g}.txt among the maps, although other voltages "
+                    f"have stuck-at-{kind} maps; expected both polarities at every voltage or "
+                    "one polarity throughout")
+    return polarities
+
+
+def _map_path(raws, keys, kind, vdd_v):
+    return raws[keys.index((kind, vdd_v))].path
+
+
+def _step(voltages_v, step_v):
+    if step_v is not None:
+        if isinstance(step_v, bool) or not np.isfinite(step_v) or step_v <= 0:
+            raise ProfileImportError(f"step_v = {step_v!r}; expected a voltage step > 0 in volts")
+        return float(step_v)
+    if voltages_v.size < 2:
+        raise ProfileImportError(
+            f"a single measured voltage ({voltages_v[0]:g} V) gives no step to bound the fail "
+            "voltages above it; pass the measurement step (--step-v) or more voltages")
+    return float(voltages_v[-1] - voltages_v[-2])
+
+
+def _nominal(vdd_nominal_v):
+    if isinstance(vdd_nominal_v, bool) or not np.isfinite(vdd_nominal_v) or vdd_nominal_v <= 0:
+        raise ProfileImportError(
+            f"vdd_nominal_v = {vdd_nominal_v!r}; expected a nominal supply > 0 in volts")
+    return float(vdd_nominal_v)
+
+
+def _positive_int(field, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ProfileImportError(f"{field} = {value!r}; expected a positive integer")
+    return int(value)
+
+
+def _arrays_without_fault(cell_index, arrays, cells_per_array):
+    return int(arrays - np.unique(cell_index // cells_per_array).size)
+
