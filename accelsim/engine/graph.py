@@ -68,6 +68,7 @@ def _module_step(node, module):
     def call(args, kwargs, weights):
         return forward(module, {name[prefix:]: w for name, w in weights.items()}, args[0])
 
+    call.module = module
     return dict(call=call, weight_names=names, layer=node.target, kind=layer.kind)
 
 

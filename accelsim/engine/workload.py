@@ -17,6 +17,11 @@ def _macs_per_output(kind, weight):
     return 1  # a norm scales and shifts each element once
 
 
+def _groups(program, step):
+    module = getattr(step.call, "module", None)
+    return int(getattr(module, "groups", 1)) if step.kind == "conv" else 1
+
+
 def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BITS):
     """Per-layer workloads of one inference, measured by running ``x``.
 
@@ -54,6 +59,8 @@ def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BIT
             act_in=inp.numel() // n,
             act_out=per_out,
             act_bits=act_bits,
+            output_shape=tuple(out.shape[1:]),
             zero_fraction=float((inp == 0).float().mean()) if inp.numel() else 0.0,
+            groups=_groups(program, step),
         ))
     return workloads
