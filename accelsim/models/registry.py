@@ -1,0 +1,143 @@
+"""Reference architectures by name, each tied to its dataset and input shape."""
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accelsim.data import DATASET_NAMES
+from accelsim.models._errors import ArchitectureError, ModelNameError
+from accelsim.models.digits import DigitsCNN, DigitsMLP
+from accelsim.models.lenet import LeNet5
+from accelsim.models.resnet import ResNet20
+from accelsim.models.simplenet import cifar_simplenet, mnist_simplenet
+
+__all__ = ["ArchSpec", "ARCHITECTURES", "arch_spec", "build", "names"]
+
+
+def _check_num_classes(num_classes, where):
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ArchitectureError(f"{where}: num_classes is {num_classes!r}; expected an int >= 2")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A registered architecture.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"lenet"``.
+    dataset : str
+        Dataset it is built for (``digits``, ``mnist`` or ``cifar10``).
+    input_shape : tuple of int
+        ``(channels, height, width)`` of one example.
+    num_classes : int
+        Default number of outputs.
+    factory : callable
+        ``factory(num_classes) -> torch.nn.Module``.
+    """
+
+    name: str
+    dataset: str
+    input_shape: tuple
+    num_classes: int
+    factory: Callable
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ArchitectureError(f"ArchSpec.name is {self.name!r}; expected a non-empty string")
+        if self.dataset not in DATASET_NAMES:
+            raise ArchitectureError(f"ArchSpec {self.name}: dataset is {self.dataset!r}; "
+                                    f"expected one of {', '.join(DATASET_NAMES)}")
+        shape = tuple(self.input_shape)
+        if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
+            raise ArchitectureError(f"ArchSpec {self.name}: input_shape is {self.input_shape!r}; "
+                                    "expected (channels, height, width) of positive ints")
+        object.__setattr__(self, "input_shape", shape)
+        _check_num_classes(self.num_classes, f"ArchSpec {self.name}")
+        if not callable(self.factory):
+            raise ArchitectureError(f"ArchSpec {self.name}: factory is {self.factory!r}; expected a callable")
+
+    def build(self, num_classes=None):
+        """A freshly initialised network with ``num_classes`` outputs (default: the spec's)."""
+        if num_classes is None:
+            num_classes = self.num_classes
+        _check_num_classes(num_classes, f"architecture {self.name}")
+        return self.factory(num_classes)
+
+
+ARCHITECTURES = {spec.name: spec for spec in (
+    ArchSpec("digits-mlp", "digits", (1, 8, 8), 10, DigitsMLP),
+    ArchSpec("digits-cnn", "digits", (1, 8, 8), 10, DigitsCNN),
+    ArchSpec("lenet", "mnist", (1, 28, 28), 10, LeNet5),
+    ArchSpec("mnist-simplenet", "mnist", (1, 28, 28), 10, mnist_simplenet),
+    ArchSpec("resnet20", "cifar10", (3, 32, 32), 10, ResNet20),
+    ArchSpec("cifar-simplenet", "cifar10", (3, 32, 32), 10, cifar_simplenet),
+)}
+
+
+def names(dataset=None):
+    """Names of the registered architectures, optionally only those for ``dataset``.
+
+    Parameters
+    ----------
+    dataset : str, optional
+        ``digits``, ``mnist`` or ``cifar10``.
+
+    Returns
+    -------
+    list of str
+        In registration order (small to large within a dataset).
+    """
+    if dataset is not None and dataset not in DATASET_NAMES:
+        raise ArchitectureError(f"dataset is {dataset!r}; expected None or one of {', '.join(DATASET_NAMES)}")
+    return [name for name, spec in ARCHITECTURES.items() if dataset in (None, spec.dataset)]
+
+
+def arch_spec(name):
+    """The `ArchSpec` registered as ``name``.
+
+    Raises
+    ------
+    ModelNameError
+        If no architecture has that name; the message lists the valid names.
+    """
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    close = difflib.get_close_matches(str(name), ARCHITECTURES, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ModelNameError(f"unknown architecture {name!r}{hint}; expected one of: {', '.join(ARCHITECTURES)}")
+
+
+def build(name, num_classes=None):
+    """A freshly initialised reference network.
+
+    Weights come from torch's default generator: seed it
+    (``torch.manual_seed``) for a reproducible network.
+
+    Parameters
+    ----------
+    name : str
+        One of `names`.
+    num_classes : int, optional
+        Number of outputs; by default the dataset's.
+
+    Returns
+    -------
+    torch.nn.Module
+        In training mode, as torch builds it.
+
+    Raises
+    ------
+    ModelNameError
+        Unknown ``name``.
+    ArchitectureError
+        ``num_classes`` not an int >= 2.
+
+    Examples
+    --------
+    >>> net = build("lenet")
+    >>> sum(p.numel() for p in net.parameters())
+    61706
+    """
+    return arch_spec(name).build(num_classes)
