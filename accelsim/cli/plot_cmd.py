@@ -1,0 +1,24 @@
+"""``accelsim plot DIR``: redraw the figures of a finished sweep."""
+
+__all__ = ["register"]
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("plot", help="draw the figures of a sweep results folder",
+                                   description="Draw energy_accuracy.png, accuracy_voltage.png and "
+                                               "ber_voltage.png from DIR/summary.csv into DIR.")
+    parser.add_argument("directory", metavar="DIR", help="folder written by `accelsim sweep`")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args):
+    import json
+    from pathlib import Path
+
+    from accelsim.plot import draw_sweep
+
+    spec_file = Path(args.directory) / "sweep.json"
+    dataset = json.loads(spec_file.read_text())["spec"]["dataset"] if spec_file.exists() else ""
+    for path in draw_sweep(args.directory, dataset=dataset):
+        print(path)
+    return 0

@@ -1,0 +1,147 @@
+"""End-to-end sweeps on the embedded digits data and the zoo's digits models."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from accelsim.sweep import SweepError, SweepSpec, run_sweep
+from accelsim.sweep.results import POINT_COLUMNS, read_csv
+
+MODELS = ("digits-cnn-normal-8b", "digits-cnn-randbet-8b")
+
+
+def _spec(**changes):
+    base = dict(models=MODELS, profile="14nm", voltages_v=(0.8, 0.62, 0.58, 0.56, 0.54), chips=2,
+                limit=120)
+    return SweepSpec(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    return run_sweep(_spec(), out)
+
+
+def test_writes_every_point_with_contract_columns(finished):
+    rows = read_csv(finished.directory / "sweep.csv")
+    assert list(rows[0]) == list(POINT_COLUMNS)
+    assert len(rows) == 2 * 2 * 5
+    keys = [(r["model"], int(r["chip"]), -float(r["vdd_v"])) for r in rows]
+    assert keys == sorted(keys)
+
+
+def test_faults_grow_as_voltage_drops(finished):
+    for model in MODELS:
+        for chip in (0, 1):
+            faulty = [r["faulty_cells"] for r in finished.rows if r["model"] == model and r["chip"] == chip]
+            assert faulty == sorted(faulty) and faulty[0] == 0 and faulty[-1] > 0
+
+
+def test_nominal_point_is_the_clean_model(finished):
+    for row in finished.rows:
+        if row["vdd_v"] == 0.8:
+            assert row["accuracy"] == row["clean_accuracy"] and row["robust_error"] == row["error"]
+            assert row["energy_rel"] == 1.0
+
+
+def test_energy_falls_with_voltage_and_model_ber_counts_footprint(finished):
+    rows = [r for r in finished.rows if r["model"] == MODELS[0] and r["chip"] == 0]
+    energies = [r["energy_j"] for r in rows]
+    assert energies == sorted(energies, reverse=True)
+    assert all(r["model_ber"] <= r["faulty_cells"] / 1e3 for r in rows)
+
+
+def test_summary_and_spec_files(finished):
+    summary = read_csv(finished.directory / "summary.csv")
+    assert len(summary) == 2 * 5 and {"pareto", "accuracy_ci95_low"} <= set(summary[0])
+    record = json.loads((finished.directory / "sweep.json").read_text())
+    assert record["spec"]["models"] == list(MODELS)
+    assert len(record["fingerprints"]["profile"]) == 64 and record["end_time"]
+
+
+def test_same_spec_gives_identical_bytes(finished, tmp_path):
+    again = run_sweep(_spec(), tmp_path)
+    assert (again.directory / "sweep.csv").read_bytes() == (finished.directory / "sweep.csv").read_bytes()
+
+
+def test_interrupted_sweep_resumes_to_identical_files(finished, tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop_after_seven(event):
+        if event.done == 7:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(_spec(), tmp_path, progress=stop_after_seven)
+    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 7
+    seen = []
+    run_sweep(_spec(), tmp_path, resume=True, progress=seen.append)
+    assert len(seen) == 20 - 7 and seen[0].done == 8
+    for name in ("sweep.csv", "summary.csv"):
+        assert (tmp_path / name).read_bytes() == (finished.directory / name).read_bytes()
+
+
+def test_existing_results_need_resume(finished):
+    with pytest.raises(SweepError, match="--resume"):
+        run_sweep(_spec(), finished.directory)
+
+
+def test_resume_with_another_spec_is_refused(finished):
+    with pytest.raises(SweepError, match="different spec.*chips"):
+        run_sweep(_spec(chips=3), finished.directory, resume=True)
+
+
+def test_voltage_outside_profile_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="0.9"):
+        run_sweep(_spec(voltages_v=(0.9, 0.7)), tmp_path)
+    assert not (tmp_path / "journal.jsonl").exists()
+
+
+def test_unknown_model_lists_zoo(tmp_path):
+    with pytest.raises(ValueError, match="digits-cnn-normal-8b"):
+        run_sweep(_spec(models=("no-such-model",)), tmp_path)
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SweepError, match="writable"):
+        run_sweep(_spec(), blocker / "out")
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_local_executor(finished, tmp_path):
+    result = run_sweep(_spec(), tmp_path, executor="dask")
+    assert (result.directory / "sweep.csv").read_bytes() == (finished.directory / "sweep.csv").read_bytes()
+
+
+def test_unreachable_dask_scheduler(tmp_path):
+    with pytest.raises(SweepError, match="cannot reach"):
+        run_sweep(_spec(), tmp_path, executor="dask:tcp://127.0.0.1:9")
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_identical_files(finished, tmp_path):
+    args = [sys.executable, "-m", "accelsim", "sweep", "--quiet", "--out", str(tmp_path),
+            "--model", MODELS[0], "--model", MODELS[1], "--profile", "14nm", "--chips", "2",
+            "--voltages", "0.8,0.62,0.58,0.56,0.54", "--limit", "120"]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = tmp_path / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if journal.exists() and len(journal.read_bytes().splitlines()) >= 3:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = subprocess.run(args + ["--resume"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("sweep.csv", "summary.csv"):
+        assert (tmp_path / name).read_bytes() == (finished.directory / name).read_bytes()
