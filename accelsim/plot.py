@@ -39,6 +39,8 @@ def plot_ber_voltage(ax, profile, chips=(0,), n_points=200):
                     alpha=0.7, label=f"chip {chip}")
     ax.axvline(profile.vdd_min_v, color="grey", linestyle="--", label="Vmin")
     ax.set_yscale("log")
+    # Below one faulty cell in ten chips the curve says nothing a chip can show.
+    ax.set_ylim(bottom=0.1 / profile.n_cells)
     ax.set_xlabel("supply voltage (V)")
     ax.set_ylabel("bit error rate (faulty cells / cells)")
     ax.set_title(f"{profile.name}: BER vs voltage")
@@ -70,9 +72,9 @@ def plot_fail_map(ax, profile, chip=0, array=0):
     lo, hi = np.searchsorted(cells.cell_index, [first, first + profile.cells_per_array])
     fail_map = np.full(profile.cells_per_array, np.nan)
     fail_map[cells.cell_index[lo:hi] - first] = cells.v_fail_v[lo:hi]
+    top_v = max(profile.vdd_min_v, float(np.nanmax(fail_map, initial=profile.vdd_floor_v)))
     image = ax.imshow(fail_map.reshape(profile.rows, profile.cols), aspect="auto",
-                      interpolation="nearest", cmap="viridis",
-                      vmin=profile.vdd_floor_v, vmax=profile.vdd_nominal_v)
+                      interpolation="nearest", cmap="viridis", vmin=profile.vdd_floor_v, vmax=top_v)
     ax.figure.colorbar(image, ax=ax, label="fail voltage (V)")
     ax.set_xlabel("column")
     ax.set_ylabel("row")
