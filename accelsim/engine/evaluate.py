@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["RunResult", "Evaluator"]
+__all__ = ["RunResult", "CleanRun", "Evaluator"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,49 +48,47 @@ class RunResult:
     tiled: bool
 
 
-class Evaluator:
-    """Runs a :class:`QuantizedModel` on fixed inputs in one chip of a memory.
+class CleanRun:
+    """The clean quantized network on fixed inputs: logits and cached activations.
 
-    Create through :meth:`QuantizedModel.evaluator`.
+    Shared by the evaluators of every chip of one model, so the clean pass
+    runs once per (model, inputs).
 
     Parameters
     ----------
-    qm : QuantizedModel
     program : Program
+    weights : mapping of str to Tensor
+        The clean dequantized weights.
     x : Tensor
         Inputs, evaluated in batches of ``batch_size``.
-    memory : SimulatedMemory
-        Holds ``qm``'s words in a profile.
-    chip : int
     batch_size : int
     cache_bytes : int
         Budget for cached clean activations (0 disables suffix execution).
     """
 
-    def __init__(self, qm, program, x, memory, chip, batch_size=2048, cache_bytes=1 << 30):
+    def __init__(self, program, weights, x, batch_size=2048, cache_bytes=1 << 30):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self._qm = qm
-        self._program = program
-        self._batches = torch.split(x, batch_size)
-        self._memory = memory
-        self.chip = int(chip)
-        self._cuts = self._choose_cuts(x, cache_bytes)
+        self.program = program
+        self.x = x
+        self._weights = weights
+        self.batches = torch.split(x, batch_size)
+        self.cuts = self._choose_cuts(cache_bytes)
         self._cache = None
-        self._clean_logits = None
+        self._logits = None
 
-    def _choose_cuts(self, x, cache_bytes):
+    def _choose_cuts(self, cache_bytes):
         """Layer steps to start from, latest first, whose live values fit the budget."""
-        if cache_bytes <= 0 or len(x) == 0:
+        if cache_bytes <= 0 or len(self.x) == 0:
             return ()
-        program = self._program
+        program = self.program
         names = {n for i in program.layer_steps for n in program.live_before(i)}
-        _, sample = program.run(x[:1], self._qm.clean_weights, keep=names)
+        _, sample = program.run(self.x[:1], self._weights, keep=names)
         per_sample = {n: v.element_size() * v.numel() for n, v in sample.items()}
         chosen, kept, used = [], set(), 0
         for i in reversed(program.layer_steps[1:]):
             live = set(program.live_before(i))
-            extra = sum(per_sample.get(n, 0) for n in live - kept) * len(x)
+            extra = sum(per_sample.get(n, 0) for n in live - kept) * len(self.x)
             if used + extra > cache_bytes:
                 continue
             chosen.append(i)
@@ -99,18 +97,57 @@ class Evaluator:
         return tuple(sorted(chosen))
 
     @property
-    def clean_logits(self):
+    def logits(self):
         """Logits of the clean quantized model (computed once, filling the cache)."""
-        if self._clean_logits is None:
-            keep = {n for i in self._cuts for n in self._program.live_before(i)}
+        if self._logits is None:
+            keep = {n for i in self.cuts for n in self.program.live_before(i)}
             outputs, caches = [], []
-            for batch in self._batches:
-                logits, kept = self._program.run(batch, self._qm.clean_weights, keep=keep)
+            for batch in self.batches:
+                logits, kept = self.program.run(batch, self._weights, keep=keep)
                 outputs.append(logits)
                 caches.append(kept)
-            self._clean_logits = torch.cat(outputs)
+            self._logits = torch.cat(outputs)
             self._cache = caches
-        return self._clean_logits
+        return self._logits
+
+    def run_from(self, first, weights):
+        """Logits with ``weights``, executing from the latest cached cut at or before step ``first``."""
+        start = max((c for c in self.cuts if c <= first), default=0)
+        if start:
+            _ = self.logits  # fills the cache
+        outputs = []
+        for b, batch in enumerate(self.batches):
+            env = {n: self._cache[b][n] for n in self.program.live_before(start)} if start else None
+            logits, _ = self.program.run(batch, weights, start=start, env=env)
+            outputs.append(logits)
+        return torch.cat(outputs)
+
+
+class Evaluator:
+    """Runs a :class:`QuantizedModel` on fixed inputs in one chip of a memory.
+
+    Create through :meth:`QuantizedModel.evaluator`.
+
+    Parameters
+    ----------
+    qm : QuantizedModel
+    clean : CleanRun
+        The clean pass on the inputs (shared across chips).
+    memory : SimulatedMemory
+        Holds ``qm``'s words in a profile.
+    chip : int
+    """
+
+    def __init__(self, qm, clean, memory, chip):
+        self._qm = qm
+        self._clean = clean
+        self._memory = memory
+        self.chip = int(chip)
+
+    @property
+    def clean_logits(self):
+        """Logits of the clean quantized model."""
+        return self._clean.logits
 
     def faulty_cells(self, vdd_v):
         """Cells of the model's footprint faulty at ``vdd_v`` (no inference)."""
@@ -121,11 +158,11 @@ class Evaluator:
         read = self._memory.read(vdd_v, self.chip)
         changed = self._qm.tensors_at_bits(read.fault_bits[self._flipping(read)])
         if not changed:
-            logits, first = self.clean_logits, len(self._program.steps)
+            logits, first = self._clean.logits, len(self._clean.program.steps)
         else:
             weights = self._qm.weights_from_words(read.words, changed, base=self._qm.clean_weights)
-            first = self._program.first_step_reading(changed)
-            logits = self._run_from(first, weights)
+            first = self._clean.program.first_step_reading(changed)
+            logits = self._clean.run_from(first, weights)
         stored = self._qm.stored_bits
         return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
                          flipped_bits=int(read.flipped_bits),
@@ -138,14 +175,3 @@ class Evaluator:
             return np.zeros(0, dtype=bool)
         word = read.fault_bits // self._qm.bits
         return read.words[word] != self._qm.words[word]
-
-    def _run_from(self, first, weights):
-        start = max((c for c in self._cuts if c <= first), default=0)
-        if start and self._cache is None:
-            _ = self.clean_logits
-        outputs = []
-        for b, batch in enumerate(self._batches):
-            env = {n: self._cache[b][n] for n in self._program.live_before(start)} if start else None
-            logits, _ = self._program.run(batch, weights, start=start, env=env)
-            outputs.append(logits)
-        return torch.cat(outputs)

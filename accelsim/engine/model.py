@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from accelsim import quant
-from accelsim.engine.evaluate import Evaluator, RunResult
+from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
 from accelsim.sram import SimulatedMemory
@@ -60,6 +60,8 @@ class QuantizedModel:
         self._example_input = example_input.detach()
         self._clean_weights = self.weights_from_words(self.words)
         self._memories = OrderedDict()
+        self._clean_run_key = None
+        self._clean_run = None
 
     @classmethod
     def from_torch(cls, module, scheme, example_input, meta=None):
@@ -155,10 +157,21 @@ class QuantizedModel:
         self._memories.move_to_end(key)
         return self._memories[key][1]
 
+    def clean_run(self, x, batch_size=2048, cache_bytes=1 << 30):
+        """The clean pass on ``x`` (cached for the last inputs, shared by chips)."""
+        key = (id(x), int(batch_size), int(cache_bytes))
+        if self._clean_run_key != key:
+            self._clean_run = CleanRun(self._program, self._clean_weights, x, batch_size, cache_bytes)
+            self._clean_run_key = key
+        return self._clean_run
+
     def evaluator(self, x, profile, chip=0, seed=0, batch_size=2048, cache_bytes=1 << 30):
-        """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``."""
-        return Evaluator(self, self._program, x, self.memory(profile, seed), chip,
-                         batch_size=batch_size, cache_bytes=cache_bytes)
+        """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``.
+
+        Evaluators of the same inputs share one clean pass and its cached
+        activations (up to ``cache_bytes``), from which faulty runs start.
+        """
+        return Evaluator(self, self.clean_run(x, batch_size, cache_bytes), self.memory(profile, seed), chip)
 
     def run(self, x, profile, vdd_v, chip=0, seed=0) -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
