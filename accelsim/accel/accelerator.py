@@ -19,7 +19,6 @@ An accelerator file is TOML::
     [alpha_power]          # AlphaPower, optional (absent: fixed clock)
 """
 
-import json
 import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -225,7 +224,15 @@ def _toml_value(value):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return json.dumps(value)  # a JSON string literal is a TOML basic string
+    return '"' + "".join(_toml_char(char) for char in value) + '"'
+
+
+def _toml_char(char):
+    if char in '"\\':
+        return "\\" + char
+    if ord(char) < 0x20 or ord(char) == 0x7F:  # control characters must be escaped in TOML
+        return f"\\u{ord(char):04x}"
+    return char
 
 
 def default_accelerator():
