@@ -6,7 +6,7 @@ Callers validate dtypes and shapes; the kernels trust them.
 import numpy as np
 
 from accelsim._numba import jit
-from accelsim.sram.cells import FLIP, SA0, SA1
+from accelsim.sram.cells import FLIP
 
 __all__ = ["uniform_hash", "apply_faults"]
 
@@ -47,24 +47,26 @@ def uniform_hash(seed, chip, cell_index):
 
 
 @jit
-def apply_faults(words, word_bits, fault_bits, fault_kind, errs):
-    """Apply faulty cells to ``words`` in place; return the bits changed.
+def apply_faults(words, n_faulty, word_index, bit_in_word, fault_kind, errs):
+    """Apply the first ``n_faulty`` cells to ``words`` in place; return the bits changed.
 
-    ``fault_bits`` are stream positions (bit ``j`` of word ``k`` is stream
-    bit ``k * word_bits + j``), ``fault_kind`` their kinds, ``errs`` whether
-    each cell errs in this run. A stuck-at cell changes only a bit that
-    differs from its stuck value.
+    Taking the prefix length rather than sliced arrays keeps the per-read
+    Python work to one call. Cell ``i`` holds bit ``bit_in_word[i]`` (LSB = 0) of word
+    ``word_index[i]``; ``fault_kind`` gives its kind and ``errs`` whether it
+    errs in this run. A stuck-at cell changes only a bit that differs from
+    its stuck value. Branch-free: kinds and erring flags are random, so
+    branches on them would mispredict about half the time.
     """
-    flipped = 0
-    for i in range(fault_bits.shape[0]):
-        if not errs[i]:
-            continue
-        k = fault_bits[i] // word_bits
-        mask = np.uint64(1) << np.uint64(fault_bits[i] % word_bits)
+    flipped = np.uint64(0)
+    for i in range(n_faulty):
+        k = word_index[i]
+        shift = np.uint64(bit_in_word[i])
         word = np.uint64(words[k])
-        stored = (word & mask) != 0
-        kind = fault_kind[i]
-        if kind == FLIP or (kind == SA0 and stored) or (kind == SA1 and not stored):
-            words[k] = word ^ mask
-            flipped += 1
+        stored = (word >> shift) & np.uint64(1)
+        kind = np.uint64(fault_kind[i])
+        # SA0 and SA1 read their own number; a flip cell reads the inverse.
+        read = stored ^ np.uint64(1) if kind == FLIP else kind
+        changed = np.uint64(errs[i]) & (read ^ stored)
+        words[k] = word ^ (changed << shift)
+        flipped += changed
     return flipped

@@ -20,7 +20,7 @@ words plus work proportional to the faulty cells, not to the stored bits.
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +47,10 @@ class Placement:
     ----------
     fault_bits : ndarray of int64
         Stream position of the bit the cell holds.
+    word_index : ndarray of int64
+        Word holding that bit (``fault_bits // word_bits``).
+    bit_in_word : ndarray of uint8
+        Position of the bit in its word, LSB = 0 (``fault_bits % word_bits``).
     cell_index : ndarray of int64
         Flat index of the cell in the chip.
     v_fail_v : ndarray of float64
@@ -60,20 +64,35 @@ class Placement:
     """
 
     fault_bits: np.ndarray
+    word_index: np.ndarray
+    bit_in_word: np.ndarray
     cell_index: np.ndarray
     v_fail_v: np.ndarray
     fault_kind: np.ndarray
     errs: np.ndarray
     tiled: bool
+    # v_fail_v descends; its negation ascends, as searchsorted needs.
+    _ascending_key: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_ascending_key", -self.v_fail_v)
+        for name in ("fault_bits", "word_index", "bit_in_word", "cell_index", "v_fail_v",
+                     "fault_kind", "errs", "_ascending_key"):
+            getattr(self, name).setflags(write=False)
 
     def __len__(self):
         return len(self.fault_bits)
 
     def n_faulty(self, vdd_v):
-        """Number of leading entries faulty at ``vdd_v`` (``V <= v_fail_v``)."""
-        # v_fail_v descends, so its negation ascends and searchsorted applies.
-        count = np.searchsorted(-self.v_fail_v, -np.asarray(vdd_v, np.float64), side="right")
-        return int(count) if np.ndim(count) == 0 else count
+        """Number of leading entries faulty at ``vdd_v`` (``V <= v_fail_v``).
+
+        An ``int`` for a scalar ``vdd_v``, else an int64 array of its shape.
+        """
+        if isinstance(vdd_v, float):  # the per-read case, kept free of array checks
+            return int(self._ascending_key.searchsorted(-vdd_v, side="right"))
+        count = np.searchsorted(self._ascending_key, -np.asarray(vdd_v, np.float64),
+                                side="right")
+        return int(count) if np.ndim(count) == 0 else count.astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +157,9 @@ class SimulatedMemory:
         self._word_bits = int(word_bits)
         self._seed = _validated_count("seed", seed, upper=2**64)
         self._profile = profile
+        # Read once: attribute access on a profile is slower than a read of
+        # few faulty cells should be.
+        self._vdd_range_v = (float(profile.vdd_floor_v), float(profile.vdd_nominal_v))
         self._placements = {}
 
     @property
@@ -225,12 +247,14 @@ class SimulatedMemory:
             integer.
         """
         vdd_v = self._checked_voltage(vdd_v)
-        placement = self.placement(chip)
+        placement = self._placements.get(chip) if type(chip) is int else None
+        if placement is None:
+            placement = self.placement(chip)
         n_faulty = placement.n_faulty(vdd_v)
         words = self._words.copy()
-        flipped = _kernels.apply_faults(
-            words, self._word_bits, placement.fault_bits[:n_faulty],
-            placement.fault_kind[:n_faulty], placement.errs[:n_faulty])
+        flipped = _kernels.apply_faults(words, n_faulty, placement.word_index,
+                                        placement.bit_in_word, placement.fault_kind,
+                                        placement.errs)
         return ReadResult(words=words, faulty_cells=n_faulty, flipped_bits=int(flipped),
                           fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
 
@@ -238,8 +262,13 @@ class SimulatedMemory:
         if isinstance(vdd_v, bool) or not isinstance(vdd_v, numbers.Real) or math.isnan(vdd_v):
             raise SimulatedMemoryError(
                 f"vdd_v = {vdd_v!r} is not a voltage; expected a real number in volts")
-        self._profile.check_voltage(float(vdd_v))
-        return float(vdd_v)
+        vdd_v = float(vdd_v)
+        # The profile owns the range and its error message; comparing here
+        # only spares in-range reads the cost of its array checks.
+        vdd_floor_v, vdd_nominal_v = self._vdd_range_v
+        if not vdd_floor_v <= vdd_v <= vdd_nominal_v:
+            self._profile.check_voltage(vdd_v)
+        return vdd_v
 
     def _place(self, chip):
         if self._profile.kind == "cells":
@@ -250,11 +279,14 @@ class SimulatedMemory:
         v_fail_v = table.v_fail_v
         order = np.lexsort((stream_bits, -v_fail_v))
         cell_index = cell_index[order]
+        stream_bits = stream_bits[order]
+        word_index, bit_in_word = np.divmod(stream_bits, self._word_bits)
         u = _kernels.uniform_hash(np.uint64(self._seed), np.uint64(chip), cell_index)
-        return _read_only(Placement(
-            fault_bits=stream_bits[order], cell_index=cell_index, v_fail_v=v_fail_v[order],
-            fault_kind=table.fault_kind[order], errs=u < table.p_error[order],
-            tiled=self.tiled))
+        return Placement(
+            fault_bits=stream_bits, word_index=word_index,
+            bit_in_word=bit_in_word.astype(np.uint8), cell_index=cell_index,
+            v_fail_v=v_fail_v[order], fault_kind=table.fault_kind[order],
+            errs=u < table.p_error[order], tiled=self.tiled)
 
     def _generated_footprint(self, chip):
         n_arrays = -(-self.n_bits // self._profile.cells_per_array)
@@ -279,13 +311,6 @@ class SimulatedMemory:
 def _subset(table, selection):
     return type(table)(table.cell_index[selection], table.v_fail_v[selection],
                        table.fault_kind[selection], table.p_error[selection])
-
-
-def _read_only(placement):
-    for array in (placement.fault_bits, placement.cell_index, placement.v_fail_v,
-                  placement.fault_kind, placement.errs):
-        array.setflags(write=False)
-    return placement
 
 
 def _validated_words(words, word_bits):

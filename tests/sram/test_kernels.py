@@ -27,10 +27,10 @@ def uniform_hash_reference(seed, chip, cell_index):
     return (h >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
-def apply_faults_reference(words, word_bits, fault_bits, fault_kind, errs):
-    """Vectorised: unpack the touched bits, compute read values, write back."""
+def apply_faults_reference(words, n_faulty, k, j, fault_kind, errs):
+    """Vectorised: look up the touched bits, compute read values, write back."""
+    k, j, fault_kind, errs = k[:n_faulty], j[:n_faulty], fault_kind[:n_faulty], errs[:n_faulty]
     out = words.astype(np.uint64)
-    k, j = np.divmod(fault_bits, word_bits)
     stored = (out[k] >> j.astype(np.uint64)) & np.uint64(1)
     read = np.select([fault_kind == SA0, fault_kind == SA1, fault_kind == FLIP],
                      [np.zeros_like(stored), np.ones_like(stored), stored ^ np.uint64(1)])
@@ -91,16 +91,19 @@ def fault_cases(draw):
                                  unique=True))
     fault_kind = draw(hnp.arrays(np.uint8, n_faults, elements=st.sampled_from([SA0, SA1, FLIP])))
     errs = draw(hnp.arrays(np.bool_, n_faults))
-    return words, word_bits, fault_bits, fault_kind, errs
+    word_index, bit_in_word = np.divmod(fault_bits, word_bits)
+    # Entries past the prefix must be ignored: give them random content.
+    n_faulty = draw(st.integers(0, n_faults))
+    return words, n_faulty, word_index, bit_in_word.astype(np.uint8), fault_kind, errs
 
 
 @settings(deadline=None)  # the first example includes the JIT compilation
 @given(fault_cases())
 def test_apply_faults_matches_reference(case):
-    words, word_bits, fault_bits, fault_kind, errs = case
+    words = case[0]
     expected, expected_flipped = apply_faults_reference(*case)
     got = words.copy()
-    flipped = _kernels.apply_faults(got, word_bits, fault_bits, fault_kind, errs)
+    flipped = _kernels.apply_faults(got, *case[1:])
     np.testing.assert_array_equal(got, expected)
     assert flipped == expected_flipped
     # The count is exactly the bits that changed.

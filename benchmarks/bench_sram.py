@@ -1,0 +1,145 @@
+"""Speed and memory of the simulated SRAM, against baselines measured in the same run.
+
+Run ``python benchmarks/bench_sram.py``. It measures:
+
+1. Reading 8 Mbit of stored weights at the voltages where a generated chip's
+   BER is 1e-3 and 1e-5: ``SimulatedMemory.read`` (sparse: work grows with the
+   faulty cells) against a per-bit fault injector (a random draw for every
+   stored bit, then the mask applied), as fault-injection frameworks do.
+   Repeats are interleaved so that load on the machine hits both alike; the
+   median is reported. Target: >= 200x at BER 1e-3, more at 1e-5.
+2. Import of the measured FPGA block-RAM dumps (``../shared/data``). Target < 10 s.
+3. Peak memory of a process that loads a 64 Mbit generated chip and reads a
+   64 Mbit stream from it. Target < 2 GB.
+"""
+
+import importlib
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+STORED_BITS = 8 * 2**20
+BERS = (1e-3, 1e-5)
+REPEATS = 21
+TARGET_RATIO_AT_1E3 = 200.0
+LARGE_CHIP_BITS = 64 * 2**20
+TARGET_PEAK_BYTES = 2 * 2**30
+TARGET_IMPORT_S = 10.0
+FPGA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "fpga-bram-kc705b"
+
+
+def per_bit_read(words, ber, rng):
+    """The baseline: one uniform draw per stored bit, flip where it falls below the BER."""
+    mask = rng.random(words.size * 8) < ber
+    return words ^ np.packbits(mask, bitorder="little")
+
+
+def median_seconds(samples):
+    return statistics.median(samples)
+
+
+def bench_reads():
+    from accelsim.sram import SimulatedMemory, uniform_profile
+
+    profile = uniform_profile(1e-2)
+    words = np.random.default_rng(0).integers(0, 256, STORED_BITS // 8, dtype=np.uint8)
+    memory = SimulatedMemory(profile, words, 8)
+    voltages = {ber: profile.voltage_for_ber(ber) for ber in BERS}
+    start = time.perf_counter()
+    memory.placement(0)
+    placement_s = time.perf_counter() - start
+    for vdd_v in voltages.values():
+        memory.read(vdd_v)  # compiles the kernel, outside the timed runs
+
+    rng = np.random.default_rng(1)
+    sparse = {ber: [] for ber in BERS}
+    dense = {ber: [] for ber in BERS}
+    faulty = {}
+    for _ in range(REPEATS):
+        for ber, vdd_v in voltages.items():
+            start = time.perf_counter()
+            result = memory.read(vdd_v)
+            sparse[ber].append(time.perf_counter() - start)
+            faulty[ber] = result.faulty_cells
+            start = time.perf_counter()
+            per_bit_read(words, ber, rng)
+            dense[ber].append(time.perf_counter() - start)
+    rows = [(ber, voltages[ber], faulty[ber], median_seconds(sparse[ber]),
+             median_seconds(dense[ber])) for ber in BERS]
+    return rows, placement_s
+
+
+def bench_fpga_import():
+    try:
+        importers = importlib.import_module("accelsim.sram.importers")
+        import_fpga_hex = importers.import_fpga_hex
+    except (ImportError, AttributeError):
+        return None, "accelsim.sram.importers.import_fpga_hex not available"
+    paths = sorted(FPGA_DIR.glob("KC705B-*.bin"))
+    if not paths:
+        return None, f"FPGA data not found in {FPGA_DIR}"
+    start = time.perf_counter()
+    profile, _ = import_fpga_hex(paths)
+    return time.perf_counter() - start, f"{len(paths)} dumps, {profile.n_cells:,} cells"
+
+
+def _load_large_chip():
+    from accelsim.sram import SimulatedMemory, uniform_profile
+
+    profile = uniform_profile(1e-2)
+    words = np.zeros(LARGE_CHIP_BITS // 8, np.uint8)
+    memory = SimulatedMemory(profile, words, 8)
+    memory.read(profile.voltage_for_ber(1e-3))
+
+
+def bench_large_chip_peak_bytes():
+    # A fresh process, so that the peak belongs to this load alone.
+    process = multiprocessing.get_context("spawn").Process(target=_load_large_chip)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"loading the 64 Mbit chip failed (exit code {process.exitcode})")
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
+def verdict(passed):
+    return "PASS" if passed else "FAIL"
+
+
+def main():
+    rows, placement_s = bench_reads()
+    print(f"Reading {STORED_BITS / 2**20:.0f} Mbit from a uniform generated chip "
+          f"(median of {REPEATS} interleaved repeats)")
+    print(f"{'BER':>7} {'vdd_v':>8} {'faulty':>7} {'sparse read':>12} {'per-bit mask':>13} "
+          f"{'speed-up':>9}")
+    ratios = {}
+    for ber, vdd_v, faulty, sparse_s, dense_s in rows:
+        ratios[ber] = dense_s / sparse_s
+        print(f"{ber:7.0e} {vdd_v:8.4f} {faulty:7d} {sparse_s * 1e3:9.3f} ms "
+              f"{dense_s * 1e3:10.3f} ms {ratios[ber]:8.0f}x")
+    print(f"(placement, once per chip: {placement_s * 1e3:.1f} ms)")
+    print(f"speed-up at BER 1e-3: {ratios[1e-3]:.0f}x, target >= {TARGET_RATIO_AT_1E3:.0f}x: "
+          f"{verdict(ratios[1e-3] >= TARGET_RATIO_AT_1E3)}")
+    print(f"speed-up at BER 1e-5: {ratios[1e-5]:.0f}x, target > {ratios[1e-3]:.0f}x "
+          f"(the one at 1e-3): {verdict(ratios[1e-5] > ratios[1e-3])}")
+
+    import_s, detail = bench_fpga_import()
+    if import_s is None:
+        print(f"FPGA import: not available ({detail})")
+    else:
+        print(f"FPGA import: {import_s:.2f} s ({detail}), target < {TARGET_IMPORT_S:.0f} s: "
+              f"{verdict(import_s < TARGET_IMPORT_S)}")
+
+    peak = bench_large_chip_peak_bytes()
+    print(f"64 Mbit generated chip, peak memory of the loading process: {peak / 2**20:.0f} MB, "
+          f"target < {TARGET_PEAK_BYTES / 2**30:.0f} GB: {verdict(peak < TARGET_PEAK_BYTES)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
