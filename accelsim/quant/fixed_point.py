@@ -15,9 +15,10 @@ from accelsim.quant.scheme import QuantError, QuantScheme
 
 __all__ = ["quantize", "dequantize", "fake_quantize"]
 
-# A float32 dequantized value of a 16-bit code lies within 2**-9 steps of its
-# level; truncating with this slack keeps quantize(dequantize(c)) == c.
-_TRUNCATE_SLACK_STEPS = 2.0**-8
+# When the range holds 0, every value is under 2**bits steps from 0, so its
+# float32 rounding moves it less than 2**(bits-24) <= 2**-8 steps; truncating
+# with twice that slack keeps quantize(dequantize(c)) == c for 16-bit codes.
+_TRUNCATE_SLACK_STEPS = 2.0**-7
 
 
 def quantize(x, params, scheme):
