@@ -32,6 +32,8 @@ _ALLOWED_GLOBALS = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
+    # Protocol-2 pickles written by Python 3 store raw bytes through this call.
+    ("_codecs", "encode"),
 }
 
 

@@ -87,7 +87,9 @@ def read_idx(path):
     Returns
     -------
     ndarray
-        Shape and dtype from the header, native byte order.
+        Shape and dtype from the header, native byte order; read-only when
+        the file's byte order is already native (bytes always are), since
+        it then shares the memory of the decoded file.
 
     Raises
     ------
