@@ -83,6 +83,15 @@ class Accelerator:
     ------
     AcceleratorError
         If a field has the wrong type or is out of range.
+
+    Notes
+    -----
+    The default arithmetic and activation-SRAM energies are Horowitz's 45 nm
+    figures, while the weight SRAM's come from the profile, which may
+    describe another node (the default ``EnergyModel`` is about 22 nm). Scale
+    ``mac_energy`` and ``activation_memory`` to the profile's node when the
+    absolute total matters; the weight SRAM's share and its voltage scaling
+    do not depend on them.
     """
 
     weight_memory: WeightMemorySpec

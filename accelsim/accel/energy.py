@@ -44,7 +44,7 @@ with the weight SRAM's supply, so leakage energy grows at low voltage.
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from accelsim.accel._validate import AcceleratorError, check_real
 from accelsim.accel.workload import ARRAY_KINDS, LayerWorkload
@@ -178,7 +178,7 @@ class EnergyBreakdown:
 
     def to_dict(self):
         """JSON-ready dict: every field, ``weight_mem_j``, ``total_j``, layers as dicts."""
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
         data.update(weight_mem_j=self.weight_mem_j, total_j=self.total_j,
                     per_layer=[layer.to_dict() for layer in self.per_layer])
         return data
@@ -227,8 +227,8 @@ def inference_energy(accelerator, workloads, weight_energy, vdd_v, vdd_nominal_v
 
 def _layer_energy(workload, cost, accelerator, clock_hz, read_j_per_bit, leakage_w, act):
     latency_s = cost.cycles / clock_hz
-    mac_j = cost.macs_executed * accelerator.mac_energy.mac_energy_j(
-        workload.weight_bits, workload.act_bits) if cost.macs_executed else 0.0
+    mac_j = cost.macs_executed * accelerator.mac_energy.mac_energy_j(workload.weight_bits,
+                                                                     workload.act_bits)
     return LayerEnergy(
         name=workload.name,
         kind=workload.kind,

@@ -158,7 +158,8 @@ class LayerWorkload:
         """Inverse of :meth:`to_dict`; unknown or missing keys raise AcceleratorError."""
         names = [field.name for field in fields(cls)]
         if not isinstance(data, dict):
-            raise AcceleratorError(f"workload = {data!r}: expected a dict with keys {', '.join(names)}")
+            raise AcceleratorError(f"workload = {data!r}: expected a dict with keys "
+                                   f"{', '.join(names)}")
         unknown = sorted(str(key) for key in data if key not in names)
         if unknown:
             raise AcceleratorError(f"workload has unknown key(s) {', '.join(unknown)}; "

@@ -39,4 +39,5 @@ def test_sram_read_grows_with_capacity(a, b):
 
 def test_sram_read_interpolates_log_log():
     # Halfway between 8 KB and 32 KB in log capacity: the geometric mean of 10 and 20 pJ.
-    assert tech.sram_read_energy_per_bit_j(16 * 8192) * 64 == pytest.approx((10e-12 * 20e-12) ** 0.5)
+    geometric_mean_j = (10e-12 * 20e-12) ** 0.5
+    assert tech.sram_read_energy_per_bit_j(16 * 8192) * 64 == pytest.approx(geometric_mean_j)

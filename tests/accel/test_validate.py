@@ -27,7 +27,8 @@ def test_check_int_enforces_bounds(value):
     if 0 <= value <= 5:
         assert check_int("x", value, minimum=0, maximum=5) == value
     else:
-        with pytest.raises(AcceleratorError, match=rf"x = {value}: expected an integer in \[0, 5\]"):
+        expected = rf"x = {value}: expected an integer in \[0, 5\]"
+        with pytest.raises(AcceleratorError, match=expected):
             check_int("x", value, minimum=0, maximum=5)
 
 
