@@ -6,21 +6,26 @@ from hypothesis import strategies as st
 from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
 from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
+from accelsim.sram.generators import gaussian_profile, uniform_profile
 from accelsim.sram.memory import SimulatedMemory, SimulatedMemoryError
+from accelsim.sram.profile import Profile, ProfileError
 
 VDD_FLOOR_V, VDD_NOMINAL_V = 0.5, 1.0
 
 
 class StandInError(UserInputError):
-    pass
+    """Raised by the stand-in profile for a voltage outside its range."""
 
 
 class StandInProfile:
     """The part of a Profile that SimulatedMemory uses (docs/architecture.md).
 
+    Kept beside the real profiles because it makes the property tests
+    sharper: any fraction of cells (up to all) can be faulty, fail voltages
+    are coarse so that ties occur, and every cell mixes kinds and p_error.
     Measured (``cells``) when built from a table, generated otherwise: then
     each array of each chip is drawn from its own stream, every cell failing
-    with probability ``q``. Small enough to hold a dense reference.
+    with probability ``q``.
     """
 
     name = "stand-in"
@@ -127,10 +132,42 @@ def memories(draw):
 
 voltages = st.floats(VDD_FLOOR_V, VDD_NOMINAL_V)
 chips = st.integers(0, 50)
+SMALL_PROFILE = uniform_profile(0.1, arrays=1, rows=8, cols=8, vdd_floor_v=VDD_FLOOR_V,
+                                vdd_nominal_v=VDD_NOMINAL_V)
+
+
+def cells_profile(table, arrays, rows, cols):
+    """A real measured (``cells``) Profile holding ``table``."""
+    meta = dict(uniform_profile(0.5, arrays=arrays, rows=rows, cols=cols,
+                                vdd_floor_v=VDD_FLOOR_V, vdd_nominal_v=VDD_NOMINAL_V).to_meta())
+    del meta["generator"]
+    return Profile({**meta, "kind": "cells", "name": "measured-test"}, table)
+
+
+@st.composite
+def real_memories(draw):
+    """Memories on real profiles: a varied Gaussian chip or a measured one."""
+    arrays, rows, cols = draw(st.integers(1, 3)), draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    seed = draw(st.integers(0, 2**32))
+    if draw(st.booleans()):
+        profile = gaussian_profile(
+            mu_v=0.65, sigma_cell_v=0.08, sigma_array_v=draw(st.sampled_from([0.0, 0.03])),
+            sa1_to_sa0=draw(st.sampled_from([0.0, 1.0, 4.0])),
+            flip_share=draw(st.sampled_from([0.0, 0.3, 1.0])),
+            intermittent_share=draw(st.sampled_from([0.0, 0.5, 1.0])), seed=seed,
+            arrays=arrays, rows=rows, cols=cols, vdd_nominal_v=VDD_NOMINAL_V,
+            vdd_min_v=VDD_NOMINAL_V, vdd_floor_v=VDD_FLOOR_V)
+    else:
+        stand_in = measured_profile(arrays, rows, cols, draw(st.sampled_from([0.05, 0.5])), seed)
+        profile = cells_profile(stand_in.chip_cells(), arrays, rows, cols)
+    word_bits = draw(st.integers(1, 16))
+    n_words = draw(st.integers(1, max(1, 3 * profile.n_cells // word_bits)))
+    words = np.random.default_rng(seed).integers(0, 2**word_bits, n_words).astype(np.uint16)
+    return SimulatedMemory(profile, words, word_bits, seed=draw(st.integers(0, 2**64 - 1)))
 
 
 @settings(deadline=None, max_examples=200)
-@given(memories(), voltages, chips)
+@given(st.one_of(memories(), real_memories()), voltages, chips)
 def test_read_matches_dense_per_bit_reference(mem, vdd_v, chip):
     result = mem.read(vdd_v, chip)
     words, faulty, flipped = dense_read(mem.profile, mem.words, mem.word_bits, vdd_v, chip,
@@ -143,7 +180,7 @@ def test_read_matches_dense_per_bit_reference(mem, vdd_v, chip):
 
 
 @settings(deadline=None)
-@given(memories(), voltages, voltages, chips)
+@given(st.one_of(memories(), real_memories()), voltages, voltages, chips)
 def test_faults_are_nested_across_voltages(mem, v1, v2, chip):
     high, low = max(v1, v2), min(v1, v2)
     at_high, at_low = mem.read(high, chip), mem.read(low, chip)
@@ -165,7 +202,8 @@ def test_reads_do_not_depend_on_order_or_cache(mem, vdd_v, chip):
 
 
 def test_placement_is_sorted_by_descending_fail_voltage_and_cached():
-    mem = SimulatedMemory(measured_profile(4, 16, 16, 0.2, 1), np.arange(64, dtype=np.uint8), 8)
+    table = measured_profile(4, 16, 16, 0.2, 1).chip_cells()
+    mem = SimulatedMemory(cells_profile(table, 4, 16, 16), np.arange(64, dtype=np.uint8), 8)
     placement = mem.placement(3)
     assert mem.placement(3) is placement
     assert len(placement) > 0
@@ -181,7 +219,7 @@ def test_stuck_at_cells_change_only_differing_bits():
     for kind, stored_value in ((SA0, 0), (SA1, 0xFF)):
         table = CellTable(index, np.full(n_cells, 0.9), np.full(n_cells, kind, np.uint8),
                           np.ones(n_cells))
-        profile = StandInProfile(1, 32, 32, table=table)
+        profile = cells_profile(table, 1, 32, 32)
         words = np.random.default_rng(kind).integers(0, 256, n_cells // 8).astype(np.uint8)
         words[:16] = stored_value
         result = SimulatedMemory(profile, words, 8).read(0.6)
@@ -194,7 +232,7 @@ def test_intermittent_cells_err_at_their_rate_and_the_same_way_each_run():
     n_cells = 20_000
     table = CellTable(np.arange(n_cells, dtype=np.int64), np.full(n_cells, 0.9),
                       np.full(n_cells, FLIP, np.uint8), np.full(n_cells, 0.3))
-    profile = StandInProfile(1, 100, 200, table=table)
+    profile = cells_profile(table, 1, 100, 200)
     words = np.zeros(n_cells // 8, np.uint8)
     first = SimulatedMemory(profile, words, 8, seed=11).read(0.7)
     again = SimulatedMemory(profile, words, 8, seed=11).read(0.7)
@@ -207,7 +245,7 @@ def test_intermittent_cells_err_at_their_rate_and_the_same_way_each_run():
 
 
 def test_measured_chip_offsets_and_tiling():
-    profile = measured_profile(2, 8, 8, 0.3, 5)
+    profile = cells_profile(measured_profile(2, 8, 8, 0.3, 5).chip_cells(), 2, 8, 8)
     n_cells = profile.n_cells
     words = np.zeros(n_cells * 5 // 2 // 8, np.uint8)  # 2.5 chips
     mem = SimulatedMemory(profile, words, 8)
@@ -227,7 +265,7 @@ def test_measured_chip_offsets_and_tiling():
 
 
 def test_generated_chip_draws_as_many_arrays_as_needed():
-    profile = StandInProfile(1, 8, 8, q=0.5, seed=3)
+    profile = uniform_profile(0.5, arrays=1, rows=8, cols=8, seed=3)
     words = np.zeros(40, np.uint8)  # 320 bits: 5 arrays of 64 cells
     result = SimulatedMemory(profile, words, 8).read(VDD_FLOOR_V, chip=2)
     assert not result.tiled
@@ -237,7 +275,7 @@ def test_generated_chip_draws_as_many_arrays_as_needed():
 
 
 def test_chips_of_a_generated_profile_differ_and_repeat():
-    profile = StandInProfile(4, 16, 16, q=0.1, seed=9)
+    profile = uniform_profile(0.2, arrays=4, rows=16, cols=16, seed=9)
     words = np.zeros(128, np.uint8)
     mem = SimulatedMemory(profile, words, 8)
     assert not np.array_equal(mem.read(0.5, chip=0).fault_bits, mem.read(0.5, chip=1).fault_bits)
@@ -247,7 +285,7 @@ def test_chips_of_a_generated_profile_differ_and_repeat():
 
 def test_read_leaves_the_stored_words_untouched():
     words = np.arange(256, dtype=np.uint8)
-    mem = SimulatedMemory(StandInProfile(1, 64, 64, q=0.5), words, 8)
+    mem = SimulatedMemory(uniform_profile(0.5, arrays=1, rows=64, cols=64), words, 8)
     result = mem.read(VDD_FLOOR_V)
     assert result.flipped_bits > 0
     np.testing.assert_array_equal(mem.words, np.arange(256))
@@ -271,25 +309,62 @@ def test_read_leaves_the_stored_words_untouched():
 ])
 def test_invalid_words_are_named(words, word_bits, match):
     with pytest.raises(SimulatedMemoryError, match=match):
-        SimulatedMemory(StandInProfile(1, 8, 8), words, word_bits)
+        SimulatedMemory(SMALL_PROFILE, words, word_bits)
 
 
 @pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "0"])
 def test_invalid_seed_is_named(seed):
     with pytest.raises(SimulatedMemoryError, match="seed"):
-        SimulatedMemory(StandInProfile(1, 8, 8), np.zeros(4, np.uint8), 8, seed=seed)
+        SimulatedMemory(SMALL_PROFILE, np.zeros(4, np.uint8), 8, seed=seed)
 
 
 @pytest.mark.parametrize("vdd_v, chip, error, match", [
     (float("nan"), 0, SimulatedMemoryError, "vdd_v"),
     ("0.7", 0, SimulatedMemoryError, "vdd_v"),
-    (0.4, 0, StandInError, "0.4"),
-    (1.1, 0, StandInError, "1.1"),
+    (0.4, 0, ProfileError, "0.4"),
+    (1.1, 0, ProfileError, "1.1"),
     (0.7, -1, SimulatedMemoryError, "chip = -1"),
     (0.7, 1.0, SimulatedMemoryError, "chip = 1.0"),
 ])
 def test_invalid_read_is_named(vdd_v, chip, error, match):
-    mem = SimulatedMemory(StandInProfile(1, 8, 8), np.zeros(4, np.uint8), 8)
+    mem = SimulatedMemory(SMALL_PROFILE, np.zeros(4, np.uint8), 8)
     for query in (mem.read, mem.faulty_cells):
         with pytest.raises(error, match=match):
             query(vdd_v, chip)
+
+
+def test_uniform_profile_flips_follow_binomial():
+    n_bits, ber, n_chips = 2**20, 1e-3, 20
+    profile = uniform_profile(1e-2)
+    vdd_v = profile.voltage_for_ber(ber)
+    words = np.random.default_rng(0).integers(0, 256, n_bits // 8).astype(np.uint8)
+    mem = SimulatedMemory(profile, words, 8)
+    flipped = np.array([mem.read(vdd_v, chip).flipped_bits for chip in range(n_chips)])
+    mean, sd = n_bits * ber, np.sqrt(n_bits * ber * (1 - ber))
+    z = (flipped - mean) / sd
+    # Each chip within 5 sd, their mean within 5 sd of the mean, and their
+    # spread neither collapsed nor inflated (chi-square, 19 dof: 1e-4 tails
+    # at 0.3 and 2.6 times the variance).
+    assert np.all(np.abs(z) < 5)
+    assert abs(z.mean()) < 5 / np.sqrt(n_chips)
+    assert 0.2 < z.var(ddof=1) < 3.0
+
+
+def test_voltage_outside_a_real_profile_raises_profile_error():
+    profile = uniform_profile(1e-2, arrays=1, rows=8, cols=8)
+    mem = SimulatedMemory(profile, np.zeros(8, np.uint8), 8)
+    for vdd_v in (profile.vdd_floor_v - 0.01, profile.vdd_nominal_v + 0.01):
+        with pytest.raises(ProfileError, match=profile.name):
+            mem.read(vdd_v)
+    assert mem.read(profile.vdd_floor_v).faulty_cells == mem.faulty_cells(profile.vdd_floor_v)
+
+
+def test_intermittent_cells_of_a_gaussian_chip_err_at_their_mean_rate():
+    profile = gaussian_profile(intermittent_share=1.0, flip_share=1.0, p_error_min=0.2,
+                               p_error_max=0.6, arrays=4)
+    mem = SimulatedMemory(profile, np.zeros(profile.n_cells // 8, np.uint8), 8, seed=5)
+    result = mem.read(profile.vdd_floor_v)
+    n = result.faulty_cells
+    assert n > 10_000
+    # Every faulty cell flips when it errs; p_error is uniform in [0.2, 0.6].
+    assert abs(result.flipped_bits / n - 0.4) < 6 * np.sqrt(0.24 / n)
