@@ -14,6 +14,7 @@ from accelsim.accel import (
     AcceleratorError,
     AlphaPower,
     LayerWorkload,
+    PEArray,
     WeightMemorySpec,
     default_accelerator,
 )
@@ -215,3 +216,25 @@ def test_a_sweep_point_is_cheap(sram, conv, linear):
         accelerator.energy(network, sram, 0.7, VNOM)
     # A 30-layer network well under a millisecond per point (generous for a busy machine).
     assert (time.perf_counter() - start) / 50 < 2e-3
+
+
+@st.composite
+def array_layers(draw):
+    channels, pixels = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    groups = draw(st.sampled_from([g for g in (1, 2, 5) if channels % g == 0]))
+    return LayerWorkload(name="layer", kind=draw(st.sampled_from(["conv", "linear"])),
+                         n_weights=draw(st.integers(0, 10**5)), weight_bits=8,
+                         macs=channels * pixels * draw(st.integers(1, 200)), act_in=100,
+                         act_out=channels * pixels, act_bits=8,
+                         output_shape=(channels, pixels), groups=groups)
+
+
+@settings(max_examples=60, deadline=None)
+@given(layer=array_layers(), rows=st.integers(1, 32), cols=st.integers(1, 32))
+def test_cycles_respect_peak_throughput_and_weight_port(tiny, sram, layer, rows, cols):
+    accelerator = dataclasses.replace(tiny, pe_array=PEArray(rows, cols))
+    cost = layer_cost(accelerator, layer)
+    assert cost.cycles >= layer.macs / (rows * cols)
+    assert cost.cycles >= layer.weight_bits_total / accelerator.word_bits
+    e = accelerator.energy([layer], sram, VNOM, VNOM)
+    assert e.latency_s == pytest.approx(cost.cycles / accelerator.clock_hz, rel=1e-12)
