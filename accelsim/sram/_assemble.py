@@ -95,22 +95,14 @@ def profile_from_observations(fmt, obs, raws, *, vdd_nominal_v, name, step_v, se
             f"{vdd_nominal_v:g} V; pass the chip's nominal voltage (--vdd-nominal) or check "
             "the file names")
     top_v = min(round(float(voltages_v[-1]) + _step(voltages_v, step_v), 9), vdd_nominal_v)
-    cell_index = np.unique(np.concatenate(obs.faulty_index))
-    seen = np.zeros((cell_index.size, voltages_v.size), dtype=bool)
-    kind_seen = np.zeros(seen.shape, dtype=np.uint8)
-    for k, (index, kinds) in enumerate(zip(obs.faulty_index, obs.fault_kind)):
-        rows = np.searchsorted(cell_index, index)
-        seen[rows, k] = True
-        kind_seen[rows, k] = kinds
-    placement = place_fail_voltages(voltages_v, seen, obs.arrays * obs.rows * obs.cols, top_v,
-                                    seed=seed)
-    highest = voltages_v.size - 1 - np.argmax(seen[:, ::-1], axis=1)
-    cells = CellTable(cell_index, placement.v_fail_v,
-                      kind_seen[np.arange(cell_index.size), highest], placement.p_error)
+    cell_index, seen, kind = _observation_matrix(obs)
+    n_cells = obs.arrays * obs.rows * obs.cols
+    placement = place_fail_voltages(voltages_v, seen, n_cells, top_v, seed=seed)
+    cells = CellTable(cell_index, placement.v_fail_v, kind, placement.p_error)
     fault_free = np.flatnonzero(placement.faulty == 0)
     summary = ImportSummary(
-        format=fmt, cells=obs.arrays * obs.rows * obs.cols, arrays=obs.arrays, rows=obs.rows,
-        cols=obs.cols, voltages_v=tuple(voltages_v.tolist()),
+        format=fmt, cells=n_cells, arrays=obs.arrays, rows=obs.rows, cols=obs.cols,
+        voltages_v=tuple(voltages_v.tolist()),
         seen_faulty=tuple(int(index.size) for index in obs.faulty_index),
         faulty=tuple(placement.faulty.tolist()), fit=placement.fit,
         non_nested=placement.non_nested,
@@ -118,15 +110,38 @@ def profile_from_observations(fmt, obs, raws, *, vdd_nominal_v, name, step_v, se
             obs.faulty_index[0], obs.arrays, obs.rows * obs.cols),
         vdd_floor_v=float(voltages_v[0]),
         vdd_min_v=float(voltages_v[fault_free[0]]) if fault_free.size else top_v)
-    meta = profile_meta(summary, raws, name=name, vdd_nominal_v=vdd_nominal_v, technology=technology,
-                 temperature_k=temperature_k, command=command,
-                 placement=_placement_record(placement.fit, top_v, seed),
-                 notes=_placement_notes(placement.fit, top_v))
+    meta = profile_meta(summary, raws, name=name, vdd_nominal_v=vdd_nominal_v,
+                        technology=technology, temperature_k=temperature_k, command=command,
+                        placement=_placement_record(placement.fit, top_v, seed),
+                        notes=_placement_notes(placement.fit, top_v))
     return Profile(meta, cells), summary
 
 
+def _observation_matrix(obs):
+    """Every cell seen faulty, which voltages saw it, and its kind at the highest of them.
+
+    A cell stuck at different values at different voltages keeps the kind it
+    shows where it first fails, at its highest faulty voltage.
+    """
+    cell_index = np.unique(np.concatenate(obs.faulty_index))
+    seen = np.zeros((cell_index.size, obs.voltages_v.size), dtype=bool)
+    kind_seen = np.zeros(seen.shape, dtype=np.uint8)
+    for k, (index, kinds) in enumerate(zip(obs.faulty_index, obs.fault_kind)):
+        rows = np.searchsorted(cell_index, index)
+        seen[rows, k] = True
+        kind_seen[rows, k] = kinds
+    highest = obs.voltages_v.size - 1 - np.argmax(seen[:, ::-1], axis=1)
+    return cell_index, seen, kind_seen[np.arange(cell_index.size), highest]
+
+
 def profile_meta(summary, raws, *, name, vdd_nominal_v, technology, temperature_k, command,
-          placement, notes):
+                 placement, notes):
+    """The ``meta`` dict of ``DESIGN.md`` (profile file v1) for an imported chip.
+
+    ``source`` records that the chip was measured, the format, each file's
+    name and sha256, the command, and (for dumps and maps) how fail voltages
+    were placed.
+    """
     files = [{"name": raw.path.name, "sha256": raw.sha256} for raw in raws]
     source = {"measured": True, "format": summary.format, "files": files, "command": command}
     if placement is not None:
