@@ -291,19 +291,16 @@ def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v)
         Cells sorted by flat index ``array * rows * cols + row * cols + col``.
     """
     cells_per_array = rows * cols
-    parts = []
+    columns = ([], [], [], [])  # index, v_fail_v, fault_kind, p_error
     for array in range(n_arrays):
         rng = np.random.default_rng(np.random.SeedSequence([generator.seed, chip, array]))
-        position, v_fail_v, fault_kind, p_error = generator.model.draw_array(
-            rng, rows, cols, vdd_floor_v, vdd_nominal_v)
-        order = np.argsort(position, kind="stable")
-        parts.append((position[order] + array * cells_per_array, v_fail_v[order],
-                      fault_kind[order], p_error[order]))
-    if not parts:
-        return CellTable.empty()
-    index, v_fail_v, fault_kind, p_error = (np.concatenate(column) for column in zip(*parts))
-    return CellTable(index.astype(np.int64), v_fail_v.astype(np.float64),
-                     fault_kind.astype(np.uint8), p_error.astype(np.float64))
+        drawn = generator.model.draw_array(rng, rows, cols, vdd_floor_v, vdd_nominal_v)
+        order = np.argsort(drawn[0], kind="stable")
+        columns[0].append(drawn[0][order] + array * cells_per_array)
+        for column, values in zip(columns[1:], drawn[1:]):
+            column.append(values[order])
+    dtypes = (np.int64, np.float64, np.uint8, np.float64)
+    return CellTable(*(_concatenate(column, dtype) for column, dtype in zip(columns, dtypes)))
 
 
 def chip_fingerprint(cells):
@@ -319,6 +316,13 @@ def chip_fingerprint(cells):
     digest.update(cells.fault_kind.astype("u1").tobytes())
     digest.update(np.rint(cells.p_error * 1e12).astype("<i8").tobytes())
     return digest.hexdigest()
+
+
+def _concatenate(parts, dtype):
+    """Join per-array parts, dropping them as we go to bound the peak memory."""
+    joined = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+    parts.clear()
+    return joined
 
 
 def _slots_to_positions(slots, columns, cols):

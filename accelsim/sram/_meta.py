@@ -19,6 +19,10 @@ META_KEYS = ("schema_version", "name", "description", "technology", "temperature
              "energy", "source", "kind", "generator", "notes")
 _OPTIONAL_KEYS = ("generator", "notes")
 _REQUIRED_KEYS = tuple(key for key in META_KEYS if key not in _OPTIONAL_KEYS)
+# Bounds that keep flat indices in int64 and one array's drawing in memory;
+# real SRAM arrays hold at most a few Mbit.
+MAX_CELLS_PER_ARRAY = 2**26
+MAX_CELLS = 2**40
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,10 @@ class ProfileMeta:
                                                 minimum=0.0, open_minimum=True))
         for key in ("arrays", "rows", "cols"):
             self._set(key, require_int(f"meta.{key}", getattr(self, key), minimum=1))
+        if self.cells_per_array > MAX_CELLS_PER_ARRAY or self.n_cells > MAX_CELLS:
+            raise ProfileError(
+                f"meta geometry {self.arrays} x {self.rows} x {self.cols} is too large; expected "
+                f"rows x cols <= 2**26 cells per array and at most 2**40 cells in all")
         self._check_voltages()
         if not isinstance(self.energy, EnergyModel):
             raise ProfileError(f"meta.energy = {self.energy!r} is not an EnergyModel; "

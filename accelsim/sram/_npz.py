@@ -85,12 +85,16 @@ def _read_arrays(file, label):
 def _open_archive(file, label):
     """Open an ``.npz`` archive; any damage found while reading it is a ``ProfileError``."""
     try:
-        archive = np.load(file, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ProfileError(f"{label} is a single .npy array, not a profile; expected an "
-                               ".npz archive holding 'meta'")
-        with archive:
-            yield archive
+        with contextlib.ExitStack() as stack:
+            # An open file of our own: numpy leaks the one it opens when the
+            # archive is damaged.
+            handle = file if hasattr(file, "read") else stack.enter_context(open(file, "rb"))
+            archive = np.load(handle, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ProfileError(f"{label} is a single .npy array, not a profile; expected "
+                                   "an .npz archive holding 'meta'")
+            with archive:
+                yield archive
     except _ARCHIVE_ERRORS as exc:
         if isinstance(exc, ProfileError):
             raise

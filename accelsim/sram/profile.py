@@ -132,7 +132,7 @@ class Profile:
         outside = ~((volts >= self.vdd_floor_v) & (volts <= self.vdd_nominal_v))
         if np.any(outside):
             raise ProfileError(
-                f"vdd_v = {volts[outside].flat[0]!r} V is outside profile '{self.name}', which "
+                f"vdd_v = {volts[outside].flat[0].item()!r} V is outside profile '{self.name}', which "
                 f"describes {self.vdd_floor_v} V (floor) to {self.vdd_nominal_v} V (nominal); "
                 "choose a voltage in that range")
 
@@ -245,7 +245,7 @@ class Profile:
         outside = ~((rates >= low) & (rates <= high) & (rates > 0))
         if np.any(outside):
             raise ProfileError(
-                f"ber = {rates[outside].flat[0]!r} is outside profile '{self.name}', whose BER "
+                f"ber = {rates[outside].flat[0].item()!r} is outside profile '{self.name}', whose BER "
                 f"runs from {low:.3g} at {self.vdd_nominal_v} V to {high:.3g} at the floor "
                 f"{self.vdd_floor_v} V; ask for a positive rate in that range")
         if self._cells is None:
@@ -321,7 +321,7 @@ def _checked_cells(cells, meta):
 def _check_all(where, field, values, valid, expected):
     if not np.all(valid):
         bad = np.flatnonzero(~valid)[0]
-        raise ProfileError(f"{where}: {field} holds {values[bad]!r} "
+        raise ProfileError(f"{where}: {field} holds {values[bad].item()!r} "
                            f"({np.count_nonzero(~valid)} invalid entries); expected {expected}")
 
 
