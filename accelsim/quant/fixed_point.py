@@ -81,11 +81,12 @@ def dequantize(codes, params):
             "use accelsim.quant.words_to_codes for arrays read from memory"
         )
     params.check_broadcast(codes.shape)
-    if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= 2**params.bits):
-        raise QuantError(
-            f"codes span [{int(codes.min())}, {int(codes.max())}]; {params.bits}-bit codes must lie in "
-            f"[0, {2**params.bits - 1}]"
-        )
+    if codes.numel():
+        lowest, highest = (int(v) for v in torch.aminmax(codes))
+        if lowest < 0 or highest >= 2**params.bits:
+            raise QuantError(
+                f"codes span [{lowest}, {highest}]; {params.bits}-bit codes must lie in [0, {2**params.bits - 1}]"
+            )
     levels = codes
     if not params.unsigned:
         levels = codes - ((codes >> (params.bits - 1)) << params.bits)

@@ -5,14 +5,14 @@ interpreted as an integer level ``q`` (``q = pattern`` for unsigned codes,
 the two's complement value for signed ones), and stands for the value
 ``(q - zero_point) * scale``. For the schemes of :mod:`accelsim.quant.scheme`:
 
-==========  ========  =====================  ===========================  ==========================
-range       codes     scale (Delta)          zero_point                   levels q
-==========  ========  =====================  ===========================  ==========================
-symmetric   signed    q_max / (2**(m-1)-1)   0                            [-(2**(m-1)-1), 2**(m-1)-1]
-symmetric   unsigned  q_max / (2**(m-1)-1)   2**(m-1)                     [1, 2**m - 1]
-asymmetric  signed    (q_max-q_min)/(2**m-1) -2**(m-1) - q_min / Delta    [-2**(m-1), 2**(m-1)-1]
-asymmetric  unsigned  (q_max-q_min)/(2**m-1) -q_min / Delta               [0, 2**m - 1]
-==========  ========  =====================  ===========================  ==========================
+==========  ========  ============================  =========================  ===============================
+range       codes     scale (Delta)                 zero_point                 levels q
+==========  ========  ============================  =========================  ===============================
+symmetric   signed    q_max / (2**(m-1) - 1)        0                          [-(2**(m-1) - 1), 2**(m-1) - 1]
+symmetric   unsigned  q_max / (2**(m-1) - 1)        2**(m-1)                   [1, 2**m - 1]
+asymmetric  signed    (q_max - q_min) / (2**m - 1)  -2**(m-1) - q_min / Delta  [-2**(m-1), 2**(m-1) - 1]
+asymmetric  unsigned  (q_max - q_min) / (2**m - 1)  -q_min / Delta             [0, 2**m - 1]
+==========  ========  ============================  =========================  ===============================
 
 The zero point of an asymmetric range is in general not an integer: as in
 Stutz et al., ``q_min`` itself (not zero) is exactly representable.

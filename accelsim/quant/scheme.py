@@ -64,6 +64,7 @@ class QuantScheme:
     """How float tensors become the integer codes stored in weight memory.
 
     The formulas are in the module docstring of :mod:`accelsim.quant.scheme`.
+    The defaults are the ``rquant`` preset at 8 bits.
 
     Parameters
     ----------
