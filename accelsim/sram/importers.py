@@ -32,7 +32,7 @@ from accelsim.sram._readers import (
     ProfileImportError, decode_hex_dump, parse_cells_csv, parse_fault_map, parse_hex_name,
     parse_map_name, read_file,
 )
-from accelsim.sram.cells import SA0, CellTable
+from accelsim.sram.cells import SA0, SA1, CellTable
 from accelsim.sram.profile import Profile
 
 __all__ = [
@@ -159,23 +159,10 @@ def import_stuck_at_maps(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, se
                 "of the same shape")
     voltages_v = sorted({vdd_v for _, vdd_v in keys})
     polarities = _check_polarities(keys, raws, voltages_v)
-    faulty_index, fault_kind = [], []
-    for vdd_v in voltages_v:
-        stack = {kind: maps[keys.index((kind, vdd_v))].ravel() for kind in polarities}
-        if len(stack) == 2 and np.any(stack[0] & stack[1]):
-            row, col = np.unravel_index(np.flatnonzero(stack[0] & stack[1])[0], shape)
-            raise ProfileImportError(
-                f"{_map_path(raws, keys, 0, vdd_v)} and {_map_path(raws, keys, 1, vdd_v)}: cell "
-                f"(row {row + 1}, column {col + 1}) is marked both stuck-at-0 and stuck-at-1 "
-                "at the same voltage; expected at most one polarity per cell")
-        index = np.flatnonzero(np.logical_or.reduce(list(stack.values())))
-        kinds = np.zeros(index.size, np.uint8)
-        for kind, flags in stack.items():
-            kinds[flags[index]] = kind
-        faulty_index.append(index.astype(np.int64))
-        fault_kind.append(kinds)
-    observations = Observations(np.asarray(voltages_v), faulty_index, fault_kind,
-                                 arrays=1, rows=shape[0], cols=shape[1])
+    faulty_index, fault_kind = zip(*(_stuck_cells_at(vdd_v, polarities, maps, keys, raws)
+                                     for vdd_v in voltages_v))
+    observations = Observations(np.asarray(voltages_v), list(faulty_index), list(fault_kind),
+                                arrays=1, rows=shape[0], cols=shape[1])
     return profile_from_observations(
         "stuck-at-maps", observations, raws, vdd_nominal_v=vdd_nominal_v,
         name=name or raws[0].path.resolve().parent.name, step_v=step_v, seed=seed,
@@ -218,48 +205,61 @@ def import_cells_csv(path, *, vdd_nominal_v=1.0, name=None, arrays=None, rows=No
         above nominal.
     """
     raw = read_file(path)
-    rows_ = parse_cells_csv(raw)
-    geometry = {}
-    for field, given, values in (("arrays", arrays, rows_.array), ("rows", rows, rows_.row),
-                                 ("cols", cols, rows_.col)):
-        geometry[field] = int(values.max()) + 1 if given is None else _positive_int(field, given)
-        outside = np.flatnonzero(values >= geometry[field])
-        if outside.size:
-            raise ProfileImportError(
-                f"{raw.path}, line {rows_.line[outside[0]]}: index {values[outside[0]]} is outside "
-                f"the chip's {geometry[field]} {field}; pass the chip's true {field} or fix the row")
-    index = (rows_.array * geometry["rows"] + rows_.row) * geometry["cols"] + rows_.col
-    order = np.argsort(index, kind="stable")
-    repeated = np.flatnonzero(np.diff(index[order]) == 0)
-    if repeated.size:
-        first, second = rows_.line[order[repeated[0]]], rows_.line[order[repeated[0] + 1]]
-        raise ProfileImportError(
-            f"{raw.path}, lines {first} and {second}: the same cell is listed twice; expected "
-            "one row per cell")
+    table = parse_cells_csv(raw)
+    geometry = _csv_geometry(raw, table, arrays=arrays, rows=rows, cols=cols)
+    cells_per_array = geometry["rows"] * geometry["cols"]
+    index = (table.array * geometry["rows"] + table.row) * geometry["cols"] + table.col
+    order = _unique_cell_order(raw, table, index)
     vdd_nominal_v = checked_nominal(vdd_nominal_v)
-    top = float(rows_.v_fail_v.max())
-    if top > vdd_nominal_v:
-        line = rows_.line[np.argmax(rows_.v_fail_v)]
+    highest_v = float(table.v_fail_v.max())
+    if highest_v > vdd_nominal_v:
         raise ProfileImportError(
-            f"{raw.path}, line {line}: v_fail_v {top:g} V is above the nominal supply "
-            f"{vdd_nominal_v:g} V; pass the chip's nominal voltage (--vdd-nominal)")
-    cells = CellTable(index[order], rows_.v_fail_v[order], rows_.fault_kind[order],
-                      rows_.p_error[order])
-    vdd_floor_v = float(rows_.v_fail_v.min())
-    # A cell is faulty at V <= v_fail_v: the next float above is fault-free.
-    vdd_min_v = min(float(np.nextafter(top, np.inf)), vdd_nominal_v)
+            f"{raw.path}, line {table.line[np.argmax(table.v_fail_v)]}: v_fail_v {highest_v:g} V "
+            f"is above the nominal supply {vdd_nominal_v:g} V; pass the chip's nominal voltage "
+            "(--vdd-nominal)")
+    cells = CellTable(index[order], table.v_fail_v[order], table.fault_kind[order],
+                      table.p_error[order])
     summary = ImportSummary(
-        format="cells-csv", cells=geometry["arrays"] * geometry["rows"] * geometry["cols"],
-        **geometry, voltages_v=(), seen_faulty=(), faulty=(), fit=None, non_nested=0,
-        arrays_without_fault_at_floor=arrays_without_fault(
-            index, geometry["arrays"], geometry["rows"] * geometry["cols"]),
-        vdd_floor_v=vdd_floor_v, vdd_min_v=vdd_min_v)
+        format="cells-csv", cells=geometry["arrays"] * cells_per_array, **geometry,
+        voltages_v=(), seen_faulty=(), faulty=(), fit=None, non_nested=0,
+        arrays_without_fault_at_floor=arrays_without_fault(index, geometry["arrays"],
+                                                           cells_per_array),
+        vdd_floor_v=float(table.v_fail_v.min()),
+        # A cell is faulty at V <= v_fail_v: the next float above is fault-free.
+        vdd_min_v=min(float(np.nextafter(highest_v, np.inf)), vdd_nominal_v))
     notes = ("Fail voltages as listed in the CSV. Vmin is the lowest voltage above every listed "
              "fail voltage; the floor is the lowest listed fail voltage.")
     meta = profile_meta(summary, [raw], name=name or raw.path.stem, vdd_nominal_v=vdd_nominal_v,
-                 technology=technology, temperature_k=temperature_k, command=command,
-                 placement=None, notes=notes)
+                        technology=technology, temperature_k=temperature_k, command=command,
+                        placement=None, notes=notes)
     return Profile(meta, cells), summary
+
+
+def _csv_geometry(raw, table, **given):
+    """Arrays, rows and cols: as given, else the largest index in the table plus one."""
+    geometry = {}
+    for field, values in (("arrays", table.array), ("rows", table.row), ("cols", table.col)):
+        geometry[field] = (int(values.max()) + 1 if given[field] is None
+                           else _positive_int(field, given[field]))
+        outside = np.flatnonzero(values >= geometry[field])
+        if outside.size:
+            raise ProfileImportError(
+                f"{raw.path}, line {table.line[outside[0]]}: index {values[outside[0]]} is "
+                f"outside the chip's {geometry[field]} {field}; pass the chip's true {field} "
+                "or fix the row")
+    return geometry
+
+
+def _unique_cell_order(raw, table, index):
+    """The order sorting ``index``; refuse a cell listed twice, naming both lines."""
+    order = np.argsort(index, kind="stable")
+    repeated = np.flatnonzero(np.diff(index[order]) == 0)
+    if repeated.size:
+        first, second = table.line[order[repeated[0]]], table.line[order[repeated[0] + 1]]
+        raise ProfileImportError(
+            f"{raw.path}, lines {first} and {second}: the same cell is listed twice; expected "
+            "one row per cell")
+    return order
 
 
 def _read_all(paths):
@@ -298,6 +298,22 @@ def _check_polarities(keys, raws, voltages_v):
                     f"have stuck-at-{kind} maps; expected both polarities at every voltage or "
                     "one polarity throughout")
     return polarities
+
+
+def _stuck_cells_at(vdd_v, polarities, maps, keys, raws):
+    """Flat indices (ascending) and kinds of the cells the maps of ``vdd_v`` mark faulty."""
+    marked = {kind: maps[keys.index((kind, vdd_v))].ravel() for kind in polarities}
+    if len(marked) == 2 and np.any(marked[SA0] & marked[SA1]):
+        row, col = np.unravel_index(np.flatnonzero(marked[SA0] & marked[SA1])[0], maps[0].shape)
+        raise ProfileImportError(
+            f"{_map_path(raws, keys, SA0, vdd_v)} and {_map_path(raws, keys, SA1, vdd_v)}: cell "
+            f"(row {row + 1}, column {col + 1}) is marked both stuck-at-0 and stuck-at-1 "
+            "at the same voltage; expected at most one polarity per cell")
+    index = np.flatnonzero(np.logical_or.reduce(list(marked.values())))
+    kinds = np.zeros(index.size, np.uint8)
+    for kind, flags in marked.items():
+        kinds[flags[index]] = kind
+    return index.astype(np.int64), kinds
 
 
 def _map_path(raws, keys, kind, vdd_v):
