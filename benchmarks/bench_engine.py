@@ -52,6 +52,7 @@ def main(argv=None):
     points = [(profile.voltage_for_ber(ber), chip) for ber in (1e-4, 1e-3, 1e-2) for chip in range(2)]
     evaluators = {chip: qm.evaluator(x, profile, chip=chip, batch_size=len(x), cache_bytes=0)
                   for chip in range(2)}
+    qm.memory(profile).placement(99)  # load the compiled kernels once
     placement_s = sum(_timed(lambda c=c: qm.memory(profile).placement(c)) for c in evaluators)
     for vdd, chip in points[:2]:  # warm up kernels and allocators
         evaluators[chip].run(vdd)
