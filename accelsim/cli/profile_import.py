@@ -19,7 +19,8 @@ def register(profile_subparsers):
                     "array,row,col,v_fail_v,fault_kind[,p_error]. Fail voltages between measured "
                     "voltages follow a Gaussian fit of the measured BER; counts at measured "
                     "voltages are exact.")
-    parser.add_argument("--format", required=True, choices=_FORMATS, dest="import_format")
+    parser.add_argument("--format", required=True, choices=_FORMATS, dest="import_format",
+                        help="layout of the input files")
     parser.add_argument("--out", required=True, metavar="PATH", help="profile file to write (.npz)")
     parser.add_argument("--vdd-nominal", type=float, default=1.0, dest="vdd_nominal_v",
                         metavar="V", help="nominal supply voltage (V, default 1.0)")
@@ -36,7 +37,8 @@ def register(profile_subparsers):
         "cells-csv", "chip geometry; each one left out is the largest index in the CSV plus one")
     for flag, dest in _GEOMETRY_FLAGS:
         geometry.add_argument(flag, type=int, dest=dest)
-    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="dumps or maps (one per voltage and polarity), or one CSV")
     parser.set_defaults(handler=_run_import)
 
 
