@@ -4,30 +4,32 @@ from collections import OrderedDict
 
 from torch import nn
 
-__all__ = ["DigitsMLP", "DigitsCNN"]
+__all__ = ["digits_mlp", "digits_cnn"]
 
 
-class DigitsMLP(nn.Sequential):
+def digits_mlp(num_classes=10):
     """Multilayer perceptron 64-64-32-``num_classes`` with ReLU.
 
     Parameters
     ----------
     num_classes : int
         Width of the output layer.
+
+    Returns
+    -------
+    torch.nn.Sequential
     """
-
-    def __init__(self, num_classes=10):
-        super().__init__(OrderedDict([
-            ("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(64, 64)),
-            ("relu1", nn.ReLU()),
-            ("fc2", nn.Linear(64, 32)),
-            ("relu2", nn.ReLU()),
-            ("fc3", nn.Linear(32, num_classes)),
-        ]))
+    return nn.Sequential(OrderedDict([
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(64, 64)),
+        ("relu1", nn.ReLU()),
+        ("fc2", nn.Linear(64, 32)),
+        ("relu2", nn.ReLU()),
+        ("fc3", nn.Linear(32, num_classes)),
+    ]))
 
 
-class DigitsCNN(nn.Sequential):
+def digits_cnn(num_classes=10):
     """Two 3 x 3 convolutions (16, 32 channels), one 2 x 2 max-pool, two linear layers.
 
     Input 1 x 8 x 8; the pool leaves 32 x 4 x 4 features for a 32-unit hidden
@@ -37,17 +39,19 @@ class DigitsCNN(nn.Sequential):
     ----------
     num_classes : int
         Width of the output layer.
-    """
 
-    def __init__(self, num_classes=10):
-        super().__init__(OrderedDict([
-            ("conv1", nn.Conv2d(1, 16, kernel_size=3, padding=1)),
-            ("relu1", nn.ReLU()),
-            ("conv2", nn.Conv2d(16, 32, kernel_size=3, padding=1)),
-            ("relu2", nn.ReLU()),
-            ("pool", nn.MaxPool2d(2)),
-            ("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(32 * 4 * 4, 32)),
-            ("relu3", nn.ReLU()),
-            ("fc2", nn.Linear(32, num_classes)),
-        ]))
+    Returns
+    -------
+    torch.nn.Sequential
+    """
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 16, kernel_size=3, padding=1)),
+        ("relu1", nn.ReLU()),
+        ("conv2", nn.Conv2d(16, 32, kernel_size=3, padding=1)),
+        ("relu2", nn.ReLU()),
+        ("pool", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(32 * 4 * 4, 32)),
+        ("relu3", nn.ReLU()),
+        ("fc2", nn.Linear(32, num_classes)),
+    ]))

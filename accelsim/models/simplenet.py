@@ -15,7 +15,7 @@ from torch import nn
 
 from accelsim.models._errors import ArchitectureError
 
-__all__ = ["SimpleNet", "GROUP_NORM_GROUPS", "mnist_simplenet", "cifar_simplenet"]
+__all__ = ["simplenet", "GROUP_NORM_GROUPS", "mnist_simplenet", "cifar_simplenet"]
 
 GROUP_NORM_GROUPS = 8
 
@@ -26,7 +26,7 @@ CIFAR_HEAD = (512, 128)
 
 
 def _check_widths(field, widths, groups):
-    if not widths or not all(isinstance(w, int) and w > 0 and w % groups == 0 for w in widths):
+    if not isinstance(widths, (tuple, list)) or not widths or not all(isinstance(w, int) and w > 0 and w % groups == 0 for w in widths):
         raise ArchitectureError(f"SimpleNet {field} is {widths!r}; expected positive channel counts, "
                                 f"each a multiple of the {groups} GroupNorm groups")
 
@@ -38,7 +38,7 @@ def _conv_block(layers, index, in_channels, out_channels, kernel_size, groups):
     layers[f"relu{index}"] = nn.ReLU()
 
 
-class SimpleNet(nn.Sequential):
+def simplenet(in_channels, stages, head, num_classes=10, groups=GROUP_NORM_GROUPS):
     """Stages of 3 x 3 conv-GroupNorm-ReLU blocks, then 1 x 1 blocks, global pool, linear.
 
     A 2 x 2 max-pool follows every stage but the last. Convolutions carry no
@@ -56,38 +56,50 @@ class SimpleNet(nn.Sequential):
         Width of the output layer.
     groups : int
         GroupNorm groups; every width must be a multiple of it.
-    """
 
-    def __init__(self, in_channels, stages, head, num_classes=10, groups=GROUP_NORM_GROUPS):
-        if not stages:
-            raise ArchitectureError("SimpleNet stages is empty; expected at least one stage of widths")
-        for stage in stages:
-            _check_widths("stage", tuple(stage), groups)
-        _check_widths("head", tuple(head), groups)
-        layers = OrderedDict()
-        index, channels = 0, in_channels
-        for stage_number, stage in enumerate(stages, start=1):
-            for width in stage:
-                index += 1
-                _conv_block(layers, index, channels, width, 3, groups)
-                channels = width
-            if stage_number < len(stages):
-                layers[f"pool{stage_number}"] = nn.MaxPool2d(2)
-        for width in head:
+    Returns
+    -------
+    torch.nn.Sequential
+        Layers named ``conv<i>``, ``gn<i>``, ``relu<i>``, ``pool<stage>``,
+        ``global_pool``, ``flatten``, ``fc``.
+
+    Raises
+    ------
+    ArchitectureError
+        If a width is not a positive multiple of ``groups``.
+    """
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ArchitectureError(f"SimpleNet groups is {groups!r}; expected a positive int")
+    if not isinstance(stages, (tuple, list)) or not stages:
+        raise ArchitectureError(f"SimpleNet stages is {stages!r}; expected a non-empty sequence of stages, "
+                                "each a sequence of widths, e.g. ((16, 32), (64,))")
+    for stage in stages:
+        _check_widths("stage", stage, groups)
+    _check_widths("head", head, groups)
+    layers = OrderedDict()
+    index, channels = 0, in_channels
+    for stage_number, stage in enumerate(stages, start=1):
+        for width in stage:
             index += 1
-            _conv_block(layers, index, channels, width, 1, groups)
+            _conv_block(layers, index, channels, width, 3, groups)
             channels = width
-        layers["global_pool"] = nn.AdaptiveAvgPool2d(1)
-        layers["flatten"] = nn.Flatten()
-        layers["fc"] = nn.Linear(channels, num_classes)
-        super().__init__(layers)
+        if stage_number < len(stages):
+            layers[f"pool{stage_number}"] = nn.MaxPool2d(2)
+    for width in head:
+        index += 1
+        _conv_block(layers, index, channels, width, 1, groups)
+        channels = width
+    layers["global_pool"] = nn.AdaptiveAvgPool2d(1)
+    layers["flatten"] = nn.Flatten()
+    layers["fc"] = nn.Linear(channels, num_classes)
+    return nn.Sequential(layers)
 
 
 def mnist_simplenet(num_classes=10):
     """Reduced SimpleNet for 1 x 28 x 28 inputs (two pools: 28 -> 14 -> 7)."""
-    return SimpleNet(1, MNIST_STAGES, MNIST_HEAD, num_classes)
+    return simplenet(1, MNIST_STAGES, MNIST_HEAD, num_classes)
 
 
 def cifar_simplenet(num_classes=10):
     """SimpleNet at a quarter of the original widths for 3 x 32 x 32 inputs (32 -> 4)."""
-    return SimpleNet(3, CIFAR_STAGES, CIFAR_HEAD, num_classes)
+    return simplenet(3, CIFAR_STAGES, CIFAR_HEAD, num_classes)
