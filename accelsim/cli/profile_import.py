@@ -104,11 +104,12 @@ def format_summary(summary):
                                 else (f"{'-':>9}", f"{'-':>13}"))
             lines.append(f"{vdd_v:10.4g}  {summary.seen_faulty[k]:11,}  {faulty:10,}  "
                          f"{faulty / summary.cells:9.3g}  {fitted}  {residual}")
-        lines.append(
-            f"fail-voltage fit: N(mu = {summary.fit.mu_v:.4f} V, sigma = {summary.fit.sigma_v:.4f} V)"
-            if summary.fit else
-            "fail-voltage fit: none (fewer than two voltages with faults); cells spread uniformly")
-        lines.append(f"cells not nested (kept as intermittent, p_error < 1): {summary.non_nested:,}")
+        fit = summary.fit
+        lines.append(f"fail-voltage fit: N(mu = {fit.mu_v:.4f} V, sigma = {fit.sigma_v:.4f} V)"
+                     if fit else "fail-voltage fit: none (fewer than two voltages with faults); "
+                                 "cells spread uniformly")
+        lines.append("cells not nested (kept as intermittent, p_error < 1): "
+                     f"{summary.non_nested:,}")
     share = summary.arrays_without_fault_at_floor / summary.arrays
     lines.append(f"arrays with no fault at the floor: {summary.arrays_without_fault_at_floor:,} "
                  f"of {summary.arrays:,} ({share:.0%})")

@@ -213,7 +213,8 @@ def parse_cells_csv(raw):
             f"{raw.path}, line 1: header {header_text.strip()!r} has {problem}; expected the "
             f"header {','.join(CELLS_CSV_COLUMNS)}[,p_error]")
     if not body.strip():
-        raise ProfileImportError(f"{raw.path}: no cell rows after the header; expected at least one cell")
+        raise ProfileImportError(
+            f"{raw.path}: no cell rows after the header; expected at least one cell")
     fields, lines = _csv_fields(raw, body, first_line=2, n_columns=len(header))
     columns = {name: _to_float(raw, fields[:, j], lines, name, j) for j, name in enumerate(header)}
     for name in _INDEX_COLUMNS + ("fault_kind",):

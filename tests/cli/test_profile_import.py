@@ -138,3 +138,12 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert result.returncode == EXIT_USAGE
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("accelsim: error: ") and "chip.bin" in result.stderr
+
+
+def test_summary_without_fit_says_so(tmp_path, capsys):
+    (tmp_path / "fmap_sa0_v_0.70.txt").write_text("1,0\n0,0\n")
+    code, out, _ = _run(capsys, "--format", "stuck-at-maps", "--step-v", "0.05",
+                        "--out", tmp_path / "p.npz", tmp_path / "fmap_sa0_v_0.70.txt")
+    assert code == 0
+    assert "fail-voltage fit: none" in out
+    assert load_profile(tmp_path / "p.npz").vdd_min_v == pytest.approx(0.75)
