@@ -1,5 +1,6 @@
 """The ``meta`` block of a profile file (version 1), validated field by field."""
 
+import copy
 import json
 from dataclasses import dataclass
 
@@ -90,6 +91,8 @@ class ProfileMeta:
             raise ProfileError(f"meta.source = {self.source!r} is a {type(self.source).__name__}; "
                                "expected a string or an object saying how the profile was made")
         for key in ("source", "notes"):
+            # Our own copy, so that the caller's dict cannot change a frozen meta.
+            self._set(key, copy.deepcopy(getattr(self, key)))
             try:
                 json.dumps(getattr(self, key), allow_nan=False)
             except (TypeError, ValueError) as exc:
@@ -133,7 +136,8 @@ class ProfileMeta:
             value = getattr(self, key)
             if key in _OPTIONAL_KEYS and value is None:
                 continue
-            meta[key] = value.to_dict() if key in ("energy", "generator") else value
+            # A copy: source and notes may be dicts the caller could mutate.
+            meta[key] = value.to_dict() if key in ("energy", "generator") else copy.deepcopy(value)
         return meta
 
     @classmethod

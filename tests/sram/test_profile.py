@@ -110,6 +110,14 @@ def test_save_keeps_the_given_file_name(tmp_path, measured):
     assert load_profile(tmp_path / "chip.profile").name == "tiny"
 
 
+def test_meta_dicts_are_copies(measured):
+    source = {"measured": True}
+    profile = Profile(cells_meta(source=source), measured.chip_cells())
+    source["measured"] = False
+    profile.to_meta()["source"]["measured"] = False
+    assert profile.source == {"measured": True}
+
+
 def test_cells_are_sorted_on_load(measured):
     cells = measured.chip_cells()
     assert np.all(np.diff(cells.cell_index) > 0)
