@@ -84,6 +84,8 @@ def read_batch(path):
     try:
         with open(path, "rb") as f:
             batch = _ArrayUnpickler(f, encoding="latin1").load()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from exc
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise DatasetError(f"{path} is not a CIFAR-10 python batch ({exc}); "
                            "replace it with a file of the standard cifar-10-python.tar.gz") from exc

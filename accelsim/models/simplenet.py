@@ -26,7 +26,9 @@ CIFAR_HEAD = (512, 128)
 
 
 def _check_widths(field, widths, groups):
-    if not isinstance(widths, (tuple, list)) or not widths or not all(isinstance(w, int) and w > 0 and w % groups == 0 for w in widths):
+    valid = isinstance(widths, (tuple, list)) and len(widths) > 0 and all(
+        isinstance(w, int) and w > 0 and w % groups == 0 for w in widths)
+    if not valid:
         raise ArchitectureError(f"SimpleNet {field} is {widths!r}; expected positive channel counts, "
                                 f"each a multiple of the {groups} GroupNorm groups")
 

@@ -33,7 +33,8 @@ def test_info_without_folder(name):
 
 
 def test_unknown_spec_lists_the_valid_ones():
-    with pytest.raises(DatasetError, match=r"unknown dataset 'svhn:/data'; expected one of: digits, mnist:DIR, cifar10:DIR"):
+    expected = r"unknown dataset 'svhn:/data'; expected one of: digits, mnist:DIR, cifar10:DIR"
+    with pytest.raises(DatasetError, match=expected):
         load_dataset("svhn:/data")
 
 
