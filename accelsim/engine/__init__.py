@@ -6,8 +6,10 @@ as a (faulty) memory returns them at one voltage and chip. It knows nothing of
 sweeps: one call, one point.
 """
 
-from accelsim.engine.evaluate import Evaluator, RunResult
-from accelsim.engine.graph import ModelImportError
+from accelsim.engine.activations import ActivationFaults
+from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
+from accelsim.engine.graph import EngineError, ModelImportError
 from accelsim.engine.model import QuantizedModel
 
-__all__ = ["QuantizedModel", "ModelImportError", "RunResult", "Evaluator"]
+__all__ = ["QuantizedModel", "ModelImportError", "EngineError", "RunResult", "Evaluator", "CleanRun",
+           "ActivationFaults"]

@@ -64,12 +64,15 @@ class CleanRun:
     batch_size : int
     cache_bytes : int
         Budget for cached clean activations (0 disables suffix execution).
+    transform : callable, optional
+        Activation quantization of layer inputs (see :meth:`Program.run`).
     """
 
-    def __init__(self, program, weights, x, batch_size=2048, cache_bytes=1 << 30):
+    def __init__(self, program, weights, x, batch_size=2048, cache_bytes=1 << 30, transform=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.program = program
+        self.transform = transform
         self.x = x
         self._weights = weights
         self.batches = torch.split(x, batch_size)
@@ -83,7 +86,7 @@ class CleanRun:
             return ()
         program = self.program
         names = {n for i in program.layer_steps for n in program.live_before(i)}
-        _, sample = program.run(self.x[:1], self._weights, keep=names)
+        _, sample = program.run(self.x[:1], self._weights, keep=names, transform=self.transform)
         per_sample = {n: v.element_size() * v.numel() for n, v in sample.items()}
         chosen, kept, used = [], set(), 0
         for i in reversed(program.layer_steps[1:]):
@@ -103,22 +106,28 @@ class CleanRun:
             keep = {n for i in self.cuts for n in self.program.live_before(i)}
             outputs, caches = [], []
             for batch in self.batches:
-                logits, kept = self.program.run(batch, self._weights, keep=keep)
+                logits, kept = self.program.run(batch, self._weights, keep=keep, transform=self.transform)
                 outputs.append(logits)
                 caches.append(kept)
             self._logits = torch.cat(outputs)
             self._cache = caches
         return self._logits
 
-    def run_from(self, first, weights):
-        """Logits with ``weights``, executing from the latest cached cut at or before step ``first``."""
-        start = max((c for c in self.cuts if c <= first), default=0)
+    def run_from(self, first, weights, transform=None):
+        """Logits with ``weights``, executing from the latest cached cut at or before step ``first``.
+
+        A ``transform`` other than the clean one (faulty activations) changes
+        every layer, so the run starts from the input.
+        """
+        if transform is None:
+            transform = self.transform
+        start = max((c for c in self.cuts if c <= first), default=0) if transform is self.transform else 0
         if start:
             _ = self.logits  # fills the cache
         outputs = []
         for b, batch in enumerate(self.batches):
             env = {n: self._cache[b][n] for n in self.program.live_before(start)} if start else None
-            logits, _ = self.program.run(batch, weights, start=start, env=env)
+            logits, _ = self.program.run(batch, weights, start=start, env=env, transform=transform)
             outputs.append(logits)
         return torch.cat(outputs)
 
@@ -153,11 +162,19 @@ class Evaluator:
         """Cells of the model's footprint faulty at ``vdd_v`` (no inference)."""
         return int(self._memory.faulty_cells(vdd_v, self.chip))
 
-    def run(self, vdd_v) -> RunResult:
-        """Read the weights at ``vdd_v`` and run the inputs through the faulty network."""
+    def run(self, vdd_v, act_faults=None) -> RunResult:
+        """Read the weights at ``vdd_v`` and run the inputs through the faulty network.
+
+        ``act_faults`` (:class:`~accelsim.engine.activations.ActivationFaults`)
+        also corrupts the quantized activations in the activation SRAM.
+        """
         read = self._memory.read(vdd_v, self.chip)
         changed = self._qm.tensors_at_bits(read.fault_bits[self._flipping(read)])
-        if not changed:
+        if act_faults is not None:
+            weights = self._qm.weights_from_words(read.words, changed, base=self._qm.clean_weights)
+            logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
+            first = 0
+        elif not changed:
             logits, first = self._clean.logits, len(self._clean.program.steps)
         else:
             weights = self._qm.weights_from_words(read.words, changed, base=self._qm.clean_weights)

@@ -9,10 +9,14 @@ from accelsim._errors import UserInputError
 from accelsim.engine.ops import FORCED_KWARGS, FUNCTIONS, METHODS, STATELESS_MODULES, layer_op_for
 from accelsim.engine.program import Program, Step, node_inputs, template
 
-__all__ = ["ModelImportError", "trace_program"]
+__all__ = ["EngineError", "ModelImportError", "trace_program"]
 
 
-class ModelImportError(UserInputError):
+class EngineError(UserInputError):
+    """The engine cannot run as asked; the message says why and how to fix it."""
+
+
+class ModelImportError(EngineError):
     """The engine cannot import a model; the message lists every offending node."""
 
 

@@ -9,7 +9,8 @@ import torch
 
 from accelsim import quant
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
-from accelsim.engine.graph import ModelImportError, trace_program
+from accelsim.engine.activations import ActivationPath
+from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
 from accelsim.sram import SimulatedMemory
 
@@ -41,7 +42,7 @@ class QuantizedModel:
         Free-form description (zoo name, training method, ...).
     """
 
-    def __init__(self, module, program, parameters, scheme, example_input, meta=None):
+    def __init__(self, module, program, parameters, scheme, example_input, meta=None, act_quant=None):
         self._module = module
         self._program = program
         self.scheme = scheme
@@ -59,12 +60,16 @@ class QuantizedModel:
         self.stored_bits = int(len(self.words) * self.bits)
         self._example_input = example_input.detach()
         self._clean_weights = self.weights_from_words(self.words)
+        self.act_quant = act_quant
+        self._act_path = (None if act_quant is None else
+                          ActivationPath.calibrate(program, self._clean_weights, self._example_input, act_quant))
+        self._clean_transform = None if act_quant is None else self._act_path.transform()
         self._memories = OrderedDict()
         self._clean_run_key = None
         self._clean_run = None
 
     @classmethod
-    def from_torch(cls, module, scheme, example_input, meta=None):
+    def from_torch(cls, module, scheme, example_input, meta=None, act_quant=None):
         """Quantize ``module`` and prepare it for execution out of memory.
 
         Parameters
@@ -78,6 +83,10 @@ class QuantizedModel:
             and to measure per-layer workloads.
         meta : dict, optional
             Description kept with the model (e.g. its zoo record).
+        act_quant : accelsim.quant.ActivationQuantizer, optional
+            Quantize the input of every conv and linear layer, on ranges
+            calibrated on ``example_input`` (off by default; then the clean
+            model equals :meth:`reference_module` bit for bit).
 
         Raises
         ------
@@ -93,16 +102,12 @@ class QuantizedModel:
         program, parameters = trace_program(private)
         if not parameters:
             raise ModelImportError(f"{type(module).__name__} has no parameters to store in memory")
-        qm = cls(private, program, parameters, quant.get_scheme(scheme), example_input, meta)
-        qm._check_runs()
-        return qm
-
-    def _check_runs(self):
         try:
-            self.forward(self._example_input[:1])
+            program.run(example_input[:1], parameters)
         except Exception as exc:  # a shape mismatch surfaces only when run
             raise ModelImportError(f"the model does not run on example_input of shape "
-                                   f"{tuple(self._example_input.shape)}: {exc}") from None
+                                   f"{tuple(example_input.shape)}: {exc}") from None
+        return cls(private, program, parameters, quant.get_scheme(scheme), example_input, meta, act_quant)
 
     # -- weights -----------------------------------------------------------------
     def weights_from_words(self, words, names=None, base=None):
@@ -144,8 +149,16 @@ class QuantizedModel:
     # -- execution ----------------------------------------------------------------
     def forward(self, x, weights=None):
         """Logits of ``x`` with ``weights`` (default: the clean quantized ones)."""
-        logits, _ = self._program.run(x, self._clean_weights if weights is None else weights)
+        logits, _ = self._program.run(x, self._clean_weights if weights is None else weights,
+                                      transform=self._clean_transform)
         return logits
+
+    def activation_transform(self, act_faults=None):
+        """Layer-input transform quantizing activations, with ``act_faults`` applied."""
+        if self._act_path is None:
+            raise EngineError("activation faults need quantized activations: build the model with "
+                              "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
+        return self._act_path.transform(act_faults)
 
     def memory(self, profile, seed=0):
         """The :class:`SimulatedMemory` holding this model's words in ``profile`` (cached)."""
@@ -161,7 +174,8 @@ class QuantizedModel:
         """The clean pass on ``x`` (cached for the last inputs, shared by chips)."""
         key = (id(x), int(batch_size), int(cache_bytes))
         if self._clean_run_key != key:
-            self._clean_run = CleanRun(self._program, self._clean_weights, x, batch_size, cache_bytes)
+            self._clean_run = CleanRun(self._program, self._clean_weights, x, batch_size, cache_bytes,
+                                       self._clean_transform)
             self._clean_run_key = key
         return self._clean_run
 
@@ -173,15 +187,18 @@ class QuantizedModel:
         """
         return Evaluator(self, self.clean_run(x, batch_size, cache_bytes), self.memory(profile, seed), chip)
 
-    def run(self, x, profile, vdd_v, chip=0, seed=0) -> RunResult:
+    def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None) -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
+
+        ``act_faults`` (:class:`~accelsim.engine.ActivationFaults`, needs
+        ``act_quant``) also corrupts activations in the activation SRAM.
 
         Returns
         -------
         RunResult
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
-        return self.evaluator(x, profile, chip, seed, cache_bytes=0).run(vdd_v)
+        return self.evaluator(x, profile, chip, seed, cache_bytes=0).run(vdd_v, act_faults)
 
     def workloads(self, x=None):
         """Per-layer workloads (:class:`accelsim.accel.LayerWorkload`) for one input."""

@@ -112,7 +112,7 @@ class Program:
         return len(self.steps)
 
     @torch.inference_mode()
-    def run(self, x, weights, start=0, env=None, keep=()):
+    def run(self, x, weights, start=0, env=None, keep=(), transform=None):
         """Execute from step ``start`` and return ``(output, kept)``.
 
         Parameters
@@ -127,6 +127,9 @@ class Program:
             Values live before ``start`` (see :meth:`live_before`).
         keep : collection of str
             Names of values to return in ``kept`` (e.g. to fill a cache).
+        transform : callable, optional
+            ``transform(step_name, x)`` applied to the input of every step that
+            reads weights (activation quantization and faults).
         """
         env = dict(env or {})
         kept = {}
@@ -137,6 +140,8 @@ class Program:
                 value = x
             else:
                 args = _resolve(step.args, env)
+                if transform is not None and step.weight_names and step.kind != "param":
+                    args = (transform(step.name, args[0]), *args[1:])
                 kwargs = _resolve(step.kwargs, env)
                 value = step.call(args, kwargs, {n: weights[n] for n in step.weight_names})
             env[step.name] = value
