@@ -83,6 +83,10 @@ class Profile:
                 "`accelsim profile synth` using the command in its meta.source")
         return meta
 
+    def __reduce__(self):
+        # Drawn chips stay behind (a generated chip redraws and re-checks on arrival).
+        return (Profile, (self._meta, self._cells))
+
     def __getattr__(self, name):
         if name in META_KEYS:
             return getattr(self._meta, name)
