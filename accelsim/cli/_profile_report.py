@@ -48,7 +48,8 @@ def describe_profile(profile, chip=0):
                      f"seed {generator['seed']}, fingerprint {generator['fingerprint']}")
     if profile.notes is not None:
         lines.append("  notes        " + _json_text(profile.notes))
-    lines.append(f"  chip {chip}       " + _cells_text(profile.chip_cells(chip), profile.vdd_floor_v))
+    cells = profile.chip_cells(chip)
+    lines.append(f"  chip {chip}       " + _cells_text(cells, profile.vdd_floor_v))
     lines += ["", _ber_table(profile, chip)]
     return "\n".join(lines)
 

@@ -40,7 +40,8 @@ _CHIP_FLAGS = (
     ("--notes", "notes", str, "free-form notes"),
 )
 _ENERGY_FLAGS = (
-    ("--read-energy-per-bit-j", "read_energy_per_bit_j", float, "read energy per bit at nominal (J)"),
+    ("--read-energy-per-bit-j", "read_energy_per_bit_j", float,
+     "read energy per bit at nominal (J)"),
     ("--write-energy-per-bit-j", "write_energy_per_bit_j", float,
      "write energy per bit at nominal (J)"),
     ("--leakage-power-per-bit-w", "leakage_power_per_bit_w", float,
@@ -51,8 +52,9 @@ _ENERGY_FLAGS = (
 
 def register(subparsers):
     """Add ``profile`` and its sub-subcommands to the ``accelsim`` parser."""
-    parser = subparsers.add_parser("profile", help="list, describe, synthesise and plot SRAM profiles",
-                                   description="SRAM profiles: which cells fail below which voltage.")
+    parser = subparsers.add_parser(
+        "profile", help="list, describe, synthesise, import and plot SRAM profiles",
+        description="SRAM profiles: which cells fail below which voltage.")
     actions = parser.add_subparsers(dest="profile_command", metavar="ACTION")
     parser.set_defaults(handler=lambda args: _usage(parser))
 
@@ -139,7 +141,8 @@ def _run_synth(args):
         raise ProfileError(f"{', '.join(misplaced)}: flag(s) of the {model} model, not of "
                            f"--model {args.model}; drop them or use --model {model}")
     if args.model == "uniform" and args.p_max is None:
-        raise ProfileError("--model uniform needs --p-max (the bit error rate at the floor voltage)")
+        raise ProfileError("--model uniform needs --p-max (the bit error rate at the floor "
+                           "voltage, in (0, 1])")
     kwargs = _given(args, own + _CHIP_FLAGS)
     kwargs.setdefault("name", Path(args.out).stem)
     energy = _energy(args)

@@ -128,7 +128,8 @@ def _generated_profile(model, seed, name, description, technology, temperature_k
                        voltages, energy, source, notes):
     generator = ChipGenerator(model, seed)
     if source is None:
-        params = ", ".join(f"{key}={value!r}" for key, value in generator.to_dict()["params"].items())
+        params = generator.to_dict()["params"]
+        params = ", ".join(f"{key}={value!r}" for key, value in params.items())
         source = f"generated: accelsim.sram.{model.name}_profile({params}, seed={generator.seed})"
     arrays, rows, cols = geometry
     vdd_nominal_v, vdd_min_v, vdd_floor_v = voltages

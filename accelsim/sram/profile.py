@@ -135,8 +135,9 @@ class Profile:
         volts = _as_float_array("vdd_v", vdd_v)
         outside = ~((volts >= self.vdd_floor_v) & (volts <= self.vdd_nominal_v))
         if np.any(outside):
+            first = volts[outside].flat[0].item()
             raise ProfileError(
-                f"vdd_v = {volts[outside].flat[0].item()!r} V is outside profile '{self.name}', which "
+                f"vdd_v = {first!r} V is outside profile '{self.name}', which "
                 f"describes {self.vdd_floor_v} V (floor) to {self.vdd_nominal_v} V (nominal); "
                 "choose a voltage in that range")
 
@@ -248,8 +249,9 @@ class Profile:
         low, high = self.ber(self.vdd_nominal_v), self.ber(self.vdd_floor_v)
         outside = ~((rates >= low) & (rates <= high) & (rates > 0))
         if np.any(outside):
+            first = rates[outside].flat[0].item()
             raise ProfileError(
-                f"ber = {rates[outside].flat[0].item()!r} is outside profile '{self.name}', whose BER "
+                f"ber = {first!r} is outside profile '{self.name}', whose BER "
                 f"runs from {low:.3g} at {self.vdd_nominal_v} V to {high:.3g} at the floor "
                 f"{self.vdd_floor_v} V; ask for a positive rate in that range")
         if self._cells is None:
@@ -316,7 +318,8 @@ def _checked_cells(cells, meta):
     _check_all(where, "v_fail_v", v_fail_v, np.isfinite(v_fail_v) & (v_fail_v >= meta.vdd_floor_v),
                f"a finite voltage >= vdd_floor_v = {meta.vdd_floor_v} V (cells failing only "
                "below the floor are not listed)")
-    _check_all(where, "fault_kind", kind, kind <= FLIP, "0 (stuck-at-0), 1 (stuck-at-1) or 2 (flip)")
+    _check_all(where, "fault_kind", kind, kind <= FLIP,
+               "0 (stuck-at-0), 1 (stuck-at-1) or 2 (flip)")
     _check_all(where, "p_error", p_error, (p_error > 0) & (p_error <= 1),
                "a probability in (0, 1]")
     return CellTable(index, v_fail_v, kind, p_error)
