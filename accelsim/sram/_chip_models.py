@@ -20,9 +20,13 @@ from accelsim.sram._validate import (ProfileError, require_int, require_mapping,
                                      require_real, require_str)
 from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
 
-__all__ = ["GaussianModel", "UniformModel", "ChipGenerator", "draw_chip", "chip_fingerprint"]
+__all__ = ["GaussianModel", "UniformModel", "ChipGenerator", "draw_chip", "chip_fingerprint",
+           "MAX_VOLTAGE_V"]
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
+# Bound of every voltage a profile holds: far above any SRAM supply, low
+# enough that fail voltages hash on a nanovolt grid without overflow.
+MAX_VOLTAGE_V = 1000.0
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,13 @@ class GaussianModel:
 
     def __post_init__(self):
         field = "generator.params."
-        _set(self, "mu_v", require_real(field + "mu_v", self.mu_v))
+        _set(self, "mu_v", require_real(field + "mu_v", self.mu_v,
+                                        minimum=-MAX_VOLTAGE_V, maximum=MAX_VOLTAGE_V))
         _set(self, "sigma_cell_v", require_real(field + "sigma_cell_v", self.sigma_cell_v,
-                                                minimum=0.0, open_minimum=True))
+                                                minimum=0.0, maximum=MAX_VOLTAGE_V,
+                                                open_minimum=True))
         _set(self, "sigma_array_v", require_real(field + "sigma_array_v", self.sigma_array_v,
-                                                 minimum=0.0))
+                                                 minimum=0.0, maximum=MAX_VOLTAGE_V))
         for name in ("weak_column_share", "flip_share", "intermittent_share"):
             _set(self, name, require_real(field + name, getattr(self, name),
                                           minimum=0.0, maximum=1.0))

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 
 from accelsim._errors import UserInputError
-from accelsim.sram._chip_models import ChipGenerator, UniformModel
+from accelsim.sram._chip_models import MAX_VOLTAGE_V, ChipGenerator, UniformModel
 from accelsim.sram._validate import (ProfileError, require_int, require_mapping,
                                      require_real, require_str)
 from accelsim.sram.energy import EnergyModel
@@ -78,8 +78,8 @@ class ProfileMeta:
 
     def _check_voltages(self):
         for key in ("vdd_nominal_v", "vdd_min_v", "vdd_floor_v"):
-            self._set(key, require_real(f"meta.{key}", getattr(self, key),
-                                        minimum=0.0, open_minimum=True))
+            self._set(key, require_real(f"meta.{key}", getattr(self, key), minimum=0.0,
+                                        maximum=MAX_VOLTAGE_V, open_minimum=True))
         if not self.vdd_floor_v <= self.vdd_min_v <= self.vdd_nominal_v:
             raise ProfileError(
                 f"meta voltages are out of order: vdd_floor_v = {self.vdd_floor_v}, vdd_min_v = "
