@@ -9,8 +9,9 @@ Run ``python benchmarks/bench_sram.py``. It measures:
    Repeats are interleaved so that load on the machine hits both alike; the
    median is reported. Target: >= 200x at BER 1e-3, more at 1e-5.
 2. Import of the measured FPGA block-RAM dumps (``../shared/data``). Target < 10 s.
-3. Peak memory of a process that loads a 64 Mbit generated chip and reads a
-   64 Mbit stream from it. Target < 2 GB.
+3. Peak memory of a process that draws a 64 Mbit generated chip (the 14 nm-like
+   default, the worst case: a third of its cells fail above the floor),
+   places a 64 Mbit stream in it and reads it at the floor. Target < 2 GB.
 """
 
 import importlib
@@ -88,24 +89,31 @@ def bench_fpga_import():
     return time.perf_counter() - start, f"{len(paths)} dumps, {profile.n_cells:,} cells"
 
 
-def _load_large_chip():
-    from accelsim.sram import SimulatedMemory, uniform_profile
+def _load_large_chip(results):
+    from accelsim.sram import SimulatedMemory, gaussian_profile
 
-    profile = uniform_profile(1e-2)
-    words = np.zeros(LARGE_CHIP_BITS // 8, np.uint8)
-    memory = SimulatedMemory(profile, words, 8)
-    memory.read(profile.voltage_for_ber(1e-3))
+    # The 14 nm-like default: a third of the cells fail above its 0.5 V floor,
+    # so the placement holds about 22 million cells.
+    profile = gaussian_profile()
+    memory = SimulatedMemory(profile, np.zeros(LARGE_CHIP_BITS // 8, np.uint8), 8)
+    start = time.perf_counter()
+    result = memory.read(profile.vdd_floor_v)
+    results.put((result.faulty_cells, time.perf_counter() - start))
 
 
-def bench_large_chip_peak_bytes():
+def bench_large_chip():
+    """Faulty cells at the floor, seconds to draw, place and read, peak bytes of the process."""
     # A fresh process, so that the peak belongs to this load alone.
-    process = multiprocessing.get_context("spawn").Process(target=_load_large_chip)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_load_large_chip, args=(results,))
     process.start()
+    faulty, seconds = results.get()
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"loading the 64 Mbit chip failed (exit code {process.exitcode})")
     # ru_maxrss is in kilobytes on Linux.
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return faulty, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
 
 def verdict(passed):
@@ -136,9 +144,11 @@ def main():
         print(f"FPGA import: {import_s:.2f} s ({detail}), target < {TARGET_IMPORT_S:.0f} s: "
               f"{verdict(import_s < TARGET_IMPORT_S)}")
 
-    peak = bench_large_chip_peak_bytes()
-    print(f"64 Mbit generated chip, peak memory of the loading process: {peak / 2**20:.0f} MB, "
-          f"target < {TARGET_PEAK_BYTES / 2**30:.0f} GB: {verdict(peak < TARGET_PEAK_BYTES)}")
+    faulty, seconds, peak = bench_large_chip()
+    print(f"64 Mbit generated chip (gaussian_profile(), {faulty:,} cells faulty at the floor): "
+          f"drawn, placed and read in {seconds:.1f} s; peak memory of the process "
+          f"{peak / 2**20:.0f} MB, target < {TARGET_PEAK_BYTES / 2**30:.0f} GB: "
+          f"{verdict(peak < TARGET_PEAK_BYTES)}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 from accelsim._numba import jit
 from accelsim.sram.cells import FLIP
 
-__all__ = ["uniform_hash", "apply_faults"]
+__all__ = ["uniform_hash", "apply_faults", "read_prefix"]
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -50,8 +50,7 @@ def uniform_hash(seed, chip, cell_index):
 def apply_faults(words, n_faulty, word_index, bit_in_word, fault_kind, errs):
     """Apply the first ``n_faulty`` cells to ``words`` in place; return the bits changed.
 
-    Taking the prefix length rather than sliced arrays keeps the per-read
-    Python work to one call. Cell ``i`` holds bit ``bit_in_word[i]`` (LSB = 0) of word
+    Cell ``i`` holds bit ``bit_in_word[i]`` (LSB = 0) of word
     ``word_index[i]``; ``fault_kind`` gives its kind and ``errs`` whether it
     errs in this run. A stuck-at cell changes only a bit that differs from
     its stuck value. Branch-free: kinds and erring flags are random, so
@@ -70,3 +69,18 @@ def apply_faults(words, n_faulty, word_index, bit_in_word, fault_kind, errs):
         words[k] = word ^ (changed << shift)
         flipped += changed
     return flipped
+
+
+@jit
+def read_prefix(stored, neg_v_fail_v, neg_vdd_v, word_index, bit_in_word, fault_kind, errs):
+    """Copy ``stored`` and apply the cells faulty at the supply ``-neg_vdd_v``.
+
+    Cells are sorted by ascending ``neg_v_fail_v`` (descending fail voltage),
+    so the faulty ones are the prefix with ``neg_v_fail_v <= neg_vdd_v``.
+    Returns the read words, the length of that prefix and the bits changed.
+    One call per read: from Python, each step would cost a dispatch.
+    """
+    n_faulty = np.searchsorted(neg_v_fail_v, neg_vdd_v, side="right")
+    words = stored.copy()
+    flipped = apply_faults(words, n_faulty, word_index, bit_in_word, fault_kind, errs)
+    return words, n_faulty, flipped

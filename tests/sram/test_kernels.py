@@ -92,6 +92,7 @@ def fault_cases(draw):
     fault_kind = draw(hnp.arrays(np.uint8, n_faults, elements=st.sampled_from([SA0, SA1, FLIP])))
     errs = draw(hnp.arrays(np.bool_, n_faults))
     word_index, bit_in_word = np.divmod(fault_bits, word_bits)
+    word_index = word_index.astype(draw(st.sampled_from([np.int32, np.int64])))
     # Entries past the prefix must be ignored: give them random content.
     n_faulty = draw(st.integers(0, n_faults))
     return words, n_faulty, word_index, bit_in_word.astype(np.uint8), fault_kind, errs
@@ -109,3 +110,25 @@ def test_apply_faults_matches_reference(case):
     # The count is exactly the bits that changed.
     changed = np.unpackbits((got ^ words).view(np.uint8)).sum()
     assert flipped == changed
+
+
+@settings(deadline=None)  # the first example includes the JIT compilation
+@given(fault_cases(), st.floats(0.0, 1.0), st.data())
+def test_read_prefix_matches_reference(case, vdd_v, data):
+    words, _, word_index, bit_in_word, fault_kind, errs = case
+    fail = data.draw(hnp.arrays(np.float64, len(word_index), elements=st.sampled_from(
+        [0.1, 0.3, 0.5, 0.7, 0.9])))
+    order = np.argsort(-fail, kind="stable")
+    word_index, bit_in_word = word_index[order], bit_in_word[order]
+    fault_kind, errs, fail = fault_kind[order], errs[order], fail[order]
+    stored = words.copy()
+    stored.setflags(write=False)  # as the memory holds it
+    got, n_faulty, flipped = _kernels.read_prefix(stored, -fail, -vdd_v, word_index,
+                                                  bit_in_word, fault_kind, errs)
+    expected_n = int(np.sum(fail >= vdd_v))
+    expected, expected_flipped = apply_faults_reference(words, expected_n, word_index,
+                                                        bit_in_word, fault_kind, errs)
+    assert n_faulty == expected_n
+    np.testing.assert_array_equal(got, expected)
+    assert flipped == expected_flipped
+    np.testing.assert_array_equal(stored, words)

@@ -259,7 +259,11 @@ def test_measured_chip_offsets_and_tiling():
     # Chip k starts at cell (k * n_bits) mod n_cells.
     chip1 = mem.placement(1)
     offset = (mem.n_bits) % n_cells
-    np.testing.assert_array_equal(chip1.cell_index, (offset + chip1.fault_bits) % n_cells)
+    cells = (offset + chip1.fault_bits) % n_cells
+    table = profile.chip_cells()
+    np.testing.assert_array_equal(np.unique(cells), table.cell_index)
+    np.testing.assert_array_equal(chip1.v_fail_v,
+                                  table.v_fail_v[np.searchsorted(table.cell_index, cells)])
     short = SimulatedMemory(profile, words[:4], 8)
     assert not short.tiled and not short.read(VDD_FLOOR_V).tiled
 
