@@ -6,8 +6,10 @@ Run ``python benchmarks/bench_sram.py``. It measures:
    BER is 1e-3 and 1e-5: ``SimulatedMemory.read`` (sparse: work grows with the
    faulty cells) against a per-bit fault injector (a random draw for every
    stored bit, then the mask applied), as fault-injection frameworks do.
-   Repeats are interleaved so that load on the machine hits both alike; the
-   median is reported. Target: >= 200x at BER 1e-3, more at 1e-5.
+   Repeats are interleaved so that load on the machine hits both alike (and
+   each read finds caches the baseline has flushed, as a read after a
+   network's inference would); the median is reported. Target: >= 200x at
+   BER 1e-3, more at 1e-5. Back-to-back reads (warm caches) are shown too.
 2. Import of the measured FPGA block-RAM dumps (``../shared/data``). Target < 10 s.
 3. Peak memory of a process that draws a 64 Mbit generated chip (the 14 nm-like
    default, the worst case: a third of its cells fail above the floor),
@@ -70,8 +72,16 @@ def bench_reads():
             start = time.perf_counter()
             per_bit_read(words, ber, rng)
             dense[ber].append(time.perf_counter() - start)
+    # Back to back, the words and the placement stay in cache, as when a
+    # sweep re-reads at one voltage; shown for context, not for the target.
+    warm = {ber: [] for ber in BERS}
+    for ber, vdd_v in voltages.items():
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            memory.read(vdd_v)
+            warm[ber].append(time.perf_counter() - start)
     rows = [(ber, voltages[ber], faulty[ber], median_seconds(sparse[ber]),
-             median_seconds(dense[ber])) for ber in BERS]
+             median_seconds(dense[ber]), median_seconds(warm[ber])) for ber in BERS]
     return rows, placement_s
 
 
@@ -125,12 +135,12 @@ def main():
     print(f"Reading {STORED_BITS / 2**20:.0f} Mbit from a uniform generated chip "
           f"(median of {REPEATS} interleaved repeats)")
     print(f"{'BER':>7} {'vdd_v':>8} {'faulty':>7} {'sparse read':>12} {'per-bit mask':>13} "
-          f"{'speed-up':>9}")
+          f"{'speed-up':>9} {'back-to-back read':>18}")
     ratios = {}
-    for ber, vdd_v, faulty, sparse_s, dense_s in rows:
+    for ber, vdd_v, faulty, sparse_s, dense_s, warm_s in rows:
         ratios[ber] = dense_s / sparse_s
         print(f"{ber:7.0e} {vdd_v:8.4f} {faulty:7d} {sparse_s * 1e3:9.3f} ms "
-              f"{dense_s * 1e3:10.3f} ms {ratios[ber]:8.0f}x")
+              f"{dense_s * 1e3:10.3f} ms {ratios[ber]:8.0f}x {warm_s * 1e3:15.3f} ms")
     print(f"(placement, once per chip: {placement_s * 1e3:.1f} ms)")
     print(f"speed-up at BER 1e-3: {ratios[1e-3]:.0f}x, target >= {TARGET_RATIO_AT_1E3:.0f}x: "
           f"{verdict(ratios[1e-3] >= TARGET_RATIO_AT_1E3)}")
