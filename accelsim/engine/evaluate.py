@@ -168,16 +168,16 @@ class Evaluator:
         ``act_faults`` (:class:`~accelsim.engine.activations.ActivationFaults`)
         also corrupts the quantized activations in the activation SRAM.
         """
-        read = self._memory.read(vdd_v, self.chip)
-        changed = self._qm.tensors_at_bits(read.fault_bits[self._flipping(read)])
+        read = self._memory.read_sparse(vdd_v, self.chip)
+        differs = read.words != self._qm.words[read.word_index]
+        changed = self._qm.tensors_at_bits(read.fault_bits[differs])
+        weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
         if act_faults is not None:
-            weights = self._qm.weights_from_words(read.words, changed, base=self._qm.clean_weights)
             logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
             first = 0
         elif not changed:
             logits, first = self._clean.logits, len(self._clean.program.steps)
         else:
-            weights = self._qm.weights_from_words(read.words, changed, base=self._qm.clean_weights)
             first = self._clean.program.first_step_reading(changed)
             logits = self._clean.run_from(first, weights)
         stored = self._qm.stored_bits
@@ -185,10 +185,3 @@ class Evaluator:
                          flipped_bits=int(read.flipped_bits),
                          model_ber=read.flipped_bits / stored, stored_bits=stored,
                          changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
-
-    def _flipping(self, read):
-        """Mask of the faulty cells whose word differs after the read."""
-        if len(read.fault_bits) == 0:
-            return np.zeros(0, dtype=bool)
-        word = read.fault_bits // self._qm.bits
-        return read.words[word] != self._qm.words[word]

@@ -125,6 +125,21 @@ class QuantizedModel:
             weights[name] = quant.dequantize(codes, self._qparams[i])
         return weights
 
+    def patched_weights(self, word_index, words, names):
+        """Clean weights with tensors ``names`` decoded after writing ``words`` at ``word_index``."""
+        if not names:
+            return self._clean_weights
+        patched = {}
+        for name in names:
+            i = self.tensor_names.index(name)
+            lo, hi = self._word_offsets[i], self._word_offsets[i + 1]
+            chunk = self.words[lo:hi].copy()
+            inside = (word_index >= lo) & (word_index < hi)
+            chunk[word_index[inside] - lo] = words[inside]
+            codes = quant.words_to_codes(chunk).reshape(self._shapes[i])
+            patched[name] = quant.dequantize(codes, self._qparams[i])
+        return {**self._clean_weights, **patched}
+
     @property
     def clean_weights(self):
         """Dequantized weights of the fault-free memory (shared: do not modify)."""

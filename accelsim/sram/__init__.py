@@ -6,7 +6,7 @@ This layer stores bits and knows no network and no quantization.
 from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
 from accelsim.sram.energy import EnergyModel
 from accelsim.sram.generators import gaussian_profile, uniform_profile
-from accelsim.sram.memory import Placement, ReadResult, SimulatedMemory, SimulatedMemoryError
+from accelsim.sram.memory import Placement, ReadResult, SimulatedMemory, SimulatedMemoryError, SparseRead
 from accelsim.sram.profile import Profile, ProfileError, list_profiles, load_profile
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "uniform_profile",
     "SimulatedMemory",
     "ReadResult",
+    "SparseRead",
     "Placement",
     "SimulatedMemoryError",
     "EnergyModel",

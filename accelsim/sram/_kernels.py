@@ -8,7 +8,7 @@ import numpy as np
 from accelsim._numba import jit
 from accelsim.sram.cells import FLIP
 
-__all__ = ["uniform_hash", "apply_faults", "read_prefix"]
+__all__ = ["uniform_hash", "apply_faults", "read_prefix", "read_prefix_sparse"]
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -84,3 +84,23 @@ def read_prefix(stored, neg_v_fail_v, neg_vdd_v, word_index, bit_in_word, fault_
     words = stored.copy()
     flipped = apply_faults(words, n_faulty, word_index, bit_in_word, fault_kind, errs)
     return words, n_faulty, flipped
+
+
+@jit
+def read_prefix_sparse(stored, scratch, neg_v_fail_v, neg_vdd_v, word_index, bit_in_word, fault_kind, errs):
+    """The read value of every word holding a faulty cell, without copying ``stored``.
+
+    ``scratch`` equals ``stored`` on entry and on return: the faults are
+    applied to it in place, the touched words gathered, and the touched
+    words restored, so the work is proportional to the faulty cells.
+    Returns the word of each faulty cell as read (words holding several
+    faulty cells repeat), the prefix length and the bits changed.
+    """
+    n_faulty = np.searchsorted(neg_v_fail_v, neg_vdd_v, side="right")
+    flipped = apply_faults(scratch, n_faulty, word_index, bit_in_word, fault_kind, errs)
+    values = np.empty(n_faulty, stored.dtype)
+    for i in range(n_faulty):
+        values[i] = scratch[word_index[i]]
+    for i in range(n_faulty):
+        scratch[word_index[i]] = stored[word_index[i]]
+    return values, n_faulty, flipped

@@ -27,7 +27,10 @@ import numpy as np
 from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
 
-__all__ = ["SimulatedMemory", "Placement", "ReadResult", "SimulatedMemoryError"]
+__all__ = ["SimulatedMemory", "Placement", "ReadResult", "SparseRead", "SimulatedMemoryError"]
+
+
+MAX_CACHED_PLACEMENTS = 64
 
 
 class SimulatedMemoryError(UserInputError):
@@ -123,6 +126,29 @@ class ReadResult:
     tiled: bool
 
 
+@dataclass(frozen=True, eq=False)
+class SparseRead:
+    """The words that differ from storage at one voltage, without a full copy.
+
+    Attributes
+    ----------
+    word_index : ndarray of int64 or int32
+        Word of each faulty cell, in placement order (a word holding several
+        faulty cells repeats; the read-only arrays are views).
+    words : ndarray
+        The value read from ``word_index[i]`` (the same for repeats).
+    faulty_cells, flipped_bits, fault_bits, tiled
+        As in :class:`ReadResult`.
+    """
+
+    word_index: np.ndarray
+    words: np.ndarray
+    faulty_cells: int
+    flipped_bits: int
+    fault_bits: np.ndarray
+    tiled: bool
+
+
 class SimulatedMemory:
     """Words stored in a profile's chip, read back with the faults of a voltage.
 
@@ -163,6 +189,7 @@ class SimulatedMemory:
         # few faulty cells should be.
         self._vdd_range_v = (float(profile.vdd_floor_v), float(profile.vdd_nominal_v))
         self._placements = {}
+        self._scratch = None
 
     @property
     def profile(self):
@@ -199,7 +226,8 @@ class SimulatedMemory:
     def placement(self, chip=0):
         """The footprint's faulty cells on ``chip``, sorted by descending fail voltage.
 
-        Computed on the first call for a chip and cached.
+        Computed on the first call for a chip and cached (the last
+        ``MAX_CACHED_PLACEMENTS`` chips).
 
         Parameters
         ----------
@@ -213,6 +241,9 @@ class SimulatedMemory:
         """
         chip = _validated_count("chip", chip, upper=2**63)
         if chip not in self._placements:
+            if len(self._placements) >= MAX_CACHED_PLACEMENTS:
+                # Training draws a fresh chip per step: keep memory bounded.
+                del self._placements[next(iter(self._placements))]
             self._placements[chip] = self._place(chip)
         return self._placements[chip]
 
@@ -256,6 +287,30 @@ class SimulatedMemory:
             self._words, placement.neg_v_fail_v, -vdd_v, placement.word_index,
             placement.bit_in_word, placement.fault_kind, placement.errs)
         return ReadResult(words=words, faulty_cells=int(n_faulty), flipped_bits=int(flipped),
+                          fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
+
+    def read_sparse(self, vdd_v, chip=0):
+        """Read at ``vdd_v`` like :meth:`read`, returning only the words faulty cells touch.
+
+        The work grows with the number of faulty cells alone: no copy of the
+        stored words is made. Not safe to call from several threads at once
+        on one memory (it patches and restores a private scratch copy).
+
+        Returns
+        -------
+        SparseRead
+        """
+        vdd_v = self._checked_voltage(vdd_v)
+        placement = self._placements.get(chip) if type(chip) is int else None
+        if placement is None:
+            placement = self.placement(chip)
+        if self._scratch is None:
+            self._scratch = self._words.copy()
+        words, n_faulty, flipped = _kernels.read_prefix_sparse(
+            self._words, self._scratch, placement.neg_v_fail_v, -vdd_v, placement.word_index,
+            placement.bit_in_word, placement.fault_kind, placement.errs)
+        return SparseRead(word_index=placement.word_index[:n_faulty], words=words,
+                          faulty_cells=int(n_faulty), flipped_bits=int(flipped),
                           fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
 
     def _checked_voltage(self, vdd_v):

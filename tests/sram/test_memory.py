@@ -7,7 +7,7 @@ from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
 from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
 from accelsim.sram.generators import gaussian_profile, uniform_profile
-from accelsim.sram.memory import SimulatedMemory, SimulatedMemoryError
+from accelsim.sram.memory import MAX_CACHED_PLACEMENTS, SimulatedMemory, SimulatedMemoryError
 from accelsim.sram.profile import Profile, ProfileError
 
 VDD_FLOOR_V, VDD_NOMINAL_V = 0.5, 1.0
@@ -199,6 +199,26 @@ def test_reads_do_not_depend_on_order_or_cache(mem, vdd_v, chip):
     backward = [fresh.read(v, chip).words for v in reversed(vdd_v)][::-1]
     for a, b in zip(forward, backward):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.one_of(memories(), real_memories()), st.lists(voltages, min_size=1, max_size=4), chips)
+def test_sparse_reads_patch_storage_into_the_full_read(mem, vdd_v, chip):
+    for v in vdd_v:  # repeated reads: the scratch copy must come back clean each time
+        full, sparse = mem.read(v, chip), mem.read_sparse(v, chip)
+        patched = mem.words.copy()
+        patched[sparse.word_index] = sparse.words
+        np.testing.assert_array_equal(patched, full.words)
+        assert (sparse.faulty_cells, sparse.flipped_bits) == (full.faulty_cells, full.flipped_bits)
+        np.testing.assert_array_equal(sparse.fault_bits, full.fault_bits)
+
+
+def test_placement_cache_is_bounded():
+    mem = SimulatedMemory(uniform_profile(0.1), np.zeros(64, np.uint8), 8)
+    for chip in range(MAX_CACHED_PLACEMENTS + 5):
+        mem.placement(chip)
+    assert len(mem._placements) == MAX_CACHED_PLACEMENTS
+    assert mem.read(0.7, 0).faulty_cells == SimulatedMemory(mem.profile, mem.words, 8).read(0.7, 0).faulty_cells
 
 
 def test_placement_is_sorted_by_descending_fail_voltage_and_cached():
