@@ -5,12 +5,23 @@ Each ``plot_*`` function draws into a given ``Axes`` and returns it; each
 (``fig.savefig(path)``; the Agg canvas is used for raster files).
 """
 
+import csv
+from pathlib import Path
+
 import numpy as np
 from matplotlib.figure import Figure
 
+from accelsim._errors import UserInputError
 from accelsim.sram import ProfileError
 
-__all__ = ["plot_ber_voltage", "plot_fail_map", "profile_figure"]
+__all__ = [
+    "PlotError", "plot_ber_voltage", "plot_fail_map", "profile_figure", "SWEEP_FIGURES",
+    "energy_accuracy_figure", "accuracy_voltage_figure", "ber_voltage_figure", "draw_sweep",
+]
+
+
+class PlotError(UserInputError):
+    """Nothing to plot where the user pointed; the message says what is missing."""
 
 
 def plot_ber_voltage(ax, profile, chips=(0,), n_points=200):
@@ -100,3 +111,112 @@ def _positive_or_nan(values):
     """Zeros cannot sit on a log axis; leave those points out."""
     values = np.asarray(values, dtype=np.float64)
     return np.where(values > 0, values, np.nan)
+
+# -- sweep figures ------------------------------------------------------------------
+
+SWEEP_FIGURES = ("energy_accuracy.png", "accuracy_voltage.png", "ber_voltage.png")
+
+
+def _floats(rows, column):
+    return np.array([float(r[column]) for r in rows])
+
+
+def _by_model(rows):
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["model"], []).append(row)
+    return groups
+
+
+def energy_accuracy_figure(summary, title):
+    """Energy per inference against accuracy per model, 95% CI bars, Pareto front."""
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for model, rows in _by_model(summary).items():
+        energy = _floats(rows, "energy_j") * 1e9
+        acc = _floats(rows, "accuracy") * 100
+        low = acc - _floats(rows, "accuracy_ci95_low") * 100
+        high = _floats(rows, "accuracy_ci95_high") * 100 - acc
+        ax.errorbar(energy, acc, yerr=[low, high], marker="o", ms=4, capsize=2, label=model)
+    front = sorted((r for r in summary if str(r["pareto"]).lower() == "true"),
+                   key=lambda r: float(r["energy_j"]))
+    if front:
+        ax.step(_floats(front, "energy_j") * 1e9, _floats(front, "accuracy") * 100, where="post",
+                color="black", lw=1, ls="--", label="Pareto front")
+    ax.set_xlabel("energy per inference (nJ)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def accuracy_voltage_figure(summary, title):
+    """Accuracy and robust error (means with 95% CI bands) against supply voltage."""
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for model, rows in _by_model(summary).items():
+        vdd = _floats(rows, "vdd_v")
+        line, = ax.plot(vdd, _floats(rows, "accuracy") * 100, marker="o", ms=4, label=f"{model} accuracy")
+        ax.fill_between(vdd, _floats(rows, "accuracy_ci95_low") * 100,
+                        _floats(rows, "accuracy_ci95_high") * 100, color=line.get_color(), alpha=0.15)
+        ax.plot(vdd, _floats(rows, "robust_error") * 100, ls="--", color=line.get_color(),
+                label=f"{model} robust error")
+    ax.set_xlabel("weight SRAM supply voltage (V)")
+    ax.set_ylabel("accuracy / robust error (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return fig
+
+
+def ber_voltage_figure(summary, title):
+    """Profile BER and model BER against voltage, log scale."""
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    first_model = next(iter(_by_model(summary).values()))
+    vdd = _floats(first_model, "vdd_v")
+    ber = _floats(first_model, "profile_ber")
+    ax.plot(vdd[ber > 0], ber[ber > 0], color="black", marker="s", ms=4, label="profile BER")
+    for model, rows in _by_model(summary).items():
+        mber = _floats(rows, "model_ber")
+        keep = mber > 0
+        ax.plot(_floats(rows, "vdd_v")[keep], mber[keep], marker="o", ms=3, label=f"{model} model BER")
+    ax.set_yscale("log")
+    ax.set_xlabel("weight SRAM supply voltage (V)")
+    ax.set_ylabel("bit error rate")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def draw_sweep(directory, dataset=""):
+    """Draw the three sweep figures of ``directory/summary.csv`` into ``directory``.
+
+    Returns the paths written.
+    """
+    directory = Path(directory)
+    summary = _read_summary(directory)
+    where = f"profile {summary[0]['profile']}" + (f", dataset {dataset}" if dataset else "")
+    figures = {
+        "energy_accuracy.png": energy_accuracy_figure(summary, f"Energy vs accuracy ({where})"),
+        "accuracy_voltage.png": accuracy_voltage_figure(summary, f"Accuracy vs voltage ({where})"),
+        "ber_voltage.png": ber_voltage_figure(summary, f"Bit error rate vs voltage ({where})"),
+    }
+    paths = []
+    for name, fig in figures.items():
+        fig.savefig(directory / name, dpi=120)
+        paths.append(directory / name)
+    return paths
+
+
+def _read_summary(directory):
+    path = Path(directory) / "summary.csv"
+    if not path.exists():
+        raise PlotError(f"{path} not found: `accelsim plot DIR` needs the folder of a finished sweep")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise PlotError(f"{path} has no rows to plot")
+    return rows
