@@ -1,0 +1,205 @@
+"""What to train: one frozen, self-validating record of every training choice.
+
+The defaults are the published settings of Stutz et al. (MLSys 2021): SGD with
+Nesterov momentum 0.9, learning rate 0.05 on a cosine schedule, weight decay
+5e-4, batch 128; RandBET clips the perturbed gradient element-wise at 0.05.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from accelsim._errors import UserInputError
+
+__all__ = ["TrainError", "TrainConfig", "METHODS", "LR_SCHEDULES", "SCHEMA_VERSION", "method_label"]
+
+SCHEMA_VERSION = 1
+METHODS = ("normal", "randbet", "saq")
+LR_SCHEDULES = ("cosine", "step")
+
+
+class TrainError(UserInputError):
+    """A training option, or a combination of them, that cannot train; the message says the fix."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every choice that determines a training run (with the seed, the result is reproducible).
+
+    Parameters
+    ----------
+    dataset : str
+        ``digits``, ``mnist:DIR`` or ``cifar10:DIR`` (see :func:`accelsim.load_dataset`).
+    arch : str
+        Architecture of :func:`accelsim.models.build`, made for that dataset.
+    bits : int
+        Bits per stored weight code.
+    scheme : str
+        Quantization preset (``rquant``, ``normal``, ...).
+    method : {"normal", "randbet", "saq"}
+        Plain quantization-aware training, random bit error training, or
+        sharpness-aware quantization.
+    clip : float or None
+        Project every parameter onto ``[-clip, clip]`` after each step (norm
+        scales are trained as ``1 + alpha`` with ``alpha`` projected).
+    p_train : float or None
+        RandBET's fault rate per stored bit (cell), in (0, 0.5]; required by
+        RandBET with a rate-based fault model, refused otherwise.
+    fault_model : str or None
+        RandBET's faults: ``flip``, ``sa0``, ``sa1`` at rate ``p_train``, or
+        ``profile:NAME@V`` (the faults of a profile at supply ``V`` volts).
+        ``None`` means ``flip`` for RandBET; other methods take none.
+    fault_chip : int or None
+        Train on the faults of this one chip; ``None`` draws a fresh chip per step.
+    act_sparsity : float
+        Weight ``L`` of the L1 penalty on activations (0: off).
+    epochs, batch_size : int
+    lr : float
+        Initial learning rate.
+    lr_schedule : {"cosine", "step"}
+        Cosine decay to 0 per step, or a tenfold drop at 50% and 75% of the epochs.
+    momentum, weight_decay : float
+        Of SGD with Nesterov momentum.
+    randbet_grad_clip : float
+        Element-wise bound of RandBET's perturbed gradient.
+    saq_rho : float
+        L2 radius of SAQ's perturbation of the quantized weights.
+    seed : int
+        Seeds the initialisation, the data order and the fault draws.
+    train_limit : int or None
+        Train on the first ``train_limit`` examples only (quick runs).
+    """
+
+    dataset: str
+    arch: str
+    bits: int = 8
+    scheme: str = "rquant"
+    method: str = "normal"
+    clip: float | None = None
+    p_train: float | None = None
+    fault_model: str | None = None
+    fault_chip: int | None = None
+    act_sparsity: float = 0.0
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    lr_schedule: str = "cosine"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    randbet_grad_clip: float = 0.05
+    saq_rho: float = 0.4
+    seed: int = 0
+    train_limit: int | None = None
+
+    def __post_init__(self):
+        self._check_data_and_model()
+        self._check_optimiser()
+        self._check_method()
+
+    @property
+    def dataset_name(self):
+        """The dataset without its folder: ``digits``, ``mnist`` or ``cifar10``."""
+        return self.dataset.partition(":")[0]
+
+    @property
+    def method_label(self):
+        """The zoo's method: ``clipping`` for normal training with a clip, else ``method``."""
+        return method_label(self.method, self.clip)
+
+    def to_dict(self):
+        """Plain, JSON-serialisable dict with a ``schema_version``."""
+        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Inverse of :meth:`to_dict`; raises :class:`TrainError` on a mismatch."""
+        if not isinstance(data, dict):
+            raise TrainError(f"training config must be a dict, got {type(data).__name__}")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise TrainError(f"training config schema_version is {data.get('schema_version')!r}; expected "
+                             f"{SCHEMA_VERSION} (written by an incompatible accelsim)")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        given = set(data) - {"schema_version"}
+        if not given <= fields or not {"dataset", "arch"} <= given:
+            raise TrainError(f"training config keys {sorted(given)}: unknown {sorted(given - fields)}, "
+                             f"missing {sorted({'dataset', 'arch'} - given)}")
+        return cls(**{name: data[name] for name in given})
+
+    # -- validation -----------------------------------------------------------------
+    def _check_data_and_model(self):
+        from accelsim.models import arch_spec  # torch-based: only when a config is made
+        from accelsim.quant import get_scheme
+
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise TrainError(f"dataset is {self.dataset!r}; expected digits, mnist:DIR or cifar10:DIR")
+        spec = arch_spec(self.arch)
+        if spec.dataset != self.dataset_name:
+            raise TrainError(f"arch {self.arch!r} is built for {spec.dataset}, not dataset {self.dataset!r}; "
+                             f"pick a {self.dataset_name} architecture or --dataset {spec.dataset}")
+        _check_int("bits", self.bits, 2)
+        try:
+            get_scheme(self.scheme, self.bits)
+        except UserInputError as exc:
+            raise TrainError(f"scheme {self.scheme!r} at bits {self.bits!r}: {exc}") from None
+
+    def _check_optimiser(self):
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("seed", self.seed, 0)
+        if self.train_limit is not None:
+            _check_int("train_limit", self.train_limit, 1)
+        if self.fault_chip is not None:
+            _check_int("fault_chip", self.fault_chip, 0)
+        _check_real("lr", self.lr, low=0.0, open_low=True)
+        _check_real("momentum", self.momentum, low=0.0, high=1.0, open_high=True)
+        _check_real("weight_decay", self.weight_decay, low=0.0)
+        _check_real("act_sparsity", self.act_sparsity, low=0.0)
+        _check_real("randbet_grad_clip", self.randbet_grad_clip, low=0.0, open_low=True)
+        _check_real("saq_rho", self.saq_rho, low=0.0, open_low=True)
+        if self.clip is not None:
+            _check_real("clip", self.clip, low=0.0, open_low=True)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise TrainError(f"lr_schedule is {self.lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}")
+
+    def _check_method(self):
+        from accelsim.train.faults import parse_fault_model
+
+        if self.method not in METHODS:
+            raise TrainError(f"method is {self.method!r}; expected one of {', '.join(METHODS)} "
+                             "(clipping is --clip W with any method)")
+        if self.method != "randbet":
+            for name in ("p_train", "fault_model", "fault_chip"):
+                if getattr(self, name) is not None:
+                    raise TrainError(f"{name} = {getattr(self, name)!r} only applies to RandBET; "
+                                     f"use method randbet or drop {name}")
+            return
+        if self.fault_model is None:
+            object.__setattr__(self, "fault_model", "flip")
+        fault = parse_fault_model(self.fault_model)
+        if fault.is_rate_based and self.p_train is None:
+            raise TrainError(f"RandBET with fault model {self.fault_model!r} needs p_train, the rate per "
+                             "bit, e.g. 0.01 to 0.2")
+        if not fault.is_rate_based and self.p_train is not None:
+            raise TrainError(f"p_train = {self.p_train!r} conflicts with fault model {self.fault_model!r}, "
+                             "whose rate the profile and voltage set; drop p_train")
+        if self.p_train is not None:
+            _check_real("p_train", self.p_train, low=0.0, high=0.5, open_low=True)
+
+
+def method_label(method, clip):
+    """The zoo's name for a training method: normal training with a clip is ``clipping``."""
+    return "clipping" if method == "normal" and clip is not None else method
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TrainError(f"{name} is {value!r}; expected an integer >= {minimum}")
+
+
+def _check_real(name, value, low=-math.inf, high=math.inf, open_low=False, open_high=False):
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+    if not ok:
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise TrainError(f"{name} is {value!r}; expected a number in {lo}{low:g}, {high:g}{hi}")

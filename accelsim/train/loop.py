@@ -1,0 +1,305 @@
+"""The training loop: epochs of SGD steps, resumable, reporting through a callback.
+
+Everything random derives from the seed (initialisation, the data order of
+each epoch, the fault chips), and the data order of an epoch depends only on
+``(seed, epoch)``: a run resumed from its side file ends with the very weights
+of an uninterrupted one.
+"""
+
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from accelsim._version import __version__
+from accelsim.data import load_dataset
+from accelsim.engine import QuantizedModel
+from accelsim.models import build
+from accelsim.quant import get_scheme
+from accelsim.train import methods
+from accelsim.train.checkpoint import META_SCHEMA_VERSION, save_checkpoint
+from accelsim.train.config import TrainConfig, TrainError
+from accelsim.train.faults import TrainingFaults, parse_fault_model
+from accelsim.train.qat import QatModel
+from accelsim.train.sharpness import measure_sharpness
+
+__all__ = ["TrainProgress", "TrainResult", "train", "resume_path", "default_name", "lr_at", "evaluate_accuracy",
+           "activation_sparsity"]
+
+_EVAL_BATCH = 2048
+_SHARPNESS_EXAMPLES = 512
+_EXAMPLE_INPUTS = 8
+_STEP_MILESTONES = (0.5, 0.75)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """Where a run is, passed to the progress callback after every batch.
+
+    Attributes
+    ----------
+    epoch : int
+        Current epoch, from 0.
+    epochs : int
+    batch : int
+        Batches done in this epoch, from 1.
+    batches : int
+        Batches per epoch.
+    loss : float
+        Loss of this batch on the clean quantized weights.
+    test_accuracy : float or None
+        Accuracy of the quantized model on the test split, after the last batch of an epoch.
+    """
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    test_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A finished run.
+
+    Attributes
+    ----------
+    state_dict : dict of str to Tensor
+        Loads into ``accelsim.models.build(config.arch)``.
+    meta : dict
+        The checkpoint meta.
+    history : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``test_accuracy``, ``lr``.
+    path : Path or None
+        The checkpoint written, if any.
+    """
+
+    state_dict: dict
+    meta: dict
+    history: list = field(default_factory=list)
+    path: Path | None = None
+
+
+def resume_path(out):
+    """Side file holding the state after the last finished epoch of a run writing ``out``."""
+    out = Path(out)
+    return out.with_name(out.name + ".resume")
+
+
+def default_name(config):
+    """Zoo-style name ``<dataset>-<arch>-<method>-<bits>b``, the arch without its dataset prefix."""
+    arch = config.arch.removeprefix(config.dataset_name + "-")
+    return f"{config.dataset_name}-{arch}-{config.method_label}-{config.bits}b"
+
+
+def lr_at(config, step, steps_per_epoch):
+    """Learning rate of global ``step``: cosine decay per step, or tenfold drops at 50% and 75%."""
+    total = config.epochs * steps_per_epoch
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
+    drops = sum(step >= milestone * total for milestone in _STEP_MILESTONES)
+    return config.lr * 0.1**drops
+
+
+def train(config, out=None, progress=None):
+    """Train a model as ``config`` says; write its checkpoint to ``out``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    out : str or Path, optional
+        Checkpoint to write. After each epoch the state goes to
+        :func:`resume_path` ``(out)``; a run finding that file (of the same
+        config) continues from it, and removes it once the checkpoint is written.
+    progress : callable, optional
+        Called with a :class:`TrainProgress` after every batch.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainError
+        Bad config, or a side file of another config.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TrainError(f"config must be a TrainConfig, got {type(config).__name__}")
+    x_train, y_train = load_dataset(config.dataset, "train", limit=config.train_limit)
+    x_test, y_test = load_dataset(config.dataset, "test")
+    scheme = get_scheme(config.scheme, config.bits)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        module = build(config.arch)
+    # Importing into the engine first fails fast on an unsupported model and
+    # gives the memory order of the parameters.
+    names = QuantizedModel.from_torch(module, scheme, x_train[:2]).tensor_names
+    model = QatModel(module, scheme, names, reparameterise_norms=config.clip is not None)
+    if config.clip is not None:
+        model.project(config.clip)
+    optimizer = torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
+                                weight_decay=config.weight_decay)
+    start_epoch, history = _resume(config, out, module, optimizer)
+    step_fn = _step_function(config)
+    batches = math.ceil(len(x_train) / config.batch_size)
+    for epoch in range(start_epoch, config.epochs):
+        loss = _train_epoch(config, model, optimizer, step_fn, x_train, y_train, epoch, batches, progress)
+        with torch.no_grad():
+            weights = model.quantize().values
+        accuracy = evaluate_accuracy(lambda x: model.forward(x, weights), module, x_test, y_test)
+        history.append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
+                        "lr": lr_at(config, epoch * batches, batches)})
+        if progress is not None:
+            progress(TrainProgress(epoch, config.epochs, batches, batches, loss, accuracy))
+        if out is not None:
+            _save_resume(config, out, epoch + 1, module, optimizer, history)
+    return _finish(config, model, history, out, (x_train, y_train), (x_test, y_test))
+
+
+def _step_function(config):
+    objective_args = dict(act_sparsity=float(config.act_sparsity))
+    faults = None
+    if config.method == "randbet":
+        faults = TrainingFaults(parse_fault_model(config.fault_model), config.p_train, config.fault_chip,
+                                config.seed)
+
+    def step(model, x, y, global_step):
+        with methods.ActivationRecorder(model.module) as recorder:
+            objective = methods.Objective(recorder=recorder, **objective_args)
+            if config.method == "randbet":
+                return methods.randbet_step(model, objective, x, y, faults, global_step, config.randbet_grad_clip)
+            if config.method == "saq":
+                return methods.saq_step(model, objective, x, y, config.saq_rho)
+            return methods.normal_step(model, objective, x, y)
+
+    return step
+
+
+def _train_epoch(config, model, optimizer, step_fn, x, y, epoch, batches, progress):
+    model.module.train()
+    order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(x)))
+    losses = []
+    for b in range(batches):
+        index = order[b * config.batch_size:(b + 1) * config.batch_size]
+        global_step = epoch * batches + b
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(config, global_step, batches)
+        result = step_fn(model, x[index], y[index], global_step)
+        for p, g in zip(model.parameters.values(), result.grads):
+            p.grad = g
+        optimizer.step()
+        if config.clip is not None:
+            model.project(config.clip)
+        losses.append(result.loss)
+        if progress is not None and b + 1 < batches:
+            progress(TrainProgress(epoch, config.epochs, b + 1, batches, result.loss))
+    return float(np.mean(losses))
+
+
+@torch.no_grad()
+def evaluate_accuracy(forward, module, x, y):
+    """Accuracy of ``forward`` on ``(x, y)``, in batches, with ``module`` in inference mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        correct = sum(int((forward(xb).argmax(1) == yb).sum())
+                      for xb, yb in zip(torch.split(x, _EVAL_BATCH), torch.split(y, _EVAL_BATCH)))
+    finally:
+        module.train(was_training)
+    return correct / len(y)
+
+
+@torch.no_grad()
+def activation_sparsity(module, x):
+    """Fraction of ReLU outputs that are exactly zero over the inputs ``x`` (inference mode)."""
+    zeros = total = 0
+    module.eval()
+    with methods.ActivationRecorder(module) as recorder:
+        for xb in torch.split(x, _EVAL_BATCH):
+            recorder.clear()
+            module(xb)
+            zeros += sum(int((a == 0).sum()) for a in recorder.outputs)
+            total += sum(a.numel() for a in recorder.outputs)
+    return zeros / total if total else 0.0
+
+
+def _finish(config, model, history, out, train_data, test_data):
+    state_dict = model.deployed_state_dict()
+    deployed = build(config.arch)
+    deployed.load_state_dict(state_dict)
+    x_test, y_test = test_data
+    qm = QuantizedModel.from_torch(deployed, get_scheme(config.scheme, config.bits), x_test[:_EXAMPLE_INPUTS])
+    reference = qm.reference_module()
+    x_sharp, y_sharp = train_data[0][:_SHARPNESS_EXAMPLES], train_data[1][:_SHARPNESS_EXAMPLES]
+    meta = _meta(config, out, qm, history,
+                 clean_accuracy=evaluate_accuracy(qm.forward, deployed, x_test, y_test),
+                 sparsity=activation_sparsity(reference, x_test),
+                 sharpness=measure_sharpness(reference, x_sharp, y_sharp, seed=config.seed).to_dict(),
+                 n_train=len(train_data[1]), n_test=len(y_test))
+    path = None
+    if out is not None:
+        path = save_checkpoint(out, state_dict, meta)
+        resume_path(out).unlink(missing_ok=True)
+    return TrainResult(state_dict=state_dict, meta=meta, history=history, path=path)
+
+
+def _meta(config, out, qm, history, **measured):
+    return {
+        "schema_version": META_SCHEMA_VERSION,
+        "name": Path(out).stem if out is not None else default_name(config),
+        "arch": config.arch,
+        "dataset": config.dataset_name,
+        "bits": config.bits,
+        "quant_scheme": qm.scheme.name,
+        "scheme": qm.scheme.to_dict(),
+        "method": config.method_label,
+        "clip": config.clip,
+        "p_train": config.p_train,
+        "fault_model": config.fault_model,
+        "fault_chip": config.fault_chip,
+        "act_sparsity": config.act_sparsity,
+        "epochs": config.epochs,
+        "seed": config.seed,
+        **measured,
+        "history": history,
+        "config": config.to_dict(),
+        "versions": {"accelsim": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def _resume(config, out, module, optimizer):
+    if out is None or not resume_path(out).exists():
+        return 0, []
+    path = resume_path(out)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        saved = json.loads(state["config"])
+    except Exception as exc:  # a damaged side file: say which and how to proceed
+        raise TrainError(f"cannot read the resume file {path} ({type(exc).__name__}: {exc}); delete it to "
+                         "start over") from None
+    if saved != config.to_dict():
+        changed = sorted(k for k in saved.keys() | config.to_dict().keys()
+                         if saved.get(k) != config.to_dict().get(k))
+        raise TrainError(f"{path} resumes a run with other settings ({', '.join(changed)} differ); rerun "
+                         "with the same arguments, or delete it to start over")
+    module.load_state_dict(state["module"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["epoch"]), json.loads(state["history"])
+
+
+def _save_resume(config, out, epoch, module, optimizer, history):
+    path = resume_path(out)
+    state = {"config": json.dumps(config.to_dict()), "epoch": epoch, "module": module.state_dict(),
+             "optimizer": optimizer.state_dict(), "history": json.dumps(history)}
+    partial = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(state, partial)
+        partial.replace(path)
+    except OSError as exc:
+        raise TrainError(f"cannot write the resume file {path} ({exc.strerror}); choose a writable --out") from None

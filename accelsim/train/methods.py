@@ -1,0 +1,158 @@
+"""One training step of each method: the gradient it steps with.
+
+- normal: the gradient of the loss on the quantized weights;
+- RandBET (Stutz et al., MLSys 2021): the mean of that clean gradient and the
+  gradient on the quantized weights read back from a faulty chip, the latter
+  clipped element-wise (0.05 in the paper);
+- SAQ (Liu et al., 2021): the gradient at the quantized weights moved by
+  ``rho * g / ||g||`` along the clean gradient ``g``.
+
+Every loss may add an L1 penalty on activations (FlatENN's activation
+sparsity), recorded by :class:`ActivationRecorder`.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ActivationRecorder", "Objective", "StepResult", "normal_step", "randbet_step", "saq_step"]
+
+_ACTIVATIONS = (nn.ReLU, nn.ReLU6)
+
+
+class ActivationRecorder:
+    """Keeps the outputs of a module's ReLU layers during forward passes.
+
+    Use as a context manager: hooks are attached on entry and removed on exit.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    """
+
+    def __init__(self, module):
+        self._module = module
+        self._handles = []
+        self.outputs = []
+
+    def __enter__(self):
+        self.outputs = []
+        self._handles = [m.register_forward_hook(self._keep) for m in self._module.modules()
+                         if isinstance(m, _ACTIVATIONS)]
+        return self
+
+    def __exit__(self, *exc_info):
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _keep(self, module, inputs, output):
+        self.outputs.append(output)
+
+    def clear(self):
+        """Forget the recorded outputs."""
+        self.outputs = []
+
+    def penalty(self):
+        """Mean over layers of the mean absolute activation (differentiable)."""
+        if not self.outputs:
+            return torch.zeros(())
+        return torch.stack([a.abs().mean() for a in self.outputs]).mean()
+
+    def zero_fraction(self):
+        """Fraction of the recorded activations that are exactly zero, over all layers."""
+        zeros = sum(int((a == 0).sum()) for a in self.outputs)
+        total = sum(a.numel() for a in self.outputs)
+        return zeros / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Cross-entropy plus ``act_sparsity`` times the activation penalty.
+
+    Attributes
+    ----------
+    act_sparsity : float
+    recorder : ActivationRecorder or None
+        Required (and entered) when ``act_sparsity > 0``.
+    """
+
+    act_sparsity: float = 0.0
+    recorder: ActivationRecorder | None = None
+
+    def loss(self, model, weights, x, y, update_statistics=True):
+        """The differentiable loss of ``model`` with ``weights`` on the batch."""
+        if self.recorder is not None:
+            self.recorder.clear()
+        loss = F.cross_entropy(model.forward(x, weights, update_statistics), y)
+        if self.act_sparsity > 0:
+            loss = loss + self.act_sparsity * self.recorder.penalty()
+        return loss
+
+    def gradient(self, model, weights, x, y, update_statistics=True):
+        """Loss (float) and its gradient with respect to the trained parameters (memory order)."""
+        loss = self.loss(model, weights, x, y, update_statistics)
+        grads = torch.autograd.grad(loss, list(model.parameters.values()))
+        return float(loss.detach()), list(grads)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The gradient to step with and the losses seen.
+
+    Attributes
+    ----------
+    grads : list of Tensor
+        One per trained parameter, in memory order.
+    loss : float
+        Loss on the clean quantized weights.
+    second_loss : float or None
+        Loss on the faulty (RandBET) or perturbed (SAQ) weights.
+    """
+
+    grads: list
+    loss: float
+    second_loss: float | None = None
+
+
+def normal_step(model, objective, x, y):
+    """Quantization-aware training: the gradient on the clean quantized weights."""
+    loss, grads = objective.gradient(model, model.quantize().values, x, y)
+    return StepResult(grads, loss)
+
+
+def randbet_step(model, objective, x, y, faults, step, grad_clip):
+    """Random bit error training: clean and faulty gradients averaged.
+
+    Parameters
+    ----------
+    model : accelsim.train.qat.QatModel
+    objective : Objective
+    x, y : Tensor
+        The batch.
+    faults : accelsim.train.faults.TrainingFaults
+        Reads the stored words back out of this step's chip.
+    step : int
+        Global step number (the chip of a fresh-chip fault model).
+    grad_clip : float
+        Element-wise bound of the faulty gradient.
+    """
+    quantized = model.quantize()
+    loss, clean = objective.gradient(model, quantized.values, x, y)
+    words = faults.apply(quantized.words(), model.scheme.bits, step)
+    faulty_loss, faulty = objective.gradient(model, model.faulty_weights(quantized, words), x, y,
+                                             update_statistics=False)
+    grads = [(c + f.clamp(-grad_clip, grad_clip)) / 2 for c, f in zip(clean, faulty)]
+    return StepResult(grads, loss, faulty_loss)
+
+
+def saq_step(model, objective, x, y, rho):
+    """Sharpness-aware quantization: the gradient at ``w_q + rho * g / ||g||``."""
+    quantized = model.quantize()
+    loss, clean = objective.gradient(model, quantized.values, x, y)
+    norm = torch.sqrt(sum((g * g).sum() for g in clean)).clamp_min(1e-12)
+    moved = [v.detach() + rho * g / norm for v, g in zip(quantized.values.values(), clean)]
+    second_loss, grads = objective.gradient(model, model.straight_through(moved), x, y, update_statistics=False)
+    return StepResult(grads, loss, second_loss)
