@@ -99,7 +99,15 @@ def parse_spec(spec, known_names):
         raise DatasetError(f"unknown dataset {spec!r}; expected one of: {expected}")
     if colon and not folder.strip():
         raise DatasetError(f"dataset spec {spec!r} has an empty folder; write {name}:DIR with the folder of the files")
-    return name, Path(folder.strip()).expanduser() if colon else None
+    return name, _expand_home(Path(folder.strip())) if colon else None
+
+
+def _expand_home(path):
+    """``~`` and ``~user`` expanded; a folder naming an unknown user stays as written."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
 
 
 def check_split(split):
