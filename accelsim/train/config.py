@@ -87,7 +87,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     randbet_grad_clip: float = 0.05
-    saq_rho: float = 0.4
+    saq_rho: float = 0.1
     seed: int = 0
     train_limit: int | None = None
 

@@ -1,0 +1,170 @@
+"""The model zoo: trained checkpoints shipped with the package, loaded as quantized models.
+
+Each ``accelsim/models/zoo/<name>.pt`` is a checkpoint written by
+``accelsim train`` (format: :mod:`accelsim.train.checkpoint`); ``zoo/README.md``
+gives the command that made each one. Names read
+``<dataset>-<arch>-<method>-<bits>b``, with the clipping bound after the
+method when a dataset has models of several bounds.
+"""
+
+import difflib
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from accelsim._errors import UserInputError
+
+__all__ = ["ZooError", "ZooRecord", "zoo", "model_path", "load_model", "ZOO_DIR"]
+
+ZOO_DIR = Path(__file__).resolve().parent / "zoo"
+_EXAMPLE_INPUTS = 8
+
+
+class ZooError(UserInputError):
+    """A model name that is neither in the zoo nor a checkpoint file."""
+
+
+@dataclass(frozen=True)
+class ZooRecord:
+    """One shipped model.
+
+    Attributes
+    ----------
+    name : str
+    dataset : str
+        ``digits``, ``mnist`` or ``cifar10``.
+    arch : str
+        Architecture name of :func:`accelsim.models.build`.
+    method : str
+        ``normal``, ``clipping``, ``randbet`` or ``saq``.
+    clip : float or None
+        Weight clipping bound.
+    p_train : float or None
+        RandBET's training bit error rate.
+    bits : int
+    quant_scheme : str
+        Quantization preset.
+    clean_accuracy : float
+        Accuracy of the quantized model on the test split.
+    path : Path
+        The checkpoint file.
+    """
+
+    name: str
+    dataset: str
+    arch: str
+    method: str
+    clip: float | None
+    p_train: float | None
+    bits: int
+    quant_scheme: str
+    clean_accuracy: float
+    path: Path
+
+    def to_dict(self):
+        """Plain dict of the fields (``path`` as a string)."""
+        return {**asdict(self), "path": str(self.path)}
+
+
+def zoo():
+    """The shipped models, sorted by name.
+
+    Returns
+    -------
+    list of ZooRecord
+
+    Examples
+    --------
+    >>> "digits-cnn-randbet-8b" in [record.name for record in zoo()]
+    True
+    """
+    files = sorted(ZOO_DIR.glob("*.pt"))
+    return [_record(path, path.stat().st_mtime_ns) for path in files]
+
+
+@lru_cache(maxsize=64)
+def _record(path, mtime_ns):
+    from accelsim.train.checkpoint import load_checkpoint
+
+    del mtime_ns  # part of the cache key only: a rewritten file is read again
+    _, meta = load_checkpoint(path)
+    return ZooRecord(name=path.stem, dataset=meta["dataset"], arch=meta["arch"], method=meta["method"],
+                     clip=meta["clip"], p_train=meta["p_train"], bits=meta["bits"],
+                     quant_scheme=meta["quant_scheme"], clean_accuracy=meta["clean_accuracy"], path=path)
+
+
+def model_path(name_or_path):
+    """The checkpoint file of a zoo name, or ``name_or_path`` itself when it is a file.
+
+    Raises
+    ------
+    ZooError
+        Neither a zoo name nor an existing file; the message lists the zoo.
+    """
+    shipped = ZOO_DIR / f"{name_or_path}.pt"
+    if isinstance(name_or_path, str) and "/" not in name_or_path and shipped.is_file():
+        return shipped
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    names = [p.stem for p in sorted(ZOO_DIR.glob("*.pt"))]
+    close = difflib.get_close_matches(str(name_or_path), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ZooError(f"model {str(name_or_path)!r} is neither a zoo name nor a checkpoint file{hint}; "
+                   f"zoo names: {', '.join(names) or '(none shipped)'}")
+
+
+def load_model(name_or_path, bits=None, scheme=None):
+    """The :class:`~accelsim.engine.QuantizedModel` of a zoo name or checkpoint.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name of :func:`zoo` or the path of a checkpoint.
+    bits : int, optional
+        Re-quantize at this precision (default: the trained one).
+    scheme : str or accelsim.quant.QuantScheme, optional
+        Re-quantize with this scheme (default: the trained preset).
+
+    Returns
+    -------
+    QuantizedModel
+        Its ``meta`` is the checkpoint meta with ``name``, and ``bits`` and
+        ``quant_scheme`` as quantized now (``trained_bits`` and
+        ``trained_quant_scheme`` keep the checkpoint's). Workloads are
+        measured on a few test examples for digits, and on inputs at the
+        dataset mean (zeros) otherwise.
+
+    Raises
+    ------
+    ZooError, CheckpointError, ModelImportError
+    """
+    from accelsim.engine import QuantizedModel
+    from accelsim.models.registry import arch_spec
+    from accelsim.quant import QuantScheme, get_scheme
+    from accelsim.train.checkpoint import CheckpointError, load_checkpoint
+
+    path = model_path(name_or_path)
+    state_dict, meta = load_checkpoint(path)
+    spec = arch_spec(meta["arch"])
+    module = spec.build()
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not fit architecture {meta['arch']!r}: {exc}") from None
+    if scheme is None:
+        scheme = QuantScheme.from_dict(meta["scheme"])
+    scheme = get_scheme(scheme, meta["bits"] if bits is None else bits)
+    meta = {**meta, "name": path.stem, "path": str(path), "bits": scheme.bits, "quant_scheme": scheme.name,
+            "trained_bits": meta["bits"], "trained_quant_scheme": meta["quant_scheme"]}
+    return QuantizedModel.from_torch(module, scheme, _example_input(spec), meta=meta)
+
+
+def _example_input(spec):
+    if spec.dataset == "digits":
+        from accelsim.data import load_dataset
+
+        return load_dataset("digits", "test", limit=_EXAMPLE_INPUTS)[0]
+    return torch.zeros((_EXAMPLE_INPUTS, *spec.input_shape))
