@@ -1,0 +1,109 @@
+"""``accelsim train``: train a robust quantized model and write its checkpoint."""
+
+import sys
+
+__all__ = ["register", "format_summary"]
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "train", help="train a quantized model (normal, clipping, RandBET, SAQ, fault-aware, sparse)",
+        description="Quantization-aware training of a reference architecture; the options combine "
+                    "(e.g. RandBET with --clip). Writes one checkpoint that `accelsim sweep --model PATH` "
+                    "and accelsim.load_model read. Rerunning an interrupted command resumes it from its "
+                    "last epoch (state kept in PATH.resume).")
+    parser.add_argument("--dataset", required=True, help="digits | mnist:DIR | cifar10:DIR")
+    parser.add_argument("--arch", required=True, help="architecture (digits-mlp, digits-cnn, lenet, ...)")
+    parser.add_argument("--bits", type=int, default=8, help="bits per stored weight (default: 8)")
+    parser.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
+    parser.add_argument("--method", default="normal", help="normal | randbet | saq (default: normal)")
+    parser.add_argument("--clip", type=float, metavar="W", help="project all weights onto [-W, W] after each step")
+    parser.add_argument("--p-train", type=float, metavar="P", help="RandBET's bit error rate, e.g. 0.01 to 0.2")
+    parser.add_argument("--fault-model", metavar="flip|sa0|sa1|profile:NAME@V",
+                        help="RandBET's faults (default: flip)")
+    parser.add_argument("--fault-chip", type=int, metavar="K",
+                        help="train on the faults of chip K only (default: a fresh chip per step)")
+    parser.add_argument("--act-sparsity", type=float, default=0.0, metavar="L",
+                        help="weight of the L1 penalty on activations (default: 0)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order, faults")
+    parser.add_argument("--scheme", default="rquant", help="quantization preset (default: rquant)")
+    parser.add_argument("--lr", type=float, default=0.05, help="initial learning rate (default: 0.05)")
+    parser.add_argument("--lr-schedule", default="cosine", help="cosine | step (default: cosine)")
+    parser.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
+    parser.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum (default: 0.9)")
+    parser.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default: 5e-4)")
+    parser.add_argument("--saq-rho", type=float, default=0.1, help="SAQ's perturbation radius (default: 0.1)")
+    parser.add_argument("--randbet-grad-clip", type=float, default=0.05,
+                        help="bound of RandBET's perturbed gradient (default: 0.05)")
+    parser.add_argument("--train-limit", type=int, metavar="N", help="train on the first N examples only")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run)
+
+
+def _config(args):
+    from accelsim.train import TrainConfig
+
+    return TrainConfig(
+        dataset=args.dataset, arch=args.arch, bits=args.bits, scheme=args.scheme, method=args.method,
+        clip=args.clip, p_train=args.p_train, fault_model=args.fault_model, fault_chip=args.fault_chip,
+        act_sparsity=args.act_sparsity, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
+        randbet_grad_clip=args.randbet_grad_clip, saq_rho=args.saq_rho, seed=args.seed,
+        train_limit=args.train_limit)
+
+
+def format_summary(meta, path):
+    """The lines printed after training."""
+    sharpness = meta["sharpness"]
+    return "\n".join([
+        f"wrote {path}: {meta['name']} ({meta['method']}, {meta['bits']} bits, {meta['quant_scheme']})",
+        f"clean accuracy {meta['clean_accuracy'] * 100:.2f}% (quantized model, test split)",
+        f"activation sparsity {meta['sparsity'] * 100:.1f}% of ReLU outputs are zero",
+        f"sharpness: loss {sharpness['loss']:.4f}, max loss increase {sharpness['max_loss_increase']:.4f} "
+        f"within {sharpness['radius'] * 100:g}% of the weights, Hessian trace {sharpness['hessian_trace']:.4g}",
+    ])
+
+
+def _run(args):
+    from pathlib import Path
+
+    import torch
+    from tqdm import tqdm
+
+    from accelsim.train import TrainError, resume_path, train
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise TrainError(f"--threads is {args.threads}; expected an integer >= 1")
+        torch.set_num_threads(args.threads)
+    config = _config(args)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise TrainError(f"--out {out}: folder {out.parent} does not exist; create it or choose another path")
+    if resume_path(out).exists():
+        print(f"resuming from {resume_path(out)}", file=sys.stderr)
+    bar = None
+
+    def progress(event):
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=event.epochs * event.batches, initial=event.epoch * event.batches + event.batch - 1,
+                       unit="batch", file=sys.stderr, desc="train", dynamic_ncols=True)
+        if event.test_accuracy is None:
+            bar.set_postfix_str(f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.3f}", refresh=False)
+        else:
+            bar.set_postfix_str(f"epoch {event.epoch + 1}/{event.epochs} test {event.test_accuracy * 100:.1f}%",
+                                refresh=False)
+        bar.update(1)
+
+    try:
+        result = train(config, out, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_summary(result.meta, result.path))
+    return 0
