@@ -130,21 +130,22 @@ class OperatingPoint:
     reference_accuracy: float
 
 
-def operating_points(summary, reference_model, tolerance_pp=1.0):
+def operating_points(summary, models, tolerance_pp=1.0):
     """Per model, the lowest-energy point whose mean accuracy is within tolerance.
 
     Parameters
     ----------
     summary : list of dict
         From :func:`summarize`.
-    reference_model : str
-        Its clean quantized accuracy is the reference.
+    models : sequence of str
+        Models in the order to report them; the first one's clean quantized
+        accuracy is the reference.
     tolerance_pp : float
         Allowed accuracy loss in percentage points.
     """
-    reference = next(float(s["clean_accuracy"]) for s in summary if s["model"] == reference_model)
+    reference = next(float(s["clean_accuracy"]) for s in summary if s["model"] == models[0])
     points = []
-    for model in dict.fromkeys(s["model"] for s in summary):
+    for model in models:
         rows = [s for s in summary if s["model"] == model]
         ok = [s for s in rows if (reference - float(s["accuracy"])) * 100 <= tolerance_pp + 1e-9]
         if not ok:

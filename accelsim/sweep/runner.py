@@ -47,7 +47,7 @@ class SweepResult:
 
     def operating_points(self, tolerance_pp=1.0):
         """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
-        return operating_points(self.summary, model_label(self.spec.models[0]), tolerance_pp)
+        return operating_points(self.summary, [model_label(m) for m in self.spec.models], tolerance_pp)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):

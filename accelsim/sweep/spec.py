@@ -38,6 +38,8 @@ def parse_voltages(text):
         Distinct voltages in volts, from high to low.
     """
     match = _RANGE.match(text)
+    if ":" in text and not match:
+        raise SweepError(f"--voltages: {text!r} is neither START:STOP:N nor V1,V2,...")
     if match:
         start, stop = _number(match[1], "START"), _number(match[2], "STOP")
         try:

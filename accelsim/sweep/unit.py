@@ -49,9 +49,9 @@ def _model(name, bits):
 class _Energy:
     """Energy per inference of one model, and its references at nominal and Vmin."""
 
-    def __init__(self, qm, profile):
+    def __init__(self, qm, profile, x):
         self._accelerator = default_accelerator()
-        self._workloads = qm.workloads()
+        self._workloads = qm.workloads(x)
         self._profile = profile
         self.nominal = self.at(profile.vdd_nominal_v)
         self.vmin = self.at(profile.vdd_min_v)
@@ -72,7 +72,8 @@ def _inference_columns(result, clean_pred, y):
     wrong = pred != y
     accuracy = float((~wrong).double().mean())
     return {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
-            "model_ber": float(result.model_ber), "accuracy": accuracy, "error": 1.0 - accuracy,
+            "model_ber": float(result.model_ber), "accuracy": accuracy,
+            "error": float(wrong.double().mean()),
             "robust_error": float((wrong | (clean_pred != y)).double().mean()),
             "tiled": result.tiled}
 
@@ -95,7 +96,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
     qm = _model(model_name, spec.bits)
     x, y = _dataset(spec.dataset, spec.limit)
     evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
-    energy = _Energy(qm, profile)
+    energy = _Energy(qm, profile, x)
     clean_pred = evaluator.clean_logits.argmax(dim=1)
     clean_accuracy = float((clean_pred == y).double().mean())
     meta = qm.meta

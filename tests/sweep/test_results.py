@@ -56,7 +56,7 @@ def test_pareto_points_are_not_dominated(points):
 def test_operating_point_is_lowest_energy_within_tolerance():
     rows = [_row("ref", 0, 0.8, 0.95, 10.0), _row("ref", 0, 0.7, 0.945, 8.0),
             _row("ref", 0, 0.6, 0.90, 6.0), _row("weak", 0, 0.8, 0.90, 10.0)]
-    points = {p.model: p for p in operating_points(summarize(rows), "ref", tolerance_pp=1.0)}
+    points = {p.model: p for p in operating_points(summarize(rows), ["ref", "weak"], tolerance_pp=1.0)}
     assert points["ref"].vdd_v == 0.7
     assert points["ref"].energy_saving == pytest.approx(0.2)
     assert points["ref"].accuracy_change_pp == pytest.approx(-0.5)
