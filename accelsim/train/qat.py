@@ -33,19 +33,19 @@ class QuantizedWeights:
         Dequantized parameters (gradients pass straight through to the float ones).
     params : list of accelsim.quant.QuantParams
         In memory order.
+    codes : list of Tensor
+        The int64 bit patterns, in memory order.
     """
 
-    def __init__(self, values, params, scheme):
+    def __init__(self, values, params, codes, bits):
         self.values = values
         self.params = params
-        self._scheme = scheme
+        self.codes = codes
+        self._bits = bits
 
     def words(self):
         """All codes as one 1-D word array, in memory order (what the weight SRAM stores)."""
-        bits = self._scheme.bits
-        return np.concatenate([
-            quant.codes_to_words(quant.quantize(v.detach(), qp, self._scheme).reshape(-1), bits)
-            for v, qp in zip(self.values.values(), self.params)])
+        return np.concatenate([quant.codes_to_words(c.reshape(-1), self._bits) for c in self.codes])
 
 
 class QatModel:
@@ -73,11 +73,12 @@ class QatModel:
                 for name in self.scale_names:
                     module.get_parameter(name).sub_(1.0)
         self._buffers = dict(module.named_buffers())
+        self._parameters = {name: module.get_parameter(name) for name in self.names}
 
     @property
     def parameters(self):
-        """The trained float tensors by name, in memory order."""
-        return {name: self.module.get_parameter(name) for name in self.names}
+        """The trained float tensors by name, in memory order (a new dict; the tensors are the module's)."""
+        return dict(self._parameters)
 
     def deployed(self):
         """Parameters as the network uses them (norm scales ``1 + alpha``), differentiable."""
@@ -91,25 +92,32 @@ class QatModel:
         return state
 
     def quantize(self):
-        """Fake-quantize the deployed parameters; returns :class:`QuantizedWeights`."""
-        deployed = self.deployed()
-        params = quant.calibrate([p.detach() for p in deployed.values()], self.scheme)
-        values = {name: quant.fake_quantize(p, qp, self.scheme)
-                  for (name, p), qp in zip(deployed.items(), params)}
-        return QuantizedWeights(values, params, self.scheme)
+        """Quantize the deployed parameters; returns :class:`QuantizedWeights`.
+
+        The values equal :func:`accelsim.quant.fake_quantize`'s, with the same
+        straight-through gradient (calibrated on the tensors themselves, no
+        value falls outside the range), but the codes are computed once and
+        kept for the memory.
+        """
+        deployed = [p.detach() for p in self.deployed().values()]
+        params = quant.calibrate(deployed, self.scheme)
+        codes = [quant.quantize(p, qp, self.scheme) for p, qp in zip(deployed, params)]
+        values = self.straight_through([quant.dequantize(c, qp) for c, qp in zip(codes, params)])
+        return QuantizedWeights(values, params, codes, self.scheme.bits)
 
     def faulty_weights(self, quantized, words):
         """Values decoded from (faulty) ``words``, gradients straight through to the float parameters."""
         decoded, start = [], 0
-        for value, qp in zip(quantized.values.values(), quantized.params):
-            codes = quant.words_to_codes(words[start:start + value.numel()]).reshape(value.shape)
-            start += value.numel()
-            decoded.append(quant.dequantize(codes, qp).to(value.dtype))
+        for clean, qp in zip(quantized.codes, quantized.params):
+            codes = quant.words_to_codes(words[start:start + clean.numel()]).reshape(clean.shape)
+            start += clean.numel()
+            decoded.append(quant.dequantize(codes, qp))
         return self.straight_through(decoded)
 
     def straight_through(self, targets):
         """Weights equal to ``targets`` (in memory order) whose gradient flows unchanged to the parameters."""
-        return {name: p + (target - p).detach() for (name, p), target in zip(self.deployed().items(), targets)}
+        return {name: p + (target.to(p.dtype) - p).detach()
+                for (name, p), target in zip(self.deployed().items(), targets)}
 
     def forward(self, x, weights, update_statistics=True):
         """Logits of ``x`` with parameter ``weights``.
