@@ -26,6 +26,7 @@ import torch
 
 from accelsim import load_dataset, load_profile
 from accelsim.models import build
+from accelsim.quant import get_scheme
 from accelsim.sweep import SweepSpec, run_sweep
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -45,7 +46,7 @@ def _model_and_data(folder):
         return str(shipped[name]), dataset
     torch.manual_seed(0)
     meta = {"schema_version": 1, "name": "bench-lenet", "arch": arch, "dataset": dataset.split(":")[0],
-            "bits": 8, "quant_scheme": "rquant", "scheme": None, "method": "normal", "clip": None,
+            "bits": 8, "quant_scheme": "rquant", "scheme": get_scheme("rquant").to_dict(), "method": "normal", "clip": None,
             "p_train": None, "clean_accuracy": None}
     path = folder / "bench-lenet.pt"
     save_checkpoint(path, build(arch).state_dict(), meta)
