@@ -183,8 +183,8 @@ def full_settings(dataset, arch, epochs):
 
 def quick_settings(dataset, arch):
     """A tiny configuration for tests: two rates, two chips, one epoch on 512 examples, 64 test examples."""
-    return Settings(dataset=dataset, arch=arch, rates=(0.01, 0.1), chips=2, test_limit=64, train_limit=512, epochs=1,
-                    clip_bounds=(0.1,))
+    return Settings(dataset=dataset, arch=arch, rates=(0.01, 0.1), chips=2, test_limit=64, train_limit=512,
+                    epochs=1, clip_bounds=(0.1,))
 
 
 def build_tables(settings, profile_vdd_v):
@@ -200,39 +200,55 @@ def build_tables(settings, profile_vdd_v):
     Returns
     -------
     tuple of Table
+        presets, methods, flatenn, generalisation.
     """
-    s = settings
-    normal = {bits: ModelSpec("normal", bits) for bits in (8, 4)}
-    randbet = {bits: ModelSpec("randbet", bits, clip=s.randbet_clip, p_train=s.p_train(bits)) for bits in (8, 4)}
-    flip = (FaultModel("flip"),)
+    return (_presets_table(), _methods_table(settings), _flatenn_table(settings),
+            _generalisation_table(settings, profile_vdd_v))
+
+
+def _randbet(settings, bits):
+    return ModelSpec("randbet", bits, clip=settings.randbet_clip, p_train=settings.p_train(bits))
+
+
+def _presets_table():
     float_model = ModelSpec("normal", 16)
-    presets = Table("presets", "Quantization presets at 8 bits (one float model, normal training)",
-                    tuple(Row(p, float_model, p, 8) for p in PRESETS), flip,
-                    "One model trained once with normal training at 16 bits (practically float), then quantized "
-                    "with each preset at 8 bits.")
-    method_rows = []
+    return Table("presets", "Quantization presets at 8 bits (one float model, normal training)",
+                 tuple(Row(p, float_model, p, 8) for p in PRESETS), (FaultModel("flip"),),
+                 "One model trained once with normal training at 16 bits (practically float), then quantized "
+                 "with each preset at 8 bits.")
+
+
+def _methods_table(settings):
+    rows = []
     for bits in (8, 4):
-        method_rows.append(Row(f"normal {bits}b", normal[bits], bits=bits))
-        method_rows += [Row(f"clipping {w:g} {bits}b", ModelSpec("normal", bits, clip=w), bits=bits)
-                        for w in s.clip_bounds]
-        method_rows.append(Row(f"RandBET W={s.randbet_clip:g} p={s.p_train(bits):g} {bits}b", randbet[bits],
-                               bits=bits))
-    methods = Table("methods", "Normal training vs clipping vs RandBET (rquant)", tuple(method_rows), flip)
-    sparse = ModelSpec("normal", 8, act_sparsity=s.act_sparsity)
-    flatenn_rows = (Row("standard", normal[8]), Row(f"sparse (L1 {s.act_sparsity:g})", sparse),
-                    Row("standard + SAQ", ModelSpec("saq", 8)),
-                    Row("sparse + SAQ", ModelSpec("saq", 8, act_sparsity=s.act_sparsity)))
-    flatenn = Table("flatenn", "FlatENN: activation sparsity and SAQ under bit flips and stuck-at faults (8 bits)",
-                    flatenn_rows, (FaultModel("flip"), FaultModel("sa0"), FaultModel("sa1")))
-    aware = ModelSpec("randbet", 8, clip=s.randbet_clip, fault_model=f"profile:14nm@{profile_vdd_v:.4f}",
+        rows.append(Row(f"normal {bits}b", ModelSpec("normal", bits), bits=bits))
+        rows += [Row(f"clipping {w:g} {bits}b", ModelSpec("normal", bits, clip=w), bits=bits)
+                 for w in settings.clip_bounds]
+        rows.append(Row(f"RandBET W={settings.randbet_clip:g} p={settings.p_train(bits):g} {bits}b",
+                        _randbet(settings, bits), bits=bits))
+    return Table("methods", "Normal training vs clipping vs RandBET (rquant)", tuple(rows), (FaultModel("flip"),))
+
+
+def _flatenn_table(settings):
+    l1 = settings.act_sparsity
+    rows = (Row("standard", ModelSpec("normal", 8)),
+            Row(f"sparse (L1 {l1:g})", ModelSpec("normal", 8, act_sparsity=l1)),
+            Row("standard + SAQ", ModelSpec("saq", 8)),
+            Row("sparse + SAQ", ModelSpec("saq", 8, act_sparsity=l1)))
+    return Table("flatenn", "FlatENN: activation sparsity and SAQ under bit flips and stuck-at faults (8 bits)",
+                 rows, (FaultModel("flip"), FaultModel("sa0"), FaultModel("sa1")))
+
+
+def _generalisation_table(settings, profile_vdd_v):
+    aware = ModelSpec("randbet", 8, clip=settings.randbet_clip, fault_model=f"profile:14nm@{profile_vdd_v:.4f}",
                       fault_chip=0)
-    general = Table("generalisation",
-                    "Fault-aware training on one chip (14 nm, chip 0) vs RandBET, evaluated on other chips",
-                    (Row("fault-aware (14nm chip 0)", aware),
-                     Row(f"RandBET W={s.randbet_clip:g} p={s.p_train(8):g}", randbet[8])),
-                    (FaultModel("14nm", first_chip=0, n_chips=1), FaultModel("14nm", first_chip=1),
-                     FaultModel("flip")),
-                    f"The fault-aware model trains on the faults of chip 0 of the 14 nm profile at "
-                    f"{profile_vdd_v:.4f} V (population BER {s.profile_rate:g}). Columns of the 14nm rows are "
-                    "the profile's population BER.")
-    return presets, methods, flatenn, general
+    rows = (Row("fault-aware (14nm chip 0)", aware),
+            Row(f"RandBET W={settings.randbet_clip:g} p={settings.p_train(8):g}", _randbet(settings, 8)))
+    # The training chip alone, then chips 1..N (never trained on), then rate-based flips.
+    faults = (FaultModel("14nm", first_chip=0, n_chips=1), FaultModel("14nm", first_chip=1), FaultModel("flip"))
+    return Table("generalisation",
+                 "Fault-aware training on one chip (14 nm, chip 0) vs RandBET, evaluated on other chips",
+                 rows, faults,
+                 f"The fault-aware model trains on the faults of chip 0 of the 14 nm profile at {profile_vdd_v:.4f} V "
+                 f"(population BER {settings.profile_rate:g}), with the RandBET model's clipping. Columns of the "
+                 "14nm rows are the profile's population BER.")

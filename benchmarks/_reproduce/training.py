@@ -95,15 +95,26 @@ class Trainer:
         return module.eval()
 
     def markdown(self, specs):
-        """A markdown table of the training records of ``specs`` (wall time, clean accuracy)."""
-        lines = ["| model | epochs | training time (s) | clean accuracy % (as trained) |", "|---|---|---|---|"]
+        """A markdown table of the training records of ``specs`` (settings, wall time, clean accuracy)."""
+        lines = ["| model | epochs | settings | training time (s) | clean accuracy % (as trained) |",
+                 "|---|---|---|---|---|"]
         for spec in dict.fromkeys(specs):
             path = self._record_path(spec)
             if not path.exists():
-                lines.append(f"| {spec.name} | pending | pending | pending |")
+                lines.append(f"| {spec.name} | pending | pending | pending | pending |")
                 continue
             record = json.loads(path.read_text())
-            lines.append(f"| {spec.name} | {record['config']['epochs']} | {record['train_seconds']:.0f} | "
-                         f"{100 * record['clean_accuracy']:.2f} |")
+            config = record["config"]
+            lines.append(f"| {spec.name} | {config['epochs']} | {_method_settings(config)} | "
+                         f"{record['train_seconds']:.0f} | {100 * record['clean_accuracy']:.2f} |")
         return "\n".join(["**Trained models**", ""] + lines) + "\n"
 
+
+def _method_settings(config):
+    """The hyperparameters that set a method apart, as ``name=value`` pairs."""
+    names = ["bits", "scheme", "clip", "act_sparsity"]
+    if config["method"] == "randbet":
+        names += ["p_train", "fault_model", "fault_chip", "randbet_grad_clip"]
+    if config["method"] == "saq":
+        names.append("saq_rho")
+    return ", ".join(f"{name}={config[name]}" for name in names if config.get(name) not in (None, 0, 0.0))
