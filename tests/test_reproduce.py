@@ -35,6 +35,7 @@ QUICK = ["--quick", "--dataset", "digits"]
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    """The quick configuration run once (about 15 s on 2 cores), shared by the end-to-end tests."""
     out = tmp_path_factory.mktemp("reproduce")
     assert reproduce.main([*QUICK, "--stage", "all", "--out", str(out)]) == 0
     return out
@@ -56,6 +57,7 @@ def _expected_tables():
     return {table.name: table for table in build_tables(settings, 0.57)}
 
 
+@pytest.mark.slow
 def test_quick_run_writes_four_tables_with_expected_rows_and_columns(quick_run):
     tables = _tables((quick_run / "tables.md").read_text())
     expected = _expected_tables()
@@ -69,6 +71,7 @@ def test_quick_run_writes_four_tables_with_expected_rows_and_columns(quick_run):
     assert [row[0] for row in tables["presets"][1]] == list(PRESETS)
 
 
+@pytest.mark.slow
 def test_quick_run_cells_are_finite_percentages_over_the_chips(quick_run):
     markdown = (quick_run / "tables.md").read_text()
     assert "pending" not in markdown and "PARTIAL" not in markdown
@@ -84,6 +87,7 @@ def test_quick_run_cells_are_finite_percentages_over_the_chips(quick_run):
                 assert mean >= clean - 1e-9, f"{name}: RErr below the clean error in {row}"
 
 
+@pytest.mark.slow
 def test_quick_run_reports_sparsity_and_sharpness_per_flatenn_model(quick_run):
     section = (quick_run / "tables.md").read_text().split("Activation sparsity and sharpness")[1]
     rows = [line for line in section.split("### Table")[0].splitlines() if line.startswith("| ")][1:]
@@ -93,6 +97,7 @@ def test_quick_run_reports_sparsity_and_sharpness_per_flatenn_model(quick_run):
         assert 0 <= sparsity <= 1 and math.isfinite(trace) and increase >= 0
 
 
+@pytest.mark.slow
 def test_rerun_reuses_every_checkpoint_and_cell(quick_run):
     cached = sorted(quick_run.glob("models/*.pt")) + sorted(quick_run.glob("cells/**/*.json"))
     assert cached
@@ -103,12 +108,14 @@ def test_rerun_reuses_every_checkpoint_and_cell(quick_run):
     assert len(invocations) == 2 and json.loads(invocations[0])["stage"] == "all"
 
 
+@pytest.mark.slow
 def test_other_settings_in_the_same_folder_are_refused(quick_run, capsys):
     assert reproduce.main(["--dataset", "digits", "--stage", "tables", "--out", str(quick_run)]) == 2
     message = capsys.readouterr().err
     assert "other settings" in message and "chips" in message and "--out" in message
 
 
+@pytest.mark.slow
 def test_docs_region_between_markers_is_replaced(quick_run, tmp_path):
     docs = tmp_path / "reproduction.md"
     docs.write_text("# before\n<!-- reproduce:begin -->\nold\n<!-- reproduce:end -->\nafter\n")
@@ -118,6 +125,7 @@ def test_docs_region_between_markers_is_replaced(quick_run, tmp_path):
     assert "old" not in text and "### Table 4: generalisation" in text
 
 
+@pytest.mark.slow
 def test_docs_without_markers_is_an_error(quick_run, tmp_path, capsys):
     docs = tmp_path / "plain.md"
     docs.write_text("no markers\n")
