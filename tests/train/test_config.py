@@ -1,0 +1,75 @@
+"""TrainConfig: defaults, validation of every field and combination, dict round trip."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim._errors import UserInputError
+from accelsim.train import TrainConfig, TrainError
+from accelsim.train.config import method_label
+
+
+def test_defaults_are_the_published_settings():
+    config = TrainConfig("digits", "digits-cnn")
+    assert (config.lr, config.momentum, config.weight_decay, config.batch_size) == (0.05, 0.9, 5e-4, 128)
+    assert config.randbet_grad_clip == 0.05
+    assert config.method_label == "normal" and config.dataset_name == "digits"
+
+
+def test_randbet_defaults_to_uniform_flips():
+    assert TrainConfig("digits", "digits-cnn", method="randbet", p_train=0.1).fault_model == "flip"
+
+
+@pytest.mark.parametrize("method, clip, label", [("normal", None, "normal"), ("normal", 0.1, "clipping"),
+                                                 ("randbet", 0.1, "randbet"), ("saq", 0.1, "saq")])
+def test_method_label(method, clip, label):
+    assert method_label(method, clip) == label
+
+
+@given(bits=st.sampled_from([2, 4, 8]), clip=st.none() | st.floats(1e-3, 1.0),
+       p_train=st.floats(1e-4, 0.5), seed=st.integers(0, 2**31), epochs=st.integers(1, 50),
+       fault=st.sampled_from(["flip", "sa0", "sa1"]), chip=st.none() | st.integers(0, 100))
+@settings(max_examples=25, deadline=None)
+def test_dict_round_trip(bits, clip, p_train, seed, epochs, fault, chip):
+    config = TrainConfig("digits", "digits-cnn", bits=bits, method="randbet", clip=clip, p_train=p_train,
+                         fault_model=fault, fault_chip=chip, seed=seed, epochs=epochs)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize("overrides, field", [
+    (dict(method="clipping"), "method"),
+    (dict(arch="lenet"), "arch 'lenet'"),
+    (dict(arch="no-such-net"), "no-such-net"),
+    (dict(bits=9), "bits"),
+    (dict(scheme="fancy"), "scheme"),
+    (dict(clip=0.0), "clip"),
+    (dict(clip=float("nan")), "clip"),
+    (dict(epochs=0), "epochs"),
+    (dict(batch_size=1.5), "batch_size"),
+    (dict(lr=-0.1), "lr"),
+    (dict(momentum=1.0), "momentum"),
+    (dict(act_sparsity=-1e-3), "act_sparsity"),
+    (dict(lr_schedule="linear"), "lr_schedule"),
+    (dict(seed=-1), "seed"),
+    (dict(train_limit=0), "train_limit"),
+    (dict(p_train=0.1), "p_train"),
+    (dict(fault_model="sa0"), "fault_model"),
+    (dict(method="randbet"), "needs p_train"),
+    (dict(method="randbet", p_train=0.6), "p_train"),
+    (dict(method="randbet", p_train=0.1, fault_model="stuck"), "fault model"),
+    (dict(method="randbet", p_train=0.1, fault_model="profile:14nm@x"), "not a supply voltage"),
+    (dict(method="randbet", p_train=0.1, fault_model="profile:14nm@0.6"), "conflicts"),
+])
+def test_invalid_options_name_the_field(overrides, field):
+    with pytest.raises(UserInputError, match=field):
+        TrainConfig(**{"dataset": "digits", "arch": "digits-cnn", **overrides})
+
+
+def test_from_dict_rejects_unknown_keys_and_versions():
+    data = TrainConfig("digits", "digits-cnn").to_dict()
+    with pytest.raises(TrainError, match="unknown"):
+        TrainConfig.from_dict({**data, "optimizer": "adam"})
+    with pytest.raises(TrainError, match="schema_version"):
+        TrainConfig.from_dict({**data, "schema_version": 99})
