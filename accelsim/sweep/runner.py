@@ -47,7 +47,7 @@ class SweepResult:
 
     def operating_points(self, tolerance_pp=1.0):
         """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
-        return operating_points(self.summary, [model_label(m) for m in self.spec.models], tolerance_pp)
+        return operating_points(self.summary, [model_label(m, self.spec.bits) for m in self.spec.models], tolerance_pp)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
@@ -165,7 +165,7 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     spec, fingerprints = _prepare(spec)
     directory = _open_directory(out_dir, spec, resume)
     started = _now()
-    labels = {name: model_label(name) for name in spec.models}
+    labels = {name: model_label(name, spec.bits) for name in spec.models}
     wanted = {point_key(labels[m], c, v) for m in spec.models for c in range(spec.chips)
               for v in spec.voltages_v}
     runner = make_executor(executor)

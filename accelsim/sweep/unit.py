@@ -24,10 +24,11 @@ _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "
                       "robust_error", "tiled")
 
 
-def model_label(name_or_path):
-    """The ``model`` column for a zoo name (itself) or a checkpoint path (its stem)."""
+def model_label(name_or_path, bits=None):
+    """The ``model`` column: a zoo name, or a checkpoint path's stem; ``@Nb`` when re-quantized."""
     path = Path(name_or_path)
-    return path.stem if path.suffix == ".pt" else str(name_or_path)
+    label = path.stem if path.suffix == ".pt" else str(name_or_path)
+    return label if bits is None else f"{label}@{bits}b"
 
 
 @lru_cache(maxsize=4)
@@ -110,7 +111,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
             else:
                 inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
             row = {
-                "model": model_label(model_name), "method": meta.get("method", "unknown"),
+                "model": model_label(model_name, spec.bits), "method": meta.get("method", "unknown"),
                 "bits": qm.bits, "quant_scheme": meta.get("quant_scheme", qm.scheme.name),
                 "profile": profile.name, "chip": int(chip), "vdd_v": float(vdd_v),
                 "vdd_rel": float(vdd_v / profile.vdd_nominal_v),

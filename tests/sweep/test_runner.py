@@ -145,3 +145,12 @@ def test_kill_9_then_resume_gives_identical_files(finished, tmp_path):
     assert done.returncode == 0, done.stderr
     for name in ("sweep.csv", "summary.csv"):
         assert (tmp_path / name).read_bytes() == (finished.directory / name).read_bytes()
+
+
+def test_requantized_models_are_labelled_and_read_fewer_bits(finished, tmp_path):
+    four = run_sweep(_spec(bits=4, chips=1, voltages_v=(0.8, 0.56)), tmp_path)
+    eight = {(r["model"], r["vdd_v"]): r for r in finished.rows if r["chip"] == 0}
+    for row in four.rows:
+        assert row["bits"] == 4 and row["model"].endswith("@4b")
+        same = eight[(row["model"][:-3], row["vdd_v"])]
+        assert row["weight_mem_energy_j"] < same["weight_mem_energy_j"]
