@@ -44,12 +44,15 @@ def save_checkpoint(path, state_dict, meta):
     _check_meta(meta, path)
     payload = {"state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
                "meta": json.dumps(meta, sort_keys=True, allow_nan=False)}
+    if not path.parent.is_dir():
+        raise CheckpointError(f"cannot write checkpoint {path}: folder {path.parent} does not exist; create it "
+                              "or choose another path")
     partial = path.with_name(path.name + ".tmp")
     try:
         torch.save(payload, partial)
         os.replace(partial, path)
     except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path} ({exc.strerror}); choose a writable --out") from None
+        raise CheckpointError(f"cannot write checkpoint {path} ({exc.strerror}); choose a writable path") from None
     return path
 
 

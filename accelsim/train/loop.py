@@ -31,7 +31,7 @@ __all__ = ["TrainProgress", "TrainResult", "train", "resume_path", "default_name
            "activation_sparsity"]
 
 _EVAL_BATCH = 2048
-_SHARPNESS_EXAMPLES = 512
+_SHARPNESS_EXAMPLES = 256
 _EXAMPLE_INPUTS = 8
 _STEP_MILESTONES = (0.5, 0.75)
 

@@ -94,10 +94,11 @@ class QatModel:
     def quantize(self):
         """Quantize the deployed parameters; returns :class:`QuantizedWeights`.
 
-        The values equal :func:`accelsim.quant.fake_quantize`'s, with the same
+        The values equal :func:`accelsim.quant.fake_quantize`'s and so does the
         straight-through gradient (calibrated on the tensors themselves, no
-        value falls outside the range), but the codes are computed once and
-        kept for the memory.
+        weight lies outside the range, so it is the identity; fake_quantize
+        can lose the extreme weights to a rounding error of its range). The
+        codes are computed once and kept for the memory.
         """
         deployed = [p.detach() for p in self.deployed().values()]
         params = quant.calibrate(deployed, self.scheme)

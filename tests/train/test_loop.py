@@ -1,0 +1,122 @@
+"""The training loop: schedules, checkpoints and meta, resume equivalence, every method and combination."""
+
+import math
+
+import pytest
+import torch
+
+from accelsim import load_dataset
+from accelsim.models import load_model
+from accelsim.train import TrainError, default_name, resume_path, train
+from accelsim.train.checkpoint import REQUIRED_META, load_checkpoint
+from accelsim.train.loop import lr_at
+
+from .conftest import tiny_config
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_cosine_schedule_runs_from_lr_to_zero():
+    config = tiny_config(epochs=4, lr=0.1)
+    assert lr_at(config, 0, 10) == pytest.approx(0.1)
+    assert lr_at(config, 20, 10) == pytest.approx(0.05)
+    assert lr_at(config, 40, 10) == pytest.approx(0.0, abs=1e-12)
+    values = [lr_at(config, step, 10) for step in range(40)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_step_schedule_drops_tenfold_at_half_and_three_quarters():
+    config = tiny_config(epochs=4, lr=0.1, lr_schedule="step")
+    assert [lr_at(config, step, 10) for step in (0, 19, 20, 29, 30)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+
+
+def test_checkpoint_meta_and_accuracy_of_the_quantized_model(tmp_path):
+    out = tmp_path / "digits-mlp-test-8b.pt"
+    progress = []
+    result = train(tiny_config(), out, progress=progress.append)
+    assert result.path == out and not resume_path(out).exists()
+    _, meta = load_checkpoint(out)
+    assert set(REQUIRED_META) <= set(meta)
+    assert meta["name"] == "digits-mlp-test-8b" and meta["method"] == "normal" and meta["quant_scheme"] == "rquant"
+    assert 0.0 <= meta["sparsity"] <= 1.0 and set(meta["sharpness"]) >= {"max_loss_increase", "hessian_trace"}
+    # The recorded accuracy is the engine's, on the whole test split, and equals the last epoch's.
+    x, y = load_dataset("digits", "test")
+    qm = load_model(out)
+    assert meta["clean_accuracy"] == pytest.approx(float((qm.forward(x).argmax(1) == y).float().mean()))
+    assert meta["clean_accuracy"] == pytest.approx(result.history[-1]["test_accuracy"])
+    batches = math.ceil(256 / 64)
+    assert len(progress) == 2 * batches and progress[-1].test_accuracy == meta["clean_accuracy"]
+
+
+def test_training_learns(tmp_path):
+    result = train(tiny_config(epochs=6, train_limit=None))
+    assert result.meta["clean_accuracy"] > 0.8
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("method", [dict(), dict(method="randbet", clip=0.1, p_train=0.05)])
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, method):
+    config = tiny_config(epochs=3, **method)
+    whole = train(config)
+    out = tmp_path / "m.pt"
+
+    def stop_in_the_second_epoch(event):
+        if event.epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, out, progress=stop_in_the_second_epoch)
+    assert resume_path(out).exists() and not out.exists()
+    resumed = train(config, out)
+    assert len(resumed.history) == 3
+    for key, value in whole.state_dict.items():
+        torch.testing.assert_close(resumed.state_dict[key], value, rtol=0, atol=0)
+
+
+def test_resume_file_of_another_config_is_refused(tmp_path):
+    out = tmp_path / "m.pt"
+
+    def stop(event):
+        if event.epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(tiny_config(epochs=2), out, progress=stop)
+    with pytest.raises(TrainError, match="epochs"):
+        train(tiny_config(epochs=3), out)
+
+
+@pytest.mark.parametrize("options", [
+    dict(clip=0.1),
+    dict(method="randbet", p_train=0.1, fault_model="sa0"),
+    dict(method="randbet", p_train=0.02, fault_model="sa1", fault_chip=2),
+    dict(method="randbet", fault_model="profile:14nm@0.6"),
+    dict(method="saq", act_sparsity=0.1),
+    dict(method="saq", clip=0.2, bits=4, scheme="normal"),
+    dict(method="randbet", p_train=0.05, clip=0.1, act_sparsity=0.05, lr_schedule="step"),
+])
+def test_every_method_and_combination_trains(options):
+    config = tiny_config(epochs=1, **options)
+    result = train(config)
+    assert all(math.isfinite(h["train_loss"]) for h in result.history)
+    assert result.meta["method"] == config.method_label and result.meta["fault_model"] == config.fault_model
+    if config.clip is not None:
+        assert all(bool((v.abs() <= torch.tensor(config.clip)).all()) for v in result.state_dict.values())
+
+
+def test_activation_penalty_makes_activations_sparser():
+    plain = train(tiny_config(epochs=3))
+    sparse = train(tiny_config(epochs=3, act_sparsity=2.0))
+    assert sparse.meta["sparsity"] > plain.meta["sparsity"]
+
+
+def test_default_name_follows_the_zoo_convention():
+    assert default_name(tiny_config(arch="digits-cnn", clip=0.1)) == "digits-cnn-clipping-8b"
+    assert default_name(tiny_config(method="randbet", p_train=0.1, bits=4)) == "digits-mlp-randbet-4b"
+
+
+def test_not_a_config():
+    with pytest.raises(TrainError, match="TrainConfig"):
+        train({"dataset": "digits"})
