@@ -1,0 +1,62 @@
+"""``accelsim train``: a quick run end to end, its summary, resume notice, and errors exiting 2."""
+
+import pytest
+import torch
+
+from accelsim.cli import main
+from accelsim.train import load_checkpoint, resume_path
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as --threads 1 would set (restored after each test)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+QUICK = ["--threads", "1", "--dataset", "digits", "--arch", "digits-mlp", "--epochs", "1", "--train-limit", "128",
+         "--batch-size", "64", "--quiet"]
+
+
+def test_trains_and_summarises(tmp_path, capsys):
+    out = tmp_path / "digits-mlp-randbet-4b.pt"
+    code = main(["train", *QUICK, "--bits", "4", "--method", "randbet", "--clip", "0.1", "--p-train", "0.05",
+                 "--fault-model", "sa1", "--act-sparsity", "0.01", "--seed", "7", "--out", str(out)])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"wrote {out}: digits-mlp-randbet-4b (randbet, 4 bits, rquant)"
+    assert lines[1].startswith("clean accuracy ") and "sharpness" in lines[3]
+    _, meta = load_checkpoint(out)
+    config = meta["config"]
+    assert (config["bits"], config["clip"], config["p_train"], config["fault_model"], config["seed"]) == (
+        4, 0.1, 0.05, "sa1", 7)
+    assert config["act_sparsity"] == 0.01 and meta["method"] == "randbet"
+
+
+def test_announces_a_resume(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    resume_path(out).write_bytes(b"damaged")
+    assert main(["train", *QUICK, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "resuming from" in err and "delete it to start over" in err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--method", "randbet"], "needs p_train"),
+    (["--p-train", "0.1"], "only applies to RandBET"),
+    (["--method", "randbet", "--p-train", "0.1", "--fault-model", "bogus"], "fault model"),
+    (["--arch", "lenet"], "built for mnist"),
+    (["--clip", "-1"], "clip"),
+    (["--threads", "0"], "--threads"),
+    (["--dataset", "mnist:/no/such/folder", "--arch", "lenet"], "/no/such/folder"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, arguments, message):
+    code = main(["train", *QUICK, "--out", str(tmp_path / "m.pt"), *arguments])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err
+    assert err.count("\n") == 1 and err.startswith("accelsim: error:")
+
+
+def test_missing_output_folder(tmp_path, capsys):
+    assert main(["train", *QUICK, "--out", str(tmp_path / "nowhere" / "m.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
