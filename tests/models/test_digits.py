@@ -26,8 +26,14 @@ def test_mlp_reads_the_flattened_image():
 
 def test_cnn_keeps_resolution_until_the_pool():
     model = digits_cnn()
-    features = model[:5](torch.zeros(2, 1, 8, 8))
+    features = model[:7](torch.randn(2, 1, 8, 8))
     assert features.shape == (2, 32, 4, 4)
     assert model.fc1.in_features == 32 * 4 * 4
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     assert 5_000 < _n_params(model) < 50_000
+
+
+def test_cnn_normalises_each_convolution():
+    model = digits_cnn()
+    assert [type(m).__name__ for m in model[:7]] == [
+        "Conv2d", "GroupNorm", "ReLU", "Conv2d", "GroupNorm", "ReLU", "MaxPool2d"]

@@ -94,10 +94,12 @@ def _robust_error(qm, x, y, rate, chips=3):
 @pytest.mark.parametrize("bits", [8, 4])
 def test_clipping_and_randbet_are_robust_where_normal_training_collapses(bits, digits_test):
     x, y = digits_test
-    rerr = {m: _robust_error(load_model(f"digits-cnn-{m}-{bits}b"), x, y, rate=0.1)
-            for m in ("normal", "clipping", "randbet")}
-    assert rerr["normal"] > 0.5
-    assert rerr["clipping"] < 0.25 and rerr["randbet"] < 0.25
+    models = {m: load_model(f"digits-cnn-{m}-{bits}b") for m in ("normal", "clipping", "randbet")}
+    at_5 = {m: _robust_error(qm, x, y, rate=0.05) for m, qm in models.items()}
+    at_10 = {m: _robust_error(qm, x, y, rate=0.1) for m, qm in models.items()}
+    # Stutz et al.: clipping holds where normal training collapses; RandBET holds further still.
+    assert at_5["normal"] > 0.4 and at_5["clipping"] < 0.2 and at_5["randbet"] < 0.2
+    assert at_10["normal"] > 0.6 and at_10["randbet"] < 0.2
 
 
 @pytest.fixture
