@@ -18,7 +18,7 @@ def register(subparsers):
                              "reference; default: the digits normal, clipping and RandBET models)")
     parser.add_argument("--profile", metavar="NAME|PATH", help="SRAM profile (default: 14nm)")
     parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
-                        help="supply voltages in volts (default: nominal, then Vmin down to BER 5%%)")
+                        help="supply voltages in volts (default: nominal, then Vmin down to BER 10%%)")
     parser.add_argument("--chips", type=int, default=5, help="chips per voltage (default: 5)")
     parser.add_argument("--bits", type=int, help="re-quantize every model at this precision")
     parser.add_argument("--dataset", default="digits", help="digits | mnist:DIR | cifar10:DIR (default: digits)")

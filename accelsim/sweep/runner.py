@@ -22,7 +22,7 @@ __all__ = ["run_sweep", "SweepResult", "SweepProgress", "default_voltages"]
 
 SPEC_FILE = "sweep.json"
 _DEFAULT_POINTS = 12
-_DEFAULT_LOWEST_BER = 0.05
+_DEFAULT_LOWEST_BER = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SweepResult:
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
-    """Nominal, then ``n`` voltages from Vmin down to where BER reaches 5% (or the floor)."""
+    """Nominal, then ``n`` voltages from Vmin down to where BER reaches 10% (or the floor)."""
     try:
         low = max(profile.vdd_floor_v, profile.voltage_for_ber(_DEFAULT_LOWEST_BER))
     except ValueError:
