@@ -1,7 +1,5 @@
 """``accelsim sweep``: energy against accuracy over supply voltage, with its answer."""
 
-import sys
-
 __all__ = ["register", "format_operating_point"]
 
 DEFAULT_OUT = "accelsim-results"
@@ -54,29 +52,17 @@ def _spec(args):
 
 
 def _run(args):
-    from tqdm import tqdm
-
+    from accelsim.cli._progress import ProgressBar
     from accelsim.plot import draw_sweep
     from accelsim.sweep import run_sweep
 
     spec = _spec(args)
-    bar = None
 
-    def progress(event):
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=event.total, initial=event.done - 1, unit="point", file=sys.stderr,
-                       desc="sweep", dynamic_ncols=True)
-        bar.set_postfix_str(f"{event.model} chip {event.chip} {event.vdd_v:.3f} V", refresh=False)
-        bar.update(1)
+    def describe(event):
+        return event.total, event.done, f"{event.model} chip {event.chip} {event.vdd_v:.3f} V"
 
-    try:
+    with ProgressBar("sweep", "point", args.quiet, describe) as progress:
         result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
     draw_sweep(result.directory, dataset=spec.dataset)
     print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json, "
           "energy_accuracy.png, accuracy_voltage.png, ber_voltage.png)")

@@ -70,8 +70,8 @@ def _run(args):
     from pathlib import Path
 
     import torch
-    from tqdm import tqdm
 
+    from accelsim.cli._progress import ProgressBar
     from accelsim.train import TrainError, resume_path, train
 
     if args.threads is not None:
@@ -84,26 +84,15 @@ def _run(args):
         raise TrainError(f"--out {out}: folder {out.parent} does not exist; create it or choose another path")
     if resume_path(out).exists():
         print(f"resuming from {resume_path(out)}", file=sys.stderr)
-    bar = None
 
-    def progress(event):
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=event.epochs * event.batches, initial=event.epoch * event.batches + event.batch - 1,
-                       unit="batch", file=sys.stderr, desc="train", dynamic_ncols=True)
+    def describe(event):
+        done = event.epoch * event.batches + event.batch
         if event.test_accuracy is None:
-            bar.set_postfix_str(f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.3f}", refresh=False)
-        else:
-            bar.set_postfix_str(f"epoch {event.epoch + 1}/{event.epochs} test {event.test_accuracy * 100:.1f}%",
-                                refresh=False)
-        bar.update(1)
+            return event.epochs * event.batches, done, f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.3f}"
+        return (event.epochs * event.batches, done,
+                f"epoch {event.epoch + 1}/{event.epochs} test {event.test_accuracy * 100:.1f}%")
 
-    try:
+    with ProgressBar("train", "batch", args.quiet, describe) as progress:
         result = train(config, out, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
     print(format_summary(result.meta, result.path))
     return 0
