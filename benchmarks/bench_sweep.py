@@ -36,7 +36,7 @@ CHIPS, POINTS = 5, 10
 
 def _model_and_data(folder):
     from accelsim.models import zoo
-    from accelsim.train.checkpoint import save_checkpoint
+    from accelsim.models.checkpoint import save_checkpoint
 
     dataset = f"mnist:{MNIST}" if MNIST.exists() else "digits"
     arch = "lenet" if MNIST.exists() else "digits-cnn"

@@ -1,7 +1,7 @@
 """The model zoo: trained checkpoints shipped with the package, loaded as quantized models.
 
 Each ``accelsim/models/zoo/<name>.pt`` is a checkpoint written by
-``accelsim train`` (format: :mod:`accelsim.train.checkpoint`); ``zoo/README.md``
+``accelsim train`` (format: :mod:`accelsim.models.checkpoint`); ``zoo/README.md``
 gives the command that made each one. Names read
 ``<dataset>-<arch>-<method>-<bits>b``, with the clipping bound after the
 method when a dataset has models of several bounds.
@@ -15,6 +15,10 @@ from pathlib import Path
 import torch
 
 from accelsim._errors import UserInputError
+from accelsim.engine import QuantizedModel
+from accelsim.models.checkpoint import CheckpointError, load_checkpoint
+from accelsim.models.registry import arch_spec
+from accelsim.quant import QuantScheme, get_scheme
 
 __all__ = ["ZooError", "ZooRecord", "zoo", "model_path", "load_model", "ZOO_DIR"]
 
@@ -86,7 +90,6 @@ def zoo():
 
 @lru_cache(maxsize=64)
 def _record(path, mtime_ns):
-    from accelsim.train.checkpoint import load_checkpoint
 
     del mtime_ns  # part of the cache key only: a rewritten file is read again
     _, meta = load_checkpoint(path)
@@ -141,11 +144,6 @@ def load_model(name_or_path, bits=None, scheme=None):
     ------
     ZooError, CheckpointError, ModelImportError
     """
-    from accelsim.engine import QuantizedModel
-    from accelsim.models.registry import arch_spec
-    from accelsim.quant import QuantScheme, get_scheme
-    from accelsim.train.checkpoint import CheckpointError, load_checkpoint
-
     path = model_path(name_or_path)
     state_dict, meta = load_checkpoint(path)
     spec = arch_spec(meta["arch"])

@@ -5,7 +5,7 @@ its quantized weights and writes a checkpoint that
 :func:`accelsim.load_model` turns into a :class:`~accelsim.QuantizedModel`.
 """
 
-from accelsim.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from accelsim.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from accelsim.train.config import TrainConfig, TrainError
 from accelsim.train.faults import FaultSpec, TrainingFaults, parse_fault_model
 from accelsim.train.loop import TrainProgress, TrainResult, default_name, resume_path, train

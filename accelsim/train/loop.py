@@ -21,7 +21,7 @@ from accelsim.engine import QuantizedModel
 from accelsim.models import build
 from accelsim.quant import get_scheme
 from accelsim.train import methods
-from accelsim.train.checkpoint import META_SCHEMA_VERSION, save_checkpoint
+from accelsim.models.checkpoint import META_SCHEMA_VERSION, save_checkpoint
 from accelsim.train.config import TrainConfig, TrainError
 from accelsim.train.faults import TrainingFaults, parse_fault_model
 from accelsim.train.qat import QatModel
