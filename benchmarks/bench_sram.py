@@ -150,11 +150,11 @@ def main():
         print(f"{ber:7.0e} {vdd_v:8.4f} {faulty:7d} {sparse_s * 1e3:7.3f} ms {delta_s * 1e3:9.3f} ms "
               f"{dense_s * 1e3:10.3f} ms {full_ratios[ber]:6.0f}x {ratios[ber]:8.0f}x {warm_s * 1e3:15.3f} ms")
     print(f"(placement, once per chip: {placement_s * 1e3:.1f} ms)")
-    print(f"speed-up at BER 1e-3: read_sparse {ratios[1e-3]:.0f}x (read with full copy "
-          f"{full_ratios[1e-3]:.0f}x), target >= {TARGET_RATIO_AT_1E3:.0f}x: "
-          f"{verdict(ratios[1e-3] >= TARGET_RATIO_AT_1E3)}")
-    print(f"speed-up at BER 1e-5: read_sparse {ratios[1e-5]:.0f}x, target > {ratios[1e-3]:.0f}x "
-          f"(the one at 1e-3): {verdict(ratios[1e-5] > ratios[1e-3])}")
+    print(f"speed-up of read at BER 1e-3: {full_ratios[1e-3]:.0f}x (read_sparse {ratios[1e-3]:.0f}x), "
+          f"target >= {TARGET_RATIO_AT_1E3:.0f}x: {verdict(full_ratios[1e-3] >= TARGET_RATIO_AT_1E3)}")
+    print(f"speed-up of read at BER 1e-5: {full_ratios[1e-5]:.0f}x (read_sparse {ratios[1e-5]:.0f}x), "
+          f"target > {full_ratios[1e-3]:.0f}x (the one at 1e-3): "
+          f"{verdict(full_ratios[1e-5] > full_ratios[1e-3])}")
 
     import_s, detail = bench_fpga_import()
     if import_s is None:
