@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from accelsim import quant
+from accelsim.accel import default_accelerator
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.activations import ActivationPath
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
@@ -214,6 +215,32 @@ class QuantizedModel:
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
         return self.evaluator(x, profile, chip, seed, cache_bytes=0).run(vdd_v, act_faults)
+
+    def energy(self, profile, vdd_v, x=None, accelerator=None):
+        """Energy per inference with the weight SRAM of ``profile`` at ``vdd_v``.
+
+        Parameters
+        ----------
+        profile : accelsim.sram.Profile
+            Gives the weight SRAM's energy model and nominal voltage.
+        vdd_v : float
+            Supply of the weight SRAM, volts (the rest of the accelerator
+            stays at nominal).
+        x : Tensor, optional
+            Inputs whose activation sparsity the zero gating sees (default:
+            the example input).
+        accelerator : accelsim.accel.Accelerator, optional
+            Default: :func:`accelsim.accel.default_accelerator`.
+
+        Returns
+        -------
+        accelsim.accel.EnergyBreakdown
+            ``total_j``, ``weight_mem_j``, ``act_mem_j``, ``mac_j``,
+            ``latency_s``, ``per_layer``, ...
+        """
+        profile.check_voltage(vdd_v)
+        accelerator = default_accelerator() if accelerator is None else accelerator
+        return accelerator.energy(self.workloads(x), profile.energy, vdd_v, profile.vdd_nominal_v)
 
     def workloads(self, x=None):
         """Per-layer workloads (:class:`accelsim.accel.LayerWorkload`) for one input."""

@@ -129,3 +129,13 @@ def test_lower_precision_stores_fewer_bits(small_net, images):
     eight = _qm(small_net, images)
     four = QuantizedModel.from_torch(small_net, eight.scheme.with_bits(4), images)
     assert four.stored_bits * 2 == eight.stored_bits
+
+
+def test_energy_per_inference_falls_with_the_weight_sram_voltage(small_net, images, uniform):
+    qm = _qm(small_net, images)
+    nominal = qm.energy(uniform, uniform.vdd_nominal_v)
+    low = qm.energy(uniform, 0.6)
+    assert low.weight_mem_dynamic_j == pytest.approx(nominal.weight_mem_dynamic_j * 0.36)
+    assert low.mac_j == nominal.mac_j and low.total_j < nominal.total_j
+    with pytest.raises(ValueError, match="0.1"):
+        qm.energy(uniform, 0.1)
