@@ -99,7 +99,7 @@ def fake_quantize(x, params, scheme):
 
     Forward: ``dequantize(quantize(x))`` in the dtype of ``x``. Backward: the
     gradient passes unchanged where ``x`` lies inside the representable range
-    and is zero outside it (the clipped straight-through estimator). ``scale``
+    (with a millionth of a step of slack for rounding) and is zero outside it (the clipped straight-through estimator). ``scale``
     and ``zero_point`` receive no gradient.
 
     Parameters
@@ -123,8 +123,11 @@ class _FakeQuantize(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, params, scheme):
         lo, hi = params.value_range()
+        # A millionth of a step of slack: the float64 rounding of lo/hi must not
+        # zero the gradient of the very weights the range was calibrated on.
+        slack = params.scale.to(x.device) * 1e-6
         values = x.detach().to(torch.float64)
-        ctx.save_for_backward((values >= lo.to(x.device)) & (values <= hi.to(x.device)))
+        ctx.save_for_backward((values >= lo.to(x.device) - slack) & (values <= hi.to(x.device) + slack))
         return dequantize(quantize(x, params, scheme), params).to(x.dtype)
 
     @staticmethod
