@@ -4,7 +4,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-__all__ = ["lenet5"]
+__all__ = ["lenet5", "lenet5_gn"]
 
 
 def lenet5(num_classes=10):
@@ -33,6 +33,44 @@ def lenet5(num_classes=10):
         ("fc1", nn.Linear(16 * 5 * 5, 120)),
         ("relu3", nn.ReLU()),
         ("fc2", nn.Linear(120, 84)),
+        ("relu4", nn.ReLU()),
+        ("fc3", nn.Linear(84, num_classes)),
+    ]))
+
+
+def lenet5_gn(num_classes=10):
+    """LeNet-5 with group normalisation after every layer but the last.
+
+    The layout of :func:`lenet5` with ``GroupNorm`` (2 groups on the
+    convolutions, 4 on the hidden linear layers) before each ReLU: the network
+    no longer depends on the scale of its hidden weights, so weight clipping
+    (Stutz et al., MLSys 2021) costs little accuracy, as in their
+    normalised networks. About 62,200 parameters for 10 classes.
+
+    Parameters
+    ----------
+    num_classes : int
+        Width of the output layer.
+
+    Returns
+    -------
+    torch.nn.Sequential
+    """
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 6, kernel_size=5, padding=2)),
+        ("norm1", nn.GroupNorm(2, 6)),
+        ("relu1", nn.ReLU()),
+        ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(6, 16, kernel_size=5)),
+        ("norm2", nn.GroupNorm(2, 16)),
+        ("relu2", nn.ReLU()),
+        ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(16 * 5 * 5, 120)),
+        ("norm3", nn.GroupNorm(4, 120)),
+        ("relu3", nn.ReLU()),
+        ("fc2", nn.Linear(120, 84)),
+        ("norm4", nn.GroupNorm(4, 84)),
         ("relu4", nn.ReLU()),
         ("fc3", nn.Linear(84, num_classes)),
     ]))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from accelsim.data import DATASET_NAMES
 from accelsim.models._errors import ArchitectureError, ModelNameError
 from accelsim.models.digits import digits_cnn, digits_mlp
-from accelsim.models.lenet import lenet5
+from accelsim.models.lenet import lenet5, lenet5_gn
 from accelsim.models.resnet import ResNet20
 from accelsim.models.simplenet import cifar_simplenet, mnist_simplenet
 
@@ -70,6 +70,7 @@ ARCHITECTURES = {spec.name: spec for spec in (
     ArchSpec("digits-mlp", "digits", (1, 8, 8), 10, digits_mlp),
     ArchSpec("digits-cnn", "digits", (1, 8, 8), 10, digits_cnn),
     ArchSpec("lenet", "mnist", (1, 28, 28), 10, lenet5),
+    ArchSpec("lenet-gn", "mnist", (1, 28, 28), 10, lenet5_gn),
     ArchSpec("mnist-simplenet", "mnist", (1, 28, 28), 10, mnist_simplenet),
     ArchSpec("resnet20", "cifar10", (3, 32, 32), 10, ResNet20),
     ArchSpec("cifar-simplenet", "cifar10", (3, 32, 32), 10, cifar_simplenet),

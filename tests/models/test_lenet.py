@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from accelsim.models.lenet import lenet5
+from accelsim.models.lenet import lenet5, lenet5_gn
 
 
 def test_lenet_has_about_60k_parameters():
@@ -22,3 +22,17 @@ def test_lenet_layers_and_feature_shapes():
     assert model[:3](x).shape == (3, 6, 14, 14)
     assert model[:6](x).shape == (3, 16, 5, 5)
     assert model(x).shape == (3, 4)
+
+
+def test_lenet_gn_normalises_every_hidden_layer():
+    model = lenet5_gn()
+    kinds = [type(m).__name__ for m in model]
+    assert kinds.count("GroupNorm") == 4 and kinds[-1] == "Linear"
+    assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    # Scaling a hidden layer's weights and bias changes nothing after its normalisation.
+    x = torch.randn(4, 1, 28, 28)
+    before = model(x)
+    with torch.no_grad():
+        model.fc1.weight.mul_(0.5)
+        model.fc1.bias.mul_(0.5)
+    torch.testing.assert_close(model(x), before, rtol=1e-3, atol=1e-3)  # up to the norm's eps

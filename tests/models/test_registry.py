@@ -23,10 +23,11 @@ def _example(spec, batch=2):
     return torch.randn(batch, *spec.input_shape, generator=torch.Generator().manual_seed(0))
 
 
-def test_the_six_reference_architectures_are_registered():
-    assert set(ALL_NAMES) == {"digits-mlp", "digits-cnn", "lenet", "mnist-simplenet", "resnet20", "cifar-simplenet"}
+def test_the_reference_architectures_are_registered():
+    assert set(ALL_NAMES) == {"digits-mlp", "digits-cnn", "lenet", "lenet-gn", "mnist-simplenet", "resnet20",
+                              "cifar-simplenet"}
     assert sorted(sum((names(d) for d in DATASET_NAMES), [])) == sorted(ALL_NAMES)
-    assert names("mnist") == ["lenet", "mnist-simplenet"]
+    assert names("mnist") == ["lenet", "lenet-gn", "mnist-simplenet"]
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)
