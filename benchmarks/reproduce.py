@@ -28,7 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _reproduce.runner import STAGES, ReproduceError, Run  # noqa: E402
+from accelsim._errors import UserInputError  # noqa: E402
+from _reproduce.runner import STAGES, Run  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -69,7 +70,7 @@ def main(argv=None):
         run = Run.open(args.out, dataset, args.quick, args.epochs, command, _progress)
         run.execute(args.stage, args.docs)
         markdown = run.write_tables(args.docs)
-    except ReproduceError as exc:
+    except UserInputError as exc:  # bad arguments, data or folder: one line, exit code 2
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
     _progress(f"tables written to {args.out / 'tables.md'}" + (f" and {args.docs}" if args.docs else ""))

@@ -93,7 +93,7 @@ def test_quick_run_reports_sparsity_and_sharpness_per_flatenn_model(quick_run):
     rows = [line for line in section.split("### Table")[0].splitlines() if line.startswith("| ")][1:]
     assert len(rows) == len(_expected_tables()["flatenn"].rows)
     for row in rows:
-        sparsity, trace, increase = (float(v) for v in row.strip("|").split("|")[1:])
+        sparsity, increase, trace = (float(v) for v in row.strip("|").split("|")[1:])
         assert 0 <= sparsity <= 1 and math.isfinite(trace) and increase >= 0
 
 
@@ -123,6 +123,13 @@ def test_docs_region_between_markers_is_replaced(quick_run, tmp_path):
     text = docs.read_text()
     assert text.startswith("# before\n<!-- reproduce:begin -->\n") and text.endswith("<!-- reproduce:end -->\nafter\n")
     assert "old" not in text and "### Table 4: generalisation" in text
+
+
+@pytest.mark.slow
+def test_bad_dataset_is_refused_before_any_work(tmp_path, capsys):
+    assert reproduce.main(["--dataset", "imagenet", "--stage", "tables", "--out", str(tmp_path)]) == 2
+    assert "imagenet" in capsys.readouterr().err
+    assert not (tmp_path / "settings.json").exists()
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ import torch
 
 from accelsim import load_dataset, load_profile
 from accelsim._errors import UserInputError
+from accelsim.data import dataset_info
 from accelsim.engine import QuantizedModel
 from accelsim.quant import get_scheme
 
@@ -27,7 +28,7 @@ from _reproduce.evaluation import RowEvaluator, load_cell, save_cell
 from _reproduce.faults import fault_profile
 from _reproduce.plan import build_tables, full_settings, quick_settings
 from _reproduce.tables import render_model_table, render_table
-from _reproduce.training import Trainer
+from _reproduce.training import MEASURES, Trainer
 
 __all__ = ["STAGES", "ReproduceError", "Run"]
 
@@ -82,6 +83,7 @@ class Run:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ReproduceError(f"--epochs {epochs!r}: expected a whole number >= 1")
+        dataset_info(dataset)  # a malformed spec fails here, before any work
         arch = _arch_for(dataset)
         settings = quick_settings(dataset, arch) if quick else full_settings(dataset, arch, epochs)
         out = Path(out)
@@ -124,7 +126,8 @@ class Run:
                 self.write_tables(docs)
 
     def _log_invocation(self, stage):
-        record = {"command": self.command, "stage": stage, "started": f"{self.started:%Y-%m-%d %H:%M} UTC"}
+        record = {"command": self.command, "stage": stage, "started": f"{self.started:%Y-%m-%d %H:%M} UTC",
+                  "torch_threads": torch.get_num_threads()}
         with open(self.out / "invocations.jsonl", "a") as log:
             log.write(json.dumps(record) + "\n")
 
@@ -159,13 +162,13 @@ class Run:
         todo = [(row, fault, rate) for row in table.rows for fault in table.faults for rate in self.settings.rates
                 if load_cell(self._cell_path(table, row, fault, rate), key,
                              fault.chips(self.settings.chips)) is None]
-        evaluators = {}
+        evaluator, evaluated_row = None, None
         for done, (row, fault, rate) in enumerate(todo, 1):
-            if row.key not in evaluators:
-                evaluators = {row.key: RowEvaluator(self._quantized(row), x, y)}  # one model in memory
+            if row != evaluated_row:  # cells come row by row: one model in memory at a time
+                evaluator, evaluated_row = RowEvaluator(self._quantized(row), x, y), row
             start = time.perf_counter()
             chips = fault.chips(self.settings.chips)
-            cell = evaluators[row.key].cell(self._profile(fault.kind), rate, chips, key)
+            cell = evaluator.cell(self._profile(fault.kind), rate, chips, key)
             save_cell(self._cell_path(table, row, fault, rate), cell)
             self._progress(f"{table.name} [{done}/{len(todo)}] {row.label} / {fault.label} @ {rate:g}: "
                            f"RErr {100 * cell.rerr_mean:.2f} ± {100 * cell.rerr_std:.2f} % "
@@ -195,8 +198,8 @@ class Run:
             "Computed by: " + "; then ".join(runs),
             "",
             f"- Rendered: {now:%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
-            f"{platform.python_version()}, torch {torch.__version__} with {torch.get_num_threads()} thread(s)",
+            f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), Python "
+            f"{platform.python_version()}, torch {torch.__version__}, {_threads(self._invocations())}",
             f"- Data: `{s.dataset}`, arch `{s.arch}`, test examples: {'all' if s.test_limit is None else s.test_limit}",
             f"- Rates: {', '.join(f'{100 * r:g}%' for r in s.rates)}; {s.chips} chips per cell "
             "(mean ± std of RErr over chips, in %)",
@@ -210,8 +213,8 @@ class Run:
             lines += [f"### Table {i}: {table.name}", "", render_table(table, s.rates, self._results(table))]
             if table.name == "flatenn":
                 lines.append(render_model_table("Activation sparsity and sharpness as accelsim.train measured "
-                                                "them (8 bits, rquant)",
-                                                table.rows, self._measures(table)))
+                                                "them (8 bits, rquant)", table.rows, MEASURES,
+                                                self._measures(table)))
         return "\n".join(lines)
 
     def write_tables(self, docs=None):
@@ -221,6 +224,12 @@ class Run:
         if docs is not None:
             _replace_marked(Path(docs), markdown)
         return markdown
+
+
+def _threads(invocations):
+    """Torch threads of the computing runs (runs logged before threads were recorded used 1)."""
+    threads = sorted({str(r.get("torch_threads", 1)) for r in invocations})
+    return f"{' or '.join(threads)} torch thread(s)" if threads else "no computing run yet"
 
 
 def _replace_marked(path, markdown):

@@ -67,13 +67,15 @@ def render_table(table, rates, results):
     return "\n".join(parts + lines) + "\n"
 
 
-def render_model_table(title, rows, measures):
+def render_model_table(title, rows, names, measures):
     """A markdown table of per-model measures (activation sparsity, sharpness, ...).
 
     Parameters
     ----------
     title : str
     rows : sequence of plan.Row
+    names : sequence of str
+        The measures, one column each.
     measures : mapping
         ``row.model -> dict`` of measure name to float (missing: pending).
 
@@ -81,7 +83,6 @@ def render_model_table(title, rows, measures):
     -------
     str
     """
-    names = sorted({name for values in measures.values() for name in values})
     header = ["model", *names]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:

@@ -12,7 +12,9 @@ import time
 from accelsim.models import build
 from accelsim.train import TrainConfig, load_checkpoint, train
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "MEASURES"]
+
+MEASURES = ("activation_sparsity", "max_loss_increase", "hessian_trace")
 
 class Trainer:
     """Trains (or finds) the checkpoint of each :class:`~_reproduce.plan.ModelSpec`.
