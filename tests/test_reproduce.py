@@ -125,7 +125,6 @@ def test_docs_region_between_markers_is_replaced(quick_run, tmp_path):
     assert "old" not in text and "### Table 4: generalisation" in text
 
 
-@pytest.mark.slow
 def test_bad_dataset_is_refused_before_any_work(tmp_path, capsys):
     assert reproduce.main(["--dataset", "imagenet", "--stage", "tables", "--out", str(tmp_path)]) == 2
     assert "imagenet" in capsys.readouterr().err
