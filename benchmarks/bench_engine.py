@@ -15,23 +15,15 @@ import argparse
 import resource
 import statistics
 import sys
-import time
-from pathlib import Path
 
 import torch
+from _common import MNIST, timed
 
 from accelsim import load_dataset, load_profile
 from accelsim.engine import QuantizedModel
 from accelsim.models import build
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 TARGET = 1.15
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main(argv=None):
@@ -53,7 +45,7 @@ def main(argv=None):
     evaluators = {chip: qm.evaluator(x, profile, chip=chip, batch_size=len(x), cache_bytes=0)
                   for chip in range(2)}
     qm.memory(profile).placement(99)  # load the compiled kernels once
-    placement_s = sum(_timed(lambda c=c: qm.memory(profile).placement(c)) for c in evaluators)
+    placement_s = sum(timed(lambda c=c: qm.memory(profile).placement(c)) for c in evaluators)
     for vdd, chip in points[:2]:  # warm up kernels and allocators
         evaluators[chip].run(vdd)
 
@@ -64,8 +56,8 @@ def main(argv=None):
     ratios = []
     for _ in range(args.repeats):
         for vdd, chip in points:
-            base = _timed(plain)
-            engine = _timed(lambda: evaluators[chip].run(vdd))
+            base = timed(plain)
+            engine = timed(lambda: evaluators[chip].run(vdd))
             ratios.append(engine / base)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     median = statistics.median(ratios)

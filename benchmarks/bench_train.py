@@ -14,10 +14,9 @@ Run: python benchmarks/bench_train.py [--repeats N] [--digits] [--threads N]
 import argparse
 import statistics
 import sys
-import time
-from pathlib import Path
 
 import torch
+from _common import MNIST, timed
 
 from accelsim import load_dataset
 from accelsim.engine import QuantizedModel
@@ -27,16 +26,9 @@ from accelsim.train import methods
 from accelsim.train.faults import TrainingFaults, parse_fault_model
 from accelsim.train.qat import QatModel
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 TARGET = 2.5
 RATES = (0.01, 0.1)
 BATCH = 128
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main(argv=None):
@@ -75,10 +67,10 @@ def main(argv=None):
     qat_s, randbet_s = [], {rate: [] for rate in RATES}
     ratios = {rate: [] for rate in RATES}
     for _ in range(args.repeats):
-        q = _timed(qat)
+        q = timed(qat)
         qat_s.append(q)
         for rate in RATES:
-            r = _timed(lambda: randbet(rate))
+            r = timed(lambda: randbet(rate))
             randbet_s[rate].append(r)
             ratios[rate].append(r / q)
     print(f"{arch} on {dataset.partition(':')[0]}, batch {BATCH}, {args.threads} thread(s), {args.repeats} repeats")

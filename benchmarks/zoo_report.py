@@ -11,14 +11,13 @@ Run: python benchmarks/zoo_report.py [--chips 10] [--mnist-limit 2000]
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
+from _common import MNIST
 
 from accelsim import load_dataset, load_profile
 from accelsim.models import load_model, zoo
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 RATES = (0.001, 0.01, 0.05, 0.1)
 
 

@@ -5,7 +5,13 @@ import pytest
 from matplotlib.figure import Figure
 
 from accelsim.plot import plot_ber_voltage, plot_fail_map, profile_figure
-from accelsim.sram import CellTable, EnergyModel, Profile, ProfileError, gaussian_profile
+from accelsim.sram import (
+    CellTable,
+    EnergyModel,
+    Profile,
+    ProfileError,
+    gaussian_profile,
+)
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,10 @@ def _run_import(args):
     from pathlib import Path
 
     from accelsim.sram.importers import (
-        ProfileImportError, import_cells_csv, import_fpga_hex, import_stuck_at_maps,
+        ProfileImportError,
+        import_cells_csv,
+        import_fpga_hex,
+        import_stuck_at_maps,
     )
 
     own, other = ((_GEOMETRY_FLAGS, _PLACEMENT_FLAGS) if args.import_format == "cells-csv"

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accelsim.data._spec import DatasetError, DatasetInfo, check_limit, check_split, normalise
+from accelsim.data._spec import (
+    DatasetError,
+    DatasetInfo,
+    check_limit,
+    check_split,
+    normalise,
+)
 
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "BATCH_FOLDER", "TRAIN_BATCHES", "TEST_BATCH",
            "cifar10_info", "batch_folder", "read_batch", "load_cifar10"]

@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accelsim.data._spec import DatasetError, DatasetInfo, check_limit, check_split, normalise
+from accelsim.data._spec import (
+    DatasetError,
+    DatasetInfo,
+    check_limit,
+    check_split,
+    normalise,
+)
 from accelsim.data.idx import read_idx, read_idx_shape
 
 __all__ = ["MNIST_MEAN", "MNIST_STD", "MNIST_FILES", "mnist_info", "load_mnist", "mnist_file"]

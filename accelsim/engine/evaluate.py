@@ -9,7 +9,6 @@ because the leading layers see exactly the clean weights.
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 __all__ = ["RunResult", "CleanRun", "Evaluator"]

@@ -2,11 +2,16 @@
 
 import copy
 
-import torch
 from torch import fx
 
 from accelsim._errors import UserInputError
-from accelsim.engine.ops import FORCED_KWARGS, FUNCTIONS, METHODS, STATELESS_MODULES, layer_op_for
+from accelsim.engine.ops import (
+    FORCED_KWARGS,
+    FUNCTIONS,
+    METHODS,
+    STATELESS_MODULES,
+    layer_op_for,
+)
 from accelsim.engine.program import Program, Step, node_inputs, template
 
 __all__ = ["EngineError", "ModelImportError", "trace_program"]

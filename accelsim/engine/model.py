@@ -9,8 +9,8 @@ import torch
 
 from accelsim import quant
 from accelsim.accel import default_accelerator
-from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.activations import ActivationPath
+from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
 from accelsim.sram import SimulatedMemory

@@ -12,8 +12,18 @@ and decoded back after the memory has applied its faults::
     values = dequantize(words_to_codes(words).reshape(codes[0].shape), params[0])
 """
 
-from accelsim.quant.activations import ActivationQuantizer, calibrate_activation_range, fake_quantize_activations
-from accelsim.quant.bits import codes_to_words, pack_bits, unpack_bits, word_dtype, words_to_codes
+from accelsim.quant.activations import (
+    ActivationQuantizer,
+    calibrate_activation_range,
+    fake_quantize_activations,
+)
+from accelsim.quant.bits import (
+    codes_to_words,
+    pack_bits,
+    unpack_bits,
+    word_dtype,
+    words_to_codes,
+)
 from accelsim.quant.fixed_point import dequantize, fake_quantize, quantize
 from accelsim.quant.params import QuantParams, calibrate, params_from_range
 from accelsim.quant.scheme import PRESETS, QuantError, QuantScheme, get_scheme

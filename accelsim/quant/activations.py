@@ -18,7 +18,12 @@ import torch
 
 from accelsim.quant.fixed_point import fake_quantize
 from accelsim.quant.params import params_from_range
-from accelsim.quant.scheme import SCHEMA_VERSION, SUPPORTED_BITS, QuantError, QuantScheme
+from accelsim.quant.scheme import (
+    SCHEMA_VERSION,
+    SUPPORTED_BITS,
+    QuantError,
+    QuantScheme,
+)
 
 __all__ = ["ActivationQuantizer", "calibrate_activation_range", "fake_quantize_activations"]
 

@@ -16,8 +16,13 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from accelsim.sram._validate import (ProfileError, require_int, require_mapping,
-                                     require_real, require_str)
+from accelsim.sram._validate import (
+    ProfileError,
+    require_int,
+    require_mapping,
+    require_real,
+    require_str,
+)
 from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
 
 __all__ = ["GaussianModel", "UniformModel", "ChipGenerator", "draw_chip", "chip_fingerprint",

@@ -6,8 +6,13 @@ from dataclasses import dataclass
 
 from accelsim._errors import UserInputError
 from accelsim.sram._chip_models import MAX_VOLTAGE_V, ChipGenerator, UniformModel
-from accelsim.sram._validate import (ProfileError, require_int, require_mapping,
-                                     require_real, require_str)
+from accelsim.sram._validate import (
+    ProfileError,
+    require_int,
+    require_mapping,
+    require_real,
+    require_str,
+)
 from accelsim.sram.energy import EnergyModel
 
 __all__ = ["ProfileMeta", "SCHEMA_VERSION", "KINDS", "META_KEYS"]

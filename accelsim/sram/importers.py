@@ -25,12 +25,21 @@ from pathlib import Path
 import numpy as np
 
 from accelsim.sram._assemble import (
-    ImportSummary, Observations, arrays_without_fault, checked_nominal, profile_from_observations,
+    ImportSummary,
+    Observations,
+    arrays_without_fault,
+    checked_nominal,
+    profile_from_observations,
     profile_meta,
 )
 from accelsim.sram._readers import (
-    ProfileImportError, decode_hex_dump, parse_cells_csv, parse_fault_map, parse_hex_name,
-    parse_map_name, read_file,
+    ProfileImportError,
+    decode_hex_dump,
+    parse_cells_csv,
+    parse_fault_map,
+    parse_hex_name,
+    parse_map_name,
+    read_file,
 )
 from accelsim.sram.cells import SA0, SA1, CellTable
 from accelsim.sram.profile import Profile

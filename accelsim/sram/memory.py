@@ -20,7 +20,7 @@ words plus work proportional to the faulty cells, not to the stored bits.
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -9,7 +9,12 @@ callable: ``accelsim.sweep(spec, out_dir)`` is ``run_sweep(spec, out_dir)``.
 import sys
 
 from accelsim.sweep.results import OperatingPoint, operating_points, read_csv, summarize
-from accelsim.sweep.runner import SweepProgress, SweepResult, default_voltages, run_sweep
+from accelsim.sweep.runner import (
+    SweepProgress,
+    SweepResult,
+    default_voltages,
+    run_sweep,
+)
 from accelsim.sweep.spec import SweepError, SweepSpec, parse_voltages
 
 __all__ = [

@@ -14,7 +14,13 @@ from accelsim._version import __version__
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.journal import Journal, point_key
 from accelsim.sweep.results import (
-    POINT_COLUMNS, SUMMARY_COLUMNS, operating_points, sorted_rows, summarize, write_csv)
+    POINT_COLUMNS,
+    SUMMARY_COLUMNS,
+    operating_points,
+    sorted_rows,
+    summarize,
+    write_csv,
+)
 from accelsim.sweep.spec import SweepError, SweepSpec
 from accelsim.sweep.unit import model_label
 

@@ -8,7 +8,13 @@ its quantized weights and writes a checkpoint that
 from accelsim.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from accelsim.train.config import TrainConfig, TrainError
 from accelsim.train.faults import FaultSpec, TrainingFaults, parse_fault_model
-from accelsim.train.loop import TrainProgress, TrainResult, default_name, resume_path, train
+from accelsim.train.loop import (
+    TrainProgress,
+    TrainResult,
+    default_name,
+    resume_path,
+    train,
+)
 from accelsim.train.sharpness import Sharpness, measure_sharpness
 
 __all__ = [

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from accelsim.sram import SimulatedMemory, gaussian_profile, load_profile, uniform_profile
+from accelsim.sram import (
+    SimulatedMemory,
+    gaussian_profile,
+    load_profile,
+    uniform_profile,
+)
 
 __all__ = ["FaultSpec", "parse_fault_model", "TrainingFaults", "RATE_KINDS"]
 

@@ -19,9 +19,9 @@ from accelsim._version import __version__
 from accelsim.data import load_dataset
 from accelsim.engine import QuantizedModel
 from accelsim.models import build
+from accelsim.models.checkpoint import META_SCHEMA_VERSION, save_checkpoint
 from accelsim.quant import get_scheme
 from accelsim.train import methods
-from accelsim.models.checkpoint import META_SCHEMA_VERSION, save_checkpoint
 from accelsim.train.config import TrainConfig, TrainError
 from accelsim.train.faults import TrainingFaults, parse_fault_model
 from accelsim.train.qat import QatModel

@@ -6,6 +6,7 @@ import torch
 from accelsim.cli import main
 from accelsim.train import load_checkpoint, resume_path
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """One torch thread, as --threads 1 would set (restored after each test)."""

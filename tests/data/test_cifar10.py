@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from accelsim.data._spec import DatasetError
-from accelsim.data.cifar10 import (BATCH_FOLDER, CIFAR10_MEAN, CIFAR10_STD, TRAIN_BATCHES, batch_folder,
-                                   cifar10_info, load_cifar10, read_batch)
+from accelsim.data.cifar10 import (
+    BATCH_FOLDER,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    TRAIN_BATCHES,
+    batch_folder,
+    cifar10_info,
+    load_cifar10,
+    read_batch,
+)
 
 
 def _write_batch(path, images, labels):

@@ -7,8 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.data._spec import DatasetError
-from accelsim.data.digits import (DIGITS_INFO, DIGITS_MEAN, DIGITS_N_TEST, DIGITS_STD, digits_pixels,
-                                  load_digits, stratified_split)
+from accelsim.data.digits import (
+    DIGITS_INFO,
+    DIGITS_MEAN,
+    DIGITS_N_TEST,
+    DIGITS_STD,
+    digits_pixels,
+    load_digits,
+    stratified_split,
+)
 
 
 @settings(max_examples=60)

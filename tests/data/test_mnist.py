@@ -7,7 +7,14 @@ import torch
 
 from accelsim.data._spec import DatasetError
 from accelsim.data.idx import write_idx
-from accelsim.data.mnist import MNIST_FILES, MNIST_MEAN, MNIST_STD, load_mnist, mnist_file, mnist_info
+from accelsim.data.mnist import (
+    MNIST_FILES,
+    MNIST_MEAN,
+    MNIST_STD,
+    load_mnist,
+    mnist_file,
+    mnist_info,
+)
 
 
 def _write_split(folder, split, images, labels, suffix=""):

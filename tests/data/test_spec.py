@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from accelsim._errors import UserInputError
-from accelsim.data._spec import (DatasetError, DatasetInfo, check_limit, check_split, normalise,
-                                 parse_spec)
+from accelsim.data._spec import (
+    DatasetError,
+    DatasetInfo,
+    check_limit,
+    check_split,
+    normalise,
+    parse_spec,
+)
 
 NAMES = ("digits", "mnist", "cifar10")
 

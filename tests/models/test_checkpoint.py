@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from accelsim.train import CheckpointError, load_checkpoint, save_checkpoint
 from accelsim.models.checkpoint import META_SCHEMA_VERSION, REQUIRED_META
+from accelsim.train import CheckpointError, load_checkpoint, save_checkpoint
 
 META = {"schema_version": META_SCHEMA_VERSION, "name": "m", "arch": "digits-mlp", "dataset": "digits", "bits": 8,
         "quant_scheme": "rquant", "scheme": {}, "method": "normal", "clip": None, "p_train": None,

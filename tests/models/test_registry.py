@@ -9,7 +9,14 @@ from torch import nn
 
 from accelsim._errors import UserInputError
 from accelsim.data import DATASET_NAMES, dataset_info
-from accelsim.models import ArchitectureError, ArchSpec, ModelNameError, arch_spec, build, names
+from accelsim.models import (
+    ArchitectureError,
+    ArchSpec,
+    ModelNameError,
+    arch_spec,
+    build,
+    names,
+)
 
 # What the quantized engine executes (issue 3, part 2).
 SUPPORTED_MODULES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.GroupNorm, nn.ReLU, nn.ReLU6, nn.MaxPool2d,

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from accelsim.models import ArchitectureError
-from accelsim.models.simplenet import cifar_simplenet, simplenet, mnist_simplenet
+from accelsim.models.simplenet import cifar_simplenet, mnist_simplenet, simplenet
 
 
 def _n_params(model):

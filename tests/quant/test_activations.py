@@ -5,7 +5,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.quant.activations import ActivationQuantizer, calibrate_activation_range, fake_quantize_activations
+from accelsim.quant.activations import (
+    ActivationQuantizer,
+    calibrate_activation_range,
+    fake_quantize_activations,
+)
 from accelsim.quant.fixed_point import quantize
 from accelsim.quant.scheme import SUPPORTED_BITS, QuantError
 

@@ -5,7 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from accelsim.quant.bits import codes_to_words, pack_bits, unpack_bits, word_dtype, words_to_codes
+from accelsim.quant.bits import (
+    codes_to_words,
+    pack_bits,
+    unpack_bits,
+    word_dtype,
+    words_to_codes,
+)
 from accelsim.quant.scheme import SUPPORTED_BITS, QuantError
 
 

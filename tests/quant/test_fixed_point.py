@@ -7,7 +7,15 @@ from hypothesis.extra import numpy as hnp
 
 from accelsim.quant.fixed_point import dequantize, fake_quantize, quantize
 from accelsim.quant.params import calibrate, params_from_range
-from accelsim.quant.scheme import GRANULARITIES, PRESETS, ROUNDINGS, SUPPORTED_BITS, QuantError, QuantScheme, get_scheme
+from accelsim.quant.scheme import (
+    GRANULARITIES,
+    PRESETS,
+    ROUNDINGS,
+    SUPPORTED_BITS,
+    QuantError,
+    QuantScheme,
+    get_scheme,
+)
 
 arrays = hnp.arrays(
     np.float32,

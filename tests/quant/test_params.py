@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from accelsim.quant.params import MIN_SCALE, QuantParams, calibrate, params_from_range
-from accelsim.quant.scheme import GRANULARITIES, PRESETS, SUPPORTED_BITS, QuantError, QuantScheme
+from accelsim.quant.scheme import (
+    GRANULARITIES,
+    PRESETS,
+    SUPPORTED_BITS,
+    QuantError,
+    QuantScheme,
+)
 
 float_arrays = hnp.arrays(
     np.float32,

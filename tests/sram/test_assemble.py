@@ -7,7 +7,10 @@ import pytest
 
 from accelsim.sram import SA0, SA1
 from accelsim.sram._assemble import (
-    Observations, arrays_without_fault, checked_nominal, profile_from_observations,
+    Observations,
+    arrays_without_fault,
+    checked_nominal,
+    profile_from_observations,
 )
 from accelsim.sram._readers import ProfileImportError, RawFile
 

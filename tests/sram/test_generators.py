@@ -6,8 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from accelsim.sram import FLIP, SA0, SA1, ProfileError, gaussian_profile, uniform_profile
-from accelsim.sram._chip_models import ChipGenerator, GaussianModel, UniformModel, draw_chip
+from accelsim.sram import (
+    FLIP,
+    SA0,
+    SA1,
+    ProfileError,
+    gaussian_profile,
+    uniform_profile,
+)
+from accelsim.sram._chip_models import (
+    ChipGenerator,
+    GaussianModel,
+    UniformModel,
+    draw_chip,
+)
 from accelsim.sram.generators import GaussianModel as ExportedGaussianModel
 
 GEOMETRY = dict(arrays=8, rows=64, cols=32)

@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from accelsim.sram import SA0, SA1, load_profile
 from accelsim.sram.importers import (
-    ProfileImportError, import_cells_csv, import_fpga_hex, import_stuck_at_maps,
+    ProfileImportError,
+    import_cells_csv,
+    import_fpga_hex,
+    import_stuck_at_maps,
 )
 
 KC705_BITS_PER_BRAM = 8192

@@ -7,7 +7,11 @@ from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
 from accelsim.sram.cells import FLIP, SA0, SA1, CellTable
 from accelsim.sram.generators import gaussian_profile, uniform_profile
-from accelsim.sram.memory import MAX_CACHED_PLACEMENTS, SimulatedMemory, SimulatedMemoryError
+from accelsim.sram.memory import (
+    MAX_CACHED_PLACEMENTS,
+    SimulatedMemory,
+    SimulatedMemoryError,
+)
 from accelsim.sram.profile import Profile, ProfileError
 
 VDD_FLOOR_V, VDD_NOMINAL_V = 0.5, 1.0

@@ -7,7 +7,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from accelsim.sram._placement import (
-    GaussianFit, _restricted_quantile, fit_gaussian, place_fail_voltages,
+    GaussianFit,
+    _restricted_quantile,
+    fit_gaussian,
+    place_fail_voltages,
 )
 
 VOLTAGES_V = np.array([0.50, 0.52, 0.54, 0.56, 0.58])

@@ -11,8 +11,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelsim.sram import (FLIP, SA0, SA1, CellTable, EnergyModel, Profile, ProfileError,
-                           gaussian_profile, list_profiles, load_profile, uniform_profile)
+from accelsim.sram import (
+    FLIP,
+    SA0,
+    SA1,
+    CellTable,
+    EnergyModel,
+    Profile,
+    ProfileError,
+    gaussian_profile,
+    list_profiles,
+    load_profile,
+    uniform_profile,
+)
 from accelsim.sram._meta import META_KEYS, ProfileMeta
 
 SMALL = dict(arrays=4, rows=16, cols=8)

@@ -7,8 +7,13 @@ from hypothesis import strategies as st
 
 from accelsim._errors import UserInputError
 from accelsim.sram._readers import (
-    ProfileImportError, decode_hex_dump, parse_cells_csv, parse_fault_map, parse_hex_name,
-    parse_map_name, read_file,
+    ProfileImportError,
+    decode_hex_dump,
+    parse_cells_csv,
+    parse_fault_map,
+    parse_hex_name,
+    parse_map_name,
+    read_file,
 )
 from accelsim.sram.profile import ProfileError
 

@@ -4,7 +4,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accelsim.sweep.results import (
-    POINT_COLUMNS, operating_points, pareto_mask, read_csv, sorted_rows, summarize, write_csv)
+    POINT_COLUMNS,
+    operating_points,
+    pareto_mask,
+    read_csv,
+    sorted_rows,
+    summarize,
+    write_csv,
+)
 
 
 def _row(model, chip, vdd_v, accuracy, energy_j, clean=0.95):

@@ -7,8 +7,8 @@ import torch
 
 from accelsim import load_dataset
 from accelsim.models import load_model
-from accelsim.train import TrainError, default_name, resume_path, train
 from accelsim.models.checkpoint import REQUIRED_META, load_checkpoint
+from accelsim.train import TrainError, default_name, resume_path, train
 from accelsim.train.loop import lr_at
 
 from .conftest import tiny_config

@@ -1,0 +1,15 @@
+"""Shared by the benchmark scripts: where the shared data lives, and a timer."""
+
+import time
+from pathlib import Path
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MNIST = SHARED_DATA / "mnist"
+KC705 = SHARED_DATA / "fpga-bram-kc705b"
+
+
+def timed(fn):
+    """Wall-clock seconds of one call of ``fn``."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
