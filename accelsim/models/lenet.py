@@ -7,6 +7,28 @@ from torch import nn
 __all__ = ["lenet5", "lenet5_gn"]
 
 
+def _lenet(num_classes, norm_groups):
+    """LeNet-5's layers; ``norm_groups[i]`` GroupNorm groups after hidden layer ``i`` (None: none)."""
+    hidden = [
+        ("conv1", nn.Conv2d(1, 6, kernel_size=5, padding=2), 6, nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(6, 16, kernel_size=5), 16, nn.MaxPool2d(2)),
+        ("fc1", nn.Linear(16 * 5 * 5, 120), 120, None),
+        ("fc2", nn.Linear(120, 84), 84, None),
+    ]
+    layers = []
+    for i, ((name, layer, width, pool), groups) in enumerate(zip(hidden, norm_groups), start=1):
+        layers.append((name, layer))
+        if groups is not None:
+            layers.append((f"norm{i}", nn.GroupNorm(groups, width)))
+        layers.append((f"relu{i}", nn.ReLU()))
+        if pool is not None:
+            layers.append((f"pool{i}", pool))
+        if name == "conv2":
+            layers.append(("flatten", nn.Flatten()))
+    layers.append(("fc3", nn.Linear(84, num_classes)))
+    return nn.Sequential(OrderedDict(layers))
+
+
 def lenet5(num_classes=10):
     """conv(6, 5x5) - pool - conv(16, 5x5) - pool - fc 120 - fc 84 - fc ``num_classes``.
 
@@ -22,20 +44,7 @@ def lenet5(num_classes=10):
     -------
     torch.nn.Sequential
     """
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(1, 6, kernel_size=5, padding=2)),
-        ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2d(2)),
-        ("conv2", nn.Conv2d(6, 16, kernel_size=5)),
-        ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2d(2)),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(16 * 5 * 5, 120)),
-        ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(120, 84)),
-        ("relu4", nn.ReLU()),
-        ("fc3", nn.Linear(84, num_classes)),
-    ]))
+    return _lenet(num_classes, (None, None, None, None))
 
 
 def lenet5_gn(num_classes=10):
@@ -56,21 +65,4 @@ def lenet5_gn(num_classes=10):
     -------
     torch.nn.Sequential
     """
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(1, 6, kernel_size=5, padding=2)),
-        ("norm1", nn.GroupNorm(2, 6)),
-        ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2d(2)),
-        ("conv2", nn.Conv2d(6, 16, kernel_size=5)),
-        ("norm2", nn.GroupNorm(2, 16)),
-        ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2d(2)),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(16 * 5 * 5, 120)),
-        ("norm3", nn.GroupNorm(4, 120)),
-        ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(120, 84)),
-        ("norm4", nn.GroupNorm(4, 84)),
-        ("relu4", nn.ReLU()),
-        ("fc3", nn.Linear(84, num_classes)),
-    ]))
+    return _lenet(num_classes, (2, 2, 4, 4))
