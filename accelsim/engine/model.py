@@ -50,6 +50,7 @@ class QuantizedModel:
         self.bits = scheme.bits
         self.meta = dict(meta or {})
         self.tensor_names = tuple(parameters)
+        self._tensor_index = {name: i for i, name in enumerate(self.tensor_names)}
         self._shapes = tuple(p.shape for p in parameters.values())
         self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
         codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams)]
@@ -118,12 +119,9 @@ class QuantizedModel:
         are taken from ``base``.
         """
         weights = dict(base) if base is not None else {}
-        wanted = self.tensor_names if names is None else names
-        for name in wanted:
-            i = self.tensor_names.index(name)
-            chunk = words[self._word_offsets[i]:self._word_offsets[i + 1]]
-            codes = quant.words_to_codes(chunk).reshape(self._shapes[i])
-            weights[name] = quant.dequantize(codes, self._qparams[i])
+        for name in self.tensor_names if names is None else names:
+            lo, hi = self._word_range(name)
+            weights[name] = self._decode(name, words[lo:hi])
         return weights
 
     def patched_weights(self, word_index, words, names):
@@ -132,14 +130,20 @@ class QuantizedModel:
             return self._clean_weights
         patched = {}
         for name in names:
-            i = self.tensor_names.index(name)
-            lo, hi = self._word_offsets[i], self._word_offsets[i + 1]
+            lo, hi = self._word_range(name)
             chunk = self.words[lo:hi].copy()
             inside = (word_index >= lo) & (word_index < hi)
             chunk[word_index[inside] - lo] = words[inside]
-            codes = quant.words_to_codes(chunk).reshape(self._shapes[i])
-            patched[name] = quant.dequantize(codes, self._qparams[i])
+            patched[name] = self._decode(name, chunk)
         return {**self._clean_weights, **patched}
+
+    def _word_range(self, name):
+        i = self._tensor_index[name]
+        return self._word_offsets[i], self._word_offsets[i + 1]
+
+    def _decode(self, name, chunk):
+        i = self._tensor_index[name]
+        return quant.dequantize(quant.words_to_codes(chunk).reshape(self._shapes[i]), self._qparams[i])
 
     @property
     def clean_weights(self):
