@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim._version import __version__
+from accelsim.models import model_path
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.journal import Journal, point_key
 from accelsim.sweep.results import (
@@ -22,7 +23,7 @@ from accelsim.sweep.results import (
     write_csv,
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import model_label
+from accelsim.sweep.unit import load_unit_inputs, model_label
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "default_voltages"]
 
@@ -85,19 +86,14 @@ def _versions():
 
 def _prepare(spec):
     """Load what the driver must check before any work; return (spec, fingerprints)."""
-    from accelsim.data import load_dataset
-    from accelsim.models import load_model, model_path
-    from accelsim.sram import load_profile
-
-    profile = load_profile(spec.profile)
+    profile = load_unit_inputs(spec, spec.models[0])[0]
     if not spec.voltages_v:
         spec = dataclasses.replace(spec, voltages_v=default_voltages(profile))
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
-    load_dataset(spec.dataset, split="test")
     models = {}
     for name in spec.models:
-        load_model(name, bits=spec.bits)
+        load_unit_inputs(spec, name)
         models[name] = _sha256(model_path(name))
     fingerprints = {"profile": profile.fingerprint(), "models": models}
     return spec, fingerprints

@@ -8,6 +8,7 @@ set is nested, so the read is the same), and every faulty read re-runs only
 the layers from the first faulty one on.
 """
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,10 +16,11 @@ import torch
 
 from accelsim.accel import default_accelerator
 from accelsim.data import load_dataset
-from accelsim.models import load_model
+from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
+from accelsim.sram._lookup import resolve_profile
 
-__all__ = ["run_unit", "model_label"]
+__all__ = ["run_unit", "model_label", "load_unit_inputs"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled")
@@ -31,8 +33,20 @@ def model_label(name_or_path, bits=None):
     return label if bits is None else f"{label}@{bits}b"
 
 
-@lru_cache(maxsize=4)
+def _file_stamp(path):
+    """Identity of a file's current content for the caches below (a retrained file reloads)."""
+    status = os.stat(path)
+    return (os.fspath(path), status.st_mtime_ns, status.st_size)
+
+
 def _profile(name):
+    with resolve_profile(name) as (path, _):
+        stamp = _file_stamp(path)
+    return _cached_profile(name, stamp)
+
+
+@lru_cache(maxsize=4)
+def _cached_profile(name, stamp):
     return load_profile(name)
 
 
@@ -42,9 +56,22 @@ def _dataset(spec, limit):
     return (x, y) if limit is None else (x[:limit], y[:limit])
 
 
-@lru_cache(maxsize=8)
 def _model(name, bits):
+    return _cached_model(name, bits, _file_stamp(model_path(name)))
+
+
+@lru_cache(maxsize=8)
+def _cached_model(name, bits, stamp):
     return load_model(name, bits=bits)
+
+
+def load_unit_inputs(spec, model_name):
+    """``(profile, QuantizedModel, (x, y))`` of one unit, cached per process.
+
+    Profile and model are reloaded when their file changes (a retrained
+    checkpoint), so caching never serves stale results.
+    """
+    return _profile(spec.profile), _model(model_name, spec.bits), _dataset(spec.dataset, spec.limit)
 
 
 class _Energy:
@@ -93,9 +120,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
         Called with each new row (a dict of the point columns) as it finishes.
     """
     torch.set_num_threads(spec.torch_threads)
-    profile = _profile(spec.profile)
-    qm = _model(model_name, spec.bits)
-    x, y = _dataset(spec.dataset, spec.limit)
+    profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
     clean_pred = evaluator.clean_logits.argmax(dim=1)
