@@ -119,13 +119,29 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
     on_row : callable
         Called with each new row (a dict of the point columns) as it finishes.
     """
-    torch.set_num_threads(spec.torch_threads)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
+    try:
+        _run_voltages(spec, model_name, chip, done_rows, on_row)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
+    """The columns that describe a point (model, profile, voltage), not its inference."""
+    return {"model": model_label(model_name, spec.bits), "method": qm.meta.get("method", "unknown"),
+            "bits": qm.bits, "quant_scheme": qm.meta.get("quant_scheme", qm.scheme.name),
+            "profile": profile.name, "chip": int(chip), "vdd_v": float(vdd_v),
+            "vdd_rel": float(vdd_v / profile.vdd_nominal_v),
+            "profile_ber": float(profile.ber(vdd_v, chip=chip))}
+
+
+def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
     clean_pred = evaluator.clean_logits.argmax(dim=1)
     clean_accuracy = float((clean_pred == y).double().mean())
-    meta = qm.meta
     previous = None
     for vdd_v in spec.voltages_v:
         row = done_rows.get(vdd_v)
@@ -135,13 +151,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
                 inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
             else:
                 inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
-            row = {
-                "model": model_label(model_name, spec.bits), "method": meta.get("method", "unknown"),
-                "bits": qm.bits, "quant_scheme": meta.get("quant_scheme", qm.scheme.name),
-                "profile": profile.name, "chip": int(chip), "vdd_v": float(vdd_v),
-                "vdd_rel": float(vdd_v / profile.vdd_nominal_v),
-                "profile_ber": float(profile.ber(vdd_v, chip=chip)),
-                **inference, **energy.columns(vdd_v), "clean_accuracy": clean_accuracy,
-            }
+            row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
+                   **energy.columns(vdd_v), "clean_accuracy": clean_accuracy}
             on_row(row)
         previous = row
