@@ -17,11 +17,12 @@ import statistics
 import sys
 
 import torch
-from _common import MNIST, timed
 
 from accelsim import load_dataset, load_profile
 from accelsim.engine import QuantizedModel
 from accelsim.models import build
+
+from _common import MNIST, timed  # benchmarks/_common.py
 
 TARGET = 1.15
 

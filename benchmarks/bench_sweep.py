@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import MNIST
 
 from accelsim import load_dataset, load_profile
 from accelsim.models import build
 from accelsim.quant import get_scheme
 from accelsim.sweep import SweepSpec, run_sweep
+
+from _common import MNIST  # benchmarks/_common.py
 
 TARGET_FAULTY, TARGET_LOW_BER = 1.1, 0.5
 CHIPS, POINTS = 5, 10

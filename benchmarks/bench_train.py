@@ -16,7 +16,6 @@ import statistics
 import sys
 
 import torch
-from _common import MNIST, timed
 
 from accelsim import load_dataset
 from accelsim.engine import QuantizedModel
@@ -25,6 +24,8 @@ from accelsim.quant import get_scheme
 from accelsim.train import methods
 from accelsim.train.faults import TrainingFaults, parse_fault_model
 from accelsim.train.qat import QatModel
+
+from _common import MNIST, timed  # benchmarks/_common.py
 
 TARGET = 2.5
 RATES = (0.01, 0.1)

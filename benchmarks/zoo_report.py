@@ -13,10 +13,11 @@ import argparse
 import sys
 
 import torch
-from _common import MNIST
 
 from accelsim import load_dataset, load_profile
 from accelsim.models import load_model, zoo
+
+from _common import MNIST  # benchmarks/_common.py
 
 RATES = (0.001, 0.01, 0.05, 0.1)
 
