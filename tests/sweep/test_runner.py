@@ -154,3 +154,10 @@ def test_requantized_models_are_labelled_and_read_fewer_bits(finished, tmp_path)
         assert row["bits"] == 4 and row["model"].endswith("@4b")
         same = eight[(row["model"][:-3], row["vdd_v"])]
         assert row["weight_mem_energy_j"] < same["weight_mem_energy_j"]
+
+
+def test_the_package_is_callable_as_a_shorthand(tmp_path):
+    import accelsim
+
+    result = accelsim.sweep(_spec(models=MODELS[:1], chips=1, voltages_v=(0.8, 0.56), limit=50), tmp_path)
+    assert [r["vdd_v"] for r in result.rows] == [0.8, 0.56]
