@@ -100,8 +100,22 @@ def layer_cost(accelerator, workload):
     )
 
 
+class _EnergySums:
+    """Derived sums shared by a layer's and a whole inference's energy."""
+
+    @property
+    def weight_mem_j(self):
+        """Weight SRAM energy, dynamic plus leakage (DESIGN.md's ``weight_mem_energy_j``)."""
+        return self.weight_mem_dynamic_j + self.weight_mem_leakage_j
+
+    @property
+    def total_j(self):
+        """Total energy (DESIGN.md's ``energy_j`` for a whole inference)."""
+        return self.weight_mem_j + self.act_mem_j + self.mac_j
+
+
 @dataclass(frozen=True)
-class LayerEnergy:
+class LayerEnergy(_EnergySums):
     """Cycles, latency and energy of one layer; energies in joules."""
 
     name: str
@@ -117,23 +131,13 @@ class LayerEnergy:
     act_mem_j: float
     mac_j: float
 
-    @property
-    def weight_mem_j(self):
-        """Weight SRAM energy: dynamic plus leakage."""
-        return self.weight_mem_dynamic_j + self.weight_mem_leakage_j
-
-    @property
-    def total_j(self):
-        """Energy of the layer."""
-        return self.weight_mem_j + self.act_mem_j + self.mac_j
-
     def to_dict(self):
         """Fields and the derived ``weight_mem_j``, ``total_j``."""
         return {**asdict(self), "weight_mem_j": self.weight_mem_j, "total_j": self.total_j}
 
 
 @dataclass(frozen=True)
-class EnergyBreakdown:
+class EnergyBreakdown(_EnergySums):
     """Energy per inference at one supply, in joules, with latency and per layer.
 
     Attributes
@@ -165,16 +169,6 @@ class EnergyBreakdown:
     act_mem_j: float
     mac_j: float
     per_layer: tuple
-
-    @property
-    def weight_mem_j(self):
-        """Weight SRAM energy (DESIGN.md's ``weight_mem_energy_j``)."""
-        return self.weight_mem_dynamic_j + self.weight_mem_leakage_j
-
-    @property
-    def total_j(self):
-        """Energy per inference (DESIGN.md's ``energy_j``)."""
-        return self.weight_mem_j + self.act_mem_j + self.mac_j
 
     def to_dict(self):
         """JSON-ready dict: every field, ``weight_mem_j``, ``total_j``, layers as dicts."""
