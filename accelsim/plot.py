@@ -128,10 +128,24 @@ def _by_model(rows):
     return groups
 
 
+def _sweep_axes():
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _finish(fig, ax, xlabel, ylabel, title, legend_size="small"):
+    """Labels with units, title, grid (minor ticks too on log axes) and legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both" if ax.get_yscale() == "log" else "major")
+    ax.legend(fontsize=legend_size)
+    return fig
+
+
 def energy_accuracy_figure(summary, title):
     """Energy per inference against accuracy per model, 95% CI bars, Pareto front."""
-    fig = Figure(figsize=(7, 5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _sweep_axes()
     for model, rows in _by_model(summary).items():
         energy = _floats(rows, "energy_j") * 1e9
         acc = _floats(rows, "accuracy") * 100
@@ -143,18 +157,12 @@ def energy_accuracy_figure(summary, title):
     if front:
         ax.step(_floats(front, "energy_j") * 1e9, _floats(front, "accuracy") * 100, where="post",
                 color="black", lw=1, ls="--", label="Pareto front")
-    ax.set_xlabel("energy per inference (nJ)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return fig
+    return _finish(fig, ax, "energy per inference (nJ)", "accuracy (%)", title)
 
 
 def accuracy_voltage_figure(summary, title):
     """Accuracy and robust error (means with 95% CI bands) against supply voltage."""
-    fig = Figure(figsize=(7, 5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _sweep_axes()
     for model, rows in _by_model(summary).items():
         vdd = _floats(rows, "vdd_v")
         line, = ax.plot(vdd, _floats(rows, "accuracy") * 100, marker="o", ms=4, label=f"{model} accuracy")
@@ -162,18 +170,13 @@ def accuracy_voltage_figure(summary, title):
                         _floats(rows, "accuracy_ci95_high") * 100, color=line.get_color(), alpha=0.15)
         ax.plot(vdd, _floats(rows, "robust_error") * 100, ls="--", color=line.get_color(),
                 label=f"{model} robust error")
-    ax.set_xlabel("weight SRAM supply voltage (V)")
-    ax.set_ylabel("accuracy / robust error (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
-    return fig
+    return _finish(fig, ax, "weight SRAM supply voltage (V)", "accuracy / robust error (%)", title,
+                   legend_size="x-small")
 
 
 def ber_voltage_figure(summary, title):
     """Profile BER and model BER against voltage, log scale."""
-    fig = Figure(figsize=(7, 5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _sweep_axes()
     first_model = next(iter(_by_model(summary).values()))
     vdd = _floats(first_model, "vdd_v")
     ber = _floats(first_model, "profile_ber")
@@ -183,12 +186,7 @@ def ber_voltage_figure(summary, title):
         keep = mber > 0
         ax.plot(_floats(rows, "vdd_v")[keep], mber[keep], marker="o", ms=3, label=f"{model} model BER")
     ax.set_yscale("log")
-    ax.set_xlabel("weight SRAM supply voltage (V)")
-    ax.set_ylabel("bit error rate")
-    ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small")
-    return fig
+    return _finish(fig, ax, "weight SRAM supply voltage (V)", "bit error rate", title)
 
 
 def draw_sweep(directory, dataset=""):
