@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from accelsim._errors import UserInputError
+from accelsim._safeio import save_figure
 from accelsim.sram import ProfileError
 
 __all__ = [
@@ -197,14 +198,18 @@ def draw_sweep(directory, dataset=""):
     directory = Path(directory)
     summary = _read_summary(directory)
     where = f"profile {summary[0]['profile']}" + (f", dataset {dataset}" if dataset else "")
-    figures = {
-        "energy_accuracy.png": energy_accuracy_figure(summary, f"Energy vs accuracy ({where})"),
-        "accuracy_voltage.png": accuracy_voltage_figure(summary, f"Accuracy vs voltage ({where})"),
-        "ber_voltage.png": ber_voltage_figure(summary, f"Bit error rate vs voltage ({where})"),
-    }
+    try:
+        figures = {
+            "energy_accuracy.png": energy_accuracy_figure(summary, f"Energy vs accuracy ({where})"),
+            "accuracy_voltage.png": accuracy_voltage_figure(summary, f"Accuracy vs voltage ({where})"),
+            "ber_voltage.png": ber_voltage_figure(summary, f"Bit error rate vs voltage ({where})"),
+        }
+    except (ValueError, KeyError) as exc:
+        raise PlotError(f"{directory / 'summary.csv'} is not a sweep summary ({exc}); `accelsim plot DIR` "
+                        "needs the folder of a finished sweep") from None
     paths = []
     for name, fig in figures.items():
-        fig.savefig(directory / name, dpi=120)
+        save_figure(fig, directory / name, dpi=120)  # atomic, never through a planted symlink
         paths.append(directory / name)
     return paths
 
@@ -213,8 +218,18 @@ def _read_summary(directory):
     path = Path(directory) / "summary.csv"
     if not path.exists():
         raise PlotError(f"{path} not found: `accelsim plot DIR` needs the folder of a finished sweep")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            columns = set(reader.fieldnames or ())
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PlotError(f"{path} is not a sweep summary ({exc}); `accelsim plot DIR` needs the folder "
+                        "of a finished sweep") from None
+    missing = {"model", "vdd_v", "accuracy", "energy_j", "energy_rel", "profile_ber"} - columns
+    if missing:
+        raise PlotError(f"{path} is not a sweep summary (no column {sorted(missing)[0]!r}); "
+                        "`accelsim plot DIR` needs the folder of a finished sweep")
     if not rows:
         raise PlotError(f"{path} has no rows to plot")
     return rows

@@ -18,7 +18,12 @@ def _run(args):
     from accelsim.plot import draw_sweep
 
     spec_file = Path(args.directory) / "sweep.json"
-    dataset = json.loads(spec_file.read_text())["spec"]["dataset"] if spec_file.exists() else ""
+    dataset = ""
+    if spec_file.exists():
+        try:
+            dataset = str(json.loads(spec_file.read_bytes())["spec"]["dataset"])
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+            pass  # the dataset only labels an axis; a damaged sweep.json does not stop the figures
     for path in draw_sweep(args.directory, dataset=dataset):
         print(path)
     return 0

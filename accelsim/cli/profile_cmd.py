@@ -195,7 +195,10 @@ def _run_plot(args):
     from accelsim.sram import ProfileError, load_profile
 
     profile = load_profile(args.profile)
-    out = args.out or f"profile-{profile.name}.png"
+    from accelsim._safeio import safe_file_name
+
+    # The profile's name comes from the file: never let it choose a folder.
+    out = args.out or f"profile-{safe_file_name(profile.name, 'profile')}.png"
     figure = profile_figure(profile, chip=args.chip, array=args.array)
     try:
         figure.savefig(out)

@@ -1,6 +1,8 @@
 """``accelsim sweep``: energy against accuracy over supply voltage, with its answer."""
 
-__all__ = ["register", "format_operating_point"]
+import sys
+
+__all__ = ["register", "format_operating_point", "resume_hint"]
 
 DEFAULT_OUT = "accelsim-results"
 
@@ -28,7 +30,17 @@ def register(subparsers):
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_run)
+    parser.add_argument("--allow-large", action="store_true",
+                        help="lift the limits on voltages, chips and points (docs/limits.md)")
+    parser.set_defaults(handler=_run, resume_hint=resume_hint)
+
+
+def resume_hint(args, argv):
+    """The sentence telling an interrupted user how to continue."""
+    import shlex
+
+    command = ["accelsim", *argv, *([] if "--resume" in argv else ["--resume"])]
+    return f"finished points are kept in {args.out}; resume with: {shlex.join(command)}"
 
 
 def format_operating_point(point):
@@ -42,12 +54,15 @@ def format_operating_point(point):
 
 
 def _spec(args):
+    from accelsim._limits import MAX_VOLTAGES
     from accelsim.sweep import SweepSpec, parse_voltages
     from accelsim.sweep.spec import DEFAULT_MODELS, DEFAULT_PROFILE
 
+    max_voltages = None if args.allow_large else MAX_VOLTAGES
     return SweepSpec(
         models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
-        voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
+        voltages_v=parse_voltages(args.voltages, max_voltages) if args.voltages is not None else (),
+        chips=args.chips,
         bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
 
 
@@ -56,13 +71,21 @@ def _run(args):
     from accelsim.plot import draw_sweep
     from accelsim.sweep import run_sweep
 
+    from accelsim._checks import Interval, check
+    from accelsim.sweep import SweepError
+
+    check("--tolerance", args.tolerance, Interval(float, 0, 100), meaning="accuracy points", error=SweepError)
     spec = _spec(args)
 
     def describe(event):
         return event.total, event.done, f"{event.model} chip {event.chip} {event.vdd_v:.3f} V"
 
     with ProgressBar("sweep", "point", args.quiet, describe) as progress:
-        result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress)
+        result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress,
+                           allow_large=args.allow_large)
+    if result.damaged_journal_lines:
+        print(f"accelsim: journal: {result.damaged_journal_lines} damaged line(s) dropped; their points "
+              "were computed again", file=sys.stderr)
     draw_sweep(result.directory, dataset=spec.dataset)
     print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json, "
           "energy_accuracy.png, accuracy_voltage.png, ber_voltage.png)")

@@ -1,21 +1,50 @@
 """The journal: finished sweep points, one JSON line each, flushed as they finish.
 
 A sweep killed at any moment (``kill -9`` included) leaves at worst one
-partial last line, which :class:`Journal` drops on reopening; every complete
-line is a finished point that a resumed sweep does not compute again.
+partial last line. Reopening tolerates any damaged line (a partial write,
+garbage or NUL bytes after a power loss, a row missing a column or holding a
+wrong type): it is counted in :attr:`Journal.damaged`, dropped from the file
+(rewritten atomically with the good lines only) and its point is computed
+again. Every good line is a finished point a resumed sweep does not compute
+again.
 """
 
-import json
-import os
+from __future__ import annotations
 
-__all__ = ["Journal", "point_key"]
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from accelsim._safeio import atomic_write, open_no_follow_append
+
+__all__ = ["Journal", "point_key", "JOURNAL_NAME"]
 
 JOURNAL_NAME = "journal.jsonl"
 
 
-def point_key(model, chip, vdd_v):
+def point_key(model: object, chip: object, vdd_v: object) -> tuple[str, int, float]:
     """Identity of one sweep point."""
-    return (str(model), int(chip), float(vdd_v))
+    return (str(model), int(chip), float(vdd_v))  # type: ignore[call-overload,arg-type]
+
+
+def _valid_row(row: object, columns: Iterable[str]) -> bool:
+    """A journal row that a sweep can use as is: a dict with every column, keys of the right type."""
+    if not isinstance(row, dict) or not all(c in row for c in columns):
+        return False
+    model, chip, vdd_v = row.get("model"), row.get("chip"), row.get("vdd_v")
+    if not isinstance(model, str) or not model:
+        return False
+    if not isinstance(chip, int) or isinstance(chip, bool) or chip < 0:
+        return False
+    if not isinstance(vdd_v, (int, float)) or isinstance(vdd_v, bool) or not math.isfinite(vdd_v) or vdd_v <= 0:
+        return False
+    for key in ("accuracy", "energy_j"):
+        value = row.get(key, 0.0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+    return True
 
 
 class Journal:
@@ -24,57 +53,72 @@ class Journal:
     Parameters
     ----------
     directory : pathlib.Path
+    columns : iterable of str, optional
+        Columns every row must have to count (others are damaged and dropped).
     """
 
-    def __init__(self, directory):
-        self.path = directory / JOURNAL_NAME
-        self._rows = {}
+    def __init__(self, directory: Path, columns: Iterable[str] = ("model", "chip", "vdd_v")):
+        self.path = Path(directory) / JOURNAL_NAME
+        self._columns = tuple(columns)
+        self._rows: dict[tuple[str, int, float], dict] = {}
+        self.damaged = 0
+        if self.path.is_symlink():
+            raise OSError(40, "refusing to follow a symlink", str(self.path))  # ELOOP
         if self.path.exists():
             self._load()
         self._file = None
 
-    def _load(self):
+    def _load(self) -> None:
         data = self.path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            # A partial last line from an interrupted write: drop it before appending.
-            with open(self.path, "r+b") as f:
-                f.truncate(len(complete))
-        for line in complete.decode("utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                self._rows[point_key(row["model"], row["chip"], row["vdd_v"])] = row
+        good = []
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                row = None
+            if not _valid_row(row, self._columns):
+                self.damaged += 1
+                continue
+            key = point_key(row["model"], row["chip"], row["vdd_v"])
+            if key not in self._rows:
+                self._rows[key] = row
+                good.append(line)
+        if self.damaged or not data.endswith(b"\n") and data:
+            # Keep only good lines, so appending continues on a clean file and the count is not repeated.
+            atomic_write(self.path, b"".join(line + b"\n" for line in good))
 
     @property
-    def rows(self):
+    def rows(self) -> dict[tuple[str, int, float], dict]:
         """Finished rows, by :func:`point_key` (a copy)."""
         return dict(self._rows)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return key in self._rows
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._rows)
 
-    def append(self, row):
+    def append(self, row: dict) -> None:
         """Record one finished point durably (flushed and fsynced)."""
         key = point_key(row["model"], row["chip"], row["vdd_v"])
         if key in self._rows:
             return
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open_no_follow_append(self.path)
         self._file.write(json.dumps(row, sort_keys=True) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
         self._rows[key] = row
 
-    def close(self):
+    def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def __enter__(self):
+    def __enter__(self) -> Journal:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -5,6 +5,11 @@ then voltage from high to low; ``summary.csv`` one row per (model, voltage)
 with means and 95% confidence intervals over chips and the energy-accuracy
 Pareto front. Numbers are written in their shortest round-tripping form, so
 the same results give the same bytes.
+
+A text cell that starts with a formula character (``=``, ``+``, ``-``, ``@``,
+tab or carriage return) is written with a leading ``'`` so a spreadsheet
+shows it instead of evaluating it; :func:`read_csv` strips that quote again.
+Numbers are never prefixed (``-0.5`` stays a number).
 """
 
 import csv
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from accelsim._safeio import atomic_write
 
 __all__ = [
     "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
@@ -40,12 +47,23 @@ def sorted_rows(rows):
     return sorted(rows, key=lambda r: (str(r["model"]), int(r["chip"]), -float(r["vdd_v"])))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _format(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ""
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    # A spreadsheet would evaluate it (CSV injection); the quote makes it plain text.
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _unformat(text):
+    return text[1:] if text.startswith("'") and text[1:2] and text[1] in _FORMULA_START else text
 
 
 def write_csv(path, rows, columns):
@@ -55,15 +73,14 @@ def write_csv(path, rows, columns):
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_format(row[c]) for c in columns])
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, buffer.getvalue())
 
 
 def read_csv(path):
-    """Rows of a results CSV as dicts of strings."""
+    """Rows of a results CSV as dicts of strings (the formula-guarding quote removed)."""
     with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        return [{k: _unformat(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(f)]
 
 
 def _mean_ci(values):

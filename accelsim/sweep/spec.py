@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from accelsim._errors import UserInputError
+from accelsim._limits import MAX_VOLTAGES
 
 __all__ = ["SweepError", "SweepSpec", "parse_voltages", "DEFAULT_MODELS", "DEFAULT_PROFILE"]
 
@@ -29,8 +30,21 @@ def _number(text, what):
     return value
 
 
-def parse_voltages(text):
+def _check_count(n, max_voltages):
+    if max_voltages is not None and n > max_voltages:
+        raise SweepError(f"--voltages: {n} voltages exceed the limit of {max_voltages}; "
+                         "pass --allow-large to lift it")
+
+
+def parse_voltages(text, max_voltages=MAX_VOLTAGES):
     """Parse ``START:STOP:N`` (N evenly spaced, both ends included) or ``V1,V2,...``.
+
+    Parameters
+    ----------
+    text : str
+    max_voltages : int or None
+        Refuse more voltages than this before building them (None: no limit;
+        the CLI lifts it with ``--allow-large``).
 
     Returns
     -------
@@ -48,11 +62,13 @@ def parse_voltages(text):
             raise SweepError(f"--voltages: N {match[3]!r} must be a whole number (START:STOP:N)") from None
         if n < 1 or (n == 1 and start != stop):
             raise SweepError(f"--voltages: N must be >= 2 for a range {start}:{stop} (got {n})")
+        _check_count(n, max_voltages)
         values = [start] if n == 1 else [start + (stop - start) * i / (n - 1) for i in range(n)]
     else:
         parts = [p for p in text.split(",") if p.strip()]
         if not parts:
             raise SweepError(f"--voltages: {text!r} is neither START:STOP:N nor V1,V2,...")
+        _check_count(len(parts), max_voltages)
         values = [_number(p, "voltage") for p in parts]
     values = [round(v, 9) for v in values]
     if any(v <= 0 for v in values):
@@ -117,6 +133,8 @@ class SweepSpec:
             raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
         if self.limit is not None and self.limit < 1:
             raise SweepError(f"limit must be >= 1, got {self.limit}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise SweepError(f"seed must be a whole number in [0, 2**63), got {self.seed!r}")
 
     def to_dict(self):
         """Plain JSON-ready dict with a schema version."""
