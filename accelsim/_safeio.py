@@ -100,11 +100,10 @@ def save_figure(figure, path: str | os.PathLike, **kwargs) -> None:
     atomic_write(path, buffer.getvalue())
 
 
-def open_no_follow_append(path: str | os.PathLike):
-    """Open ``path`` for appending text, refusing a symlink (``OSError`` ELOOP)."""
+def open_no_follow_append(path: str | os.PathLike) -> int:
+    """A raw descriptor appending to ``path``, refusing a symlink (``OSError`` ELOOP)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o644)
-    return os.fdopen(fd, "a", encoding="utf-8")
+    return os.open(path, flags, 0o644)
 
 
 def safe_file_name(text: str, default: str = "file") -> str:

@@ -66,7 +66,7 @@ class Journal:
             raise OSError(40, "refusing to follow a symlink", str(self.path))  # ELOOP
         if self.path.exists():
             self._load()
-        self._file = None
+        self._fd: int | None = None
 
     def _load(self) -> None:
         data = self.path.read_bytes()
@@ -105,17 +105,19 @@ class Journal:
         key = point_key(row["model"], row["chip"], row["vdd_v"])
         if key in self._rows:
             return
-        if self._file is None:
-            self._file = open_no_follow_append(self.path)
-        self._file.write(json.dumps(row, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._fd is None:
+            self._fd = open_no_follow_append(self.path)
+        # Unbuffered: a failed write (disk full) leaves nothing pending that closing could fail on.
+        data = memoryview((json.dumps(row, sort_keys=True) + "\n").encode("utf-8"))
+        while data:
+            data = data[os.write(self._fd, data):]
+        os.fsync(self._fd)
         self._rows[key] = row
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> Journal:
         return self

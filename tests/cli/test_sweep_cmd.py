@@ -45,3 +45,88 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "accelsim", "sweep", "--profile", "nope",
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+SMALL = ["--model", "digits-cnn-normal-8b", "--profile", "14nm", "--voltages", "0.8:0.5:7", "--chips", "3",
+         "--limit", "150", "--quiet"]
+
+
+def _accelsim(*args, preexec_fn=None):
+    import os
+
+    return subprocess.Popen([sys.executable, "-m", "accelsim", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+@pytest.mark.parametrize("signame, code", [
+    ("SIGTERM", 143),
+    pytest.param("SIGHUP", 129, marks=pytest.mark.slow),
+    pytest.param("SIGINT", 130, marks=pytest.mark.slow),
+])
+def test_signals_close_the_journal_and_print_the_resume_command(tmp_path, signame, code):
+    import signal
+    import time
+
+    process = _accelsim("sweep", *SMALL, "--out", str(tmp_path))
+    journal = tmp_path / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_bytes().splitlines()) >= 2:
+            break
+        time.sleep(0.01)
+    if process.poll() is not None:
+        process.communicate()
+        pytest.fail("the sweep finished before the signal: the test proves nothing")
+    process.send_signal(getattr(signal, signame))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"accelsim: interrupted by {signame}")
+    assert lines[0].endswith("--resume") and "Traceback" not in err
+    done = len(journal.read_bytes().splitlines())
+    assert 2 <= done < 21
+    resumed = _accelsim(*lines[0].split("resume with: accelsim ")[1].split())
+    assert resumed.communicate(timeout=300) and resumed.returncode == 0
+    assert len(journal.read_bytes().splitlines()) == 21
+
+
+def test_a_full_disk_is_one_line_and_the_sweep_resumes(tmp_path):
+    import resource
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))  # the journal outgrows it mid-sweep
+
+    process = _accelsim("sweep", *SMALL, "--out", str(tmp_path), preexec_fn=limit_file_size)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "file size limit" in lines[0] and "--resume" in lines[0]
+    kept = len((tmp_path / "journal.jsonl").read_bytes().splitlines())
+    assert kept >= 1
+    resumed = _accelsim("sweep", *SMALL, "--out", str(tmp_path), "--resume")
+    assert resumed.communicate(timeout=300) and resumed.returncode == 0
+    assert len((tmp_path / "journal.jsonl").read_bytes().splitlines()) == 21
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--tolerance", "-1"], "--tolerance = -1.0: expected"),
+    (["--tolerance", "nan"], "--tolerance = nan: expected"),
+    (["--voltages", ""], "--voltages: '' is neither"),
+    (["--voltages", "0.8:0.5:1000000000"], "exceed the limit"),
+    (["--chips", "1000000000"], "exceeds the limit"),
+    (["--seed", "-3"], "seed must be"),
+])
+def test_values_once_silently_accepted_are_refused(tmp_path, capsys, extra, fragment):
+    assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_plot_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
+    (tmp_path / "summary.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "sweep.json").write_text("")
+    assert main(["plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a sweep summary" in err[0]

@@ -68,3 +68,15 @@ def test_operating_point_is_lowest_energy_within_tolerance():
     assert points["ref"].energy_saving == pytest.approx(0.2)
     assert points["ref"].accuracy_change_pp == pytest.approx(-0.5)
     assert points["weak"].vdd_v is None
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "plain", "'quoted"])
+def test_formula_cells_are_quoted_on_disk_and_unquoted_on_reading(tmp_path, name):
+    row = {**_row("a", 0, 0.8, 0.5, 1e-9), "model": name, "vdd_v": -0.5}
+    write_csv(tmp_path / "x.csv", [row], POINT_COLUMNS)
+    cells = (tmp_path / "x.csv").read_text().splitlines()[1]
+    formula = name[0] in "=+-@\t"
+    assert cells.split(",")[0].lstrip('"').startswith("'") == (formula or name.startswith("'"))
+    assert ",-0.5," in cells  # numbers are never quoted
+    back = read_csv(tmp_path / "x.csv")[0]
+    assert back["model"] == name and back["vdd_v"] == "-0.5"
