@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from accelsim._limits import MAX_DATASET_BYTES
 from accelsim.data._spec import (
     DatasetError,
     DatasetInfo,
@@ -88,6 +89,10 @@ def read_batch(path):
     labels : ndarray of int64, shape (N,)
     """
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_DATASET_BYTES:
+            raise DatasetError(f"{path}: {size} bytes exceed the limit of {MAX_DATASET_BYTES} bytes for one "
+                               "CIFAR-10 batch (docs/limits.md); a standard batch is about 31 MB")
         with open(path, "rb") as f:
             batch = _ArrayUnpickler(f, encoding="latin1").load()
     except OSError as exc:
@@ -97,11 +102,19 @@ def read_batch(path):
                            "replace it with a file of the standard cifar-10-python.tar.gz") from exc
     data = batch.get("data") if isinstance(batch, dict) else None
     labels = batch.get("labels") if isinstance(batch, dict) else None
+    if isinstance(labels, (list, tuple, np.ndarray)):
+        try:
+            labels = np.asarray(labels)
+        except (ValueError, TypeError):
+            labels = None
+    else:
+        labels = None
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-            or data.shape[1] != np.prod(CIFAR10_SHAPE) or labels is None or len(labels) != len(data):
+            or data.shape[1] != np.prod(CIFAR10_SHAPE) or labels is None or labels.ndim != 1 \
+            or (labels.size and labels.dtype.kind not in "iu") or len(labels) != len(data):
         raise DatasetError(f"{path} lacks the CIFAR-10 batch content; expected a dict with 'data' "
                            "(N x 3072 uint8) and 'labels' (N ints)")
-    labels = np.asarray(labels, dtype=np.int64)
+    labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= CIFAR10_CLASSES):
         raise DatasetError(f"{path} holds labels {labels.min()}..{labels.max()}; "
                            f"expected 0 to {CIFAR10_CLASSES - 1}")

@@ -5,6 +5,7 @@ An IDX file starts with a 4-byte magic number ``0x00 0x00 TYPE NDIM``, then
 """
 
 import gzip
+import math
 import struct
 import zlib
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from accelsim._limits import MAX_DATASET_BYTES
 from accelsim.data._spec import DatasetError
 
 __all__ = ["IDX_DTYPES", "read_idx", "read_idx_shape", "write_idx"]
@@ -94,15 +96,22 @@ def read_idx(path):
     Raises
     ------
     DatasetError
-        If the magic number is wrong or the data is shorter or longer than
-        the header says.
+        If the magic number is wrong, the header announces more than
+        ``MAX_DATASET_BYTES`` (checked before reading the data), or the data
+        is shorter or longer than the header says.
     """
     with _reading(path) as stream:
         dtype, shape = _parse_header(path, stream)
-        payload = stream.read()
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+        if expected > MAX_DATASET_BYTES:
+            raise DatasetError(f"{path}: its IDX header {'x'.join(map(str, shape))} announces {expected} "
+                               f"bytes, over the limit of {MAX_DATASET_BYTES} (docs/limits.md); "
+                               "replace it with an intact copy")
+        # One byte more than announced is enough to see a file that is too long (a gzip bomb stops here).
+        payload = stream.read(expected + 1)
     if len(payload) != expected:
-        raise DatasetError(f"{path} holds {len(payload)} bytes of data but its IDX header "
+        held = f"more than {expected}" if len(payload) > expected else str(len(payload))
+        raise DatasetError(f"{path} holds {held} bytes of data but its IDX header "
                            f"{'x'.join(map(str, shape))} announces {expected}; the file is truncated "
                            "or corrupt, replace it with an intact copy")
     return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)

@@ -34,7 +34,7 @@ from accelsim.sram._assemble import (
 )
 from accelsim.sram._readers import (
     ProfileImportError,
-    decode_hex_dump,
+    stream_hex_dump,
     parse_cells_csv,
     parse_fault_map,
     parse_hex_name,
@@ -104,10 +104,16 @@ def import_fpga_hex(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, seed=0,
         non-hex character, has the wrong length or one inconsistent with the
         other dumps, or for a voltage above nominal or given twice.
     """
-    raws = _read_all(paths)
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    if not paths:
+        raise ProfileImportError("no input files; pass at least one file to import")
     bits_per_array = FPGA_ROWS * FPGA_COLS
-    chip_names, voltages_v = zip(*(parse_hex_name(raw.path) for raw in raws))
-    decoded = [decode_hex_dump(raw, bits_per_array) for raw in raws]
+    chip_names, voltages_v = zip(*(parse_hex_name(path) for path in paths))  # names first: no reading
+    # Streamed in chunks: a dump of gigabytes never sits in memory whole (or twice).
+    streamed = [stream_hex_dump(path, bits_per_array) for path in paths]
+    decoded = [(zero_bits, n_cells) for zero_bits, n_cells, _ in streamed]
+    raws = [raw for _, _, raw in streamed]
     sizes = np.array([n_cells for _, n_cells in decoded])
     odd = np.flatnonzero(sizes != sizes[0])
     if odd.size:

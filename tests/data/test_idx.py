@@ -78,11 +78,11 @@ def test_truncated_header_is_reported(tmp_path):
         read_idx(path)
 
 
-@pytest.mark.parametrize("n_values", [5, 7])
-def test_payload_size_must_match_the_header(tmp_path, n_values):
+@pytest.mark.parametrize("n_values, held", [(5, "5"), (7, "more than 6"), (600, "more than 6")])
+def test_payload_size_must_match_the_header(tmp_path, n_values, held):
     path = tmp_path / "labels"
-    path.write_bytes(_hand_made_idx(range(n_values), (6,)))
-    with pytest.raises(DatasetError, match=rf"holds {n_values} bytes of data but its IDX header 6 announces 6"):
+    path.write_bytes(_hand_made_idx([v % 256 for v in range(n_values)], (6,)))
+    with pytest.raises(DatasetError, match=rf"holds {held} bytes of data but its IDX header 6 announces 6"):
         read_idx(path)
 
 
