@@ -1,10 +1,13 @@
 """``kill -9`` a tiny sweep at random moments, then ``--resume``: is every folder resumable?
 
 Not a speed benchmark: an integrity experiment. It first runs the sweep once
-to completion (the reference, and its duration T), then for each trial starts
-the same sweep in a fresh folder, sends SIGKILL after a delay drawn uniformly
-from [0, 1.1 T] (so kills land during start-up, checks, the first
-``sweep.json``, journal appends and the final writes alike), and resumes it.
+to completion (the reference), then for each trial starts the same sweep in
+a fresh folder and sends SIGKILL at a random moment, then resumes it. The
+moment is drawn so that every phase is hit whatever the machine's load: a
+target k is drawn uniformly from 0..POINTS+1, the trial waits until the
+folder shows that progress (k = 0: nothing, the kill lands in start-up or
+the checks; 1..POINTS: k - 1 journal lines; POINTS+1: every line, so the
+final writes), then waits a further uniform 0-1.5 s before the kill.
 A trial survives when the resume exits 0 and its ``sweep.csv`` and
 ``summary.csv`` are byte-identical to the reference's.
 
@@ -38,6 +41,17 @@ def _env():
     return {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def _progress(folder):
+    """0 before sweep.json, then 1 + the journal's complete lines."""
+    if not (folder / "sweep.json").exists():
+        return 0
+    journal = folder / "journal.jsonl"
+    try:
+        return 1 + journal.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 1
+
+
 def _phase(folder):
     if not (folder / "sweep.json").exists():
         return "before sweep.json"
@@ -61,18 +75,24 @@ def main(argv=None):
         subprocess.run(_command(reference), env=_env(), check=True, stdout=subprocess.DEVNULL)
         duration = time.monotonic() - start
         expected = {n: (reference / n).read_bytes() for n in ("sweep.csv", "summary.csv")}
-        print(f"reference sweep: {POINTS} points in {duration:.1f} s; kills uniform in [0, {1.1 * duration:.1f}] s")
+        print(f"reference sweep: {POINTS} points in {duration:.1f} s; {args.trials} trials, kill after "
+              f"a random progress target (0..{POINTS + 1}) plus 0-1.5 s")
         survived, killed_mid_run, phases = 0, 0, {}
         for trial in range(args.trials):
             folder = root / f"t{trial}"
-            delay = rng.uniform(0, 1.1 * duration)
+            target = rng.randint(0, POINTS + 1)
+            delay = rng.uniform(0, 1.5)
             process = subprocess.Popen(_command(folder), env=_env(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
+            t0 = time.monotonic()
+            while process.poll() is None and _progress(folder) < target:
+                time.sleep(0.005)
             try:
                 process.wait(timeout=delay)
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
+            delay = time.monotonic() - t0
             was_killed = process.returncode == -signal.SIGKILL
             killed_mid_run += was_killed
             phase = _phase(folder) if was_killed else "finished before the kill"
@@ -82,7 +102,7 @@ def main(argv=None):
                 (folder / n).read_bytes() == data for n, data in expected.items())
             survived += same
             status = "ok" if same else f"FAILED (exit {resumed.returncode}: {resumed.stderr.strip()[-300:]})"
-            print(f"trial {trial:2d}: kill at {delay:5.2f} s, {phase:24s} -> resume {status}", flush=True)
+            print(f"trial {trial:2d}: target {target}, kill at {delay:5.2f} s, {phase:24s} -> resume {status}", flush=True)
             shutil.rmtree(folder, ignore_errors=True)
         print(f"summary: {survived}/{args.trials} folders resumed to byte-identical results; "
               f"{killed_mid_run} trials were killed mid-run (phases: "

@@ -8,6 +8,7 @@ a JSON string describing how the model was trained and how well it does
 import json
 import math
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -79,7 +80,13 @@ def load_checkpoint(path):
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"cannot read checkpoint {path} ({type(exc).__name__}: {exc}); "
+        if isinstance(exc, pickle.UnpicklingError) and "weights_only" in str(exc):
+            # torch's own advice (weights_only=False) would run the file's code: never pass it on.
+            reason = "it holds objects other than tensors and plain data, which accelsim refuses to unpickle"
+        else:
+            lines = str(exc).strip().splitlines() or [""]
+            reason = f"{type(exc).__name__}: {lines[0][:160]}"
+        raise CheckpointError(f"cannot read checkpoint {path} ({reason}); "
                               "expected a file written by accelsim train") from None
     if not isinstance(payload, dict) or set(payload) != {"state_dict", "meta"}:
         found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__

@@ -89,6 +89,14 @@ def _open_archive(file, label):
             # An open file of our own: numpy leaks the one it opens when the
             # archive is damaged.
             handle = file if hasattr(file, "read") else stack.enter_context(open(file, "rb"))
+            if not hasattr(file, "read"):
+                magic = handle.read(6)
+                handle.seek(0)
+                if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+                    # Said plainly: numpy would call any other file "pickled data".
+                    what = "is empty" if not magic else f"starts with {magic[:4]!r}, not as a zip archive"
+                    raise ProfileError(f"{label} is not an .npz profile: the file {what}; expected a "
+                                       "profile written by accelsim (profile synth or profile import)")
             archive = np.load(handle, allow_pickle=False)
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise ProfileError(f"{label} is a single .npy array, not a profile; expected "

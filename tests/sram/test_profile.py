@@ -526,7 +526,7 @@ def test_unreadable_profile_is_listed_as_such(monkeypatch, tmp_path):
     monkeypatch.setenv("ACCELSIM_PROFILES", str(tmp_path))
     records = {record.name: record for record in list_profiles()}
     assert records["broken"].kind == "unreadable"
-    assert "cannot be read" in records["broken"].description
+    assert "is not an .npz profile" in records["broken"].description
 
 
 def test_shipped_folder_is_package_data():

@@ -1,0 +1,70 @@
+"""The bad-input corpus: every case is one line on stderr, exit 2, and the message's expected first words.
+
+tests/bad_inputs/cases.json lists argument lists (``{files}`` is
+tests/bad_inputs/files, the crafted files; ``{tmp}`` a scratch folder) with
+the expected start of the message after ``accelsim: error:``. All cases run
+in one subprocess (one interpreter start), so the corpus can grow cheaply.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "bad_inputs"
+CASES = json.loads((HERE / "cases.json").read_text())
+# Sweep cases get a small sweep around them, so that a case that is wrongly accepted ends quickly.
+_SWEEP_BASE = ["--quiet", "--voltages", "0.8,0.6", "--chips", "1", "--limit", "20"]
+
+_RUNNER = """
+import contextlib, io, json, sys
+from accelsim.cli import main
+results = []
+for argv in json.loads(sys.stdin.read()):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException as exc:
+            code = "uncaught " + type(exc).__name__
+            err.write("Traceback: " + repr(exc))
+    results.append([code, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def _argv(case, index, tmp):
+    argv = [a.replace("{files}", str(HERE / "files")).replace("{tmp}", str(tmp)) for a in case["argv"]]
+    if argv[0] == "sweep":
+        argv = ["sweep", *_SWEEP_BASE, "--out", str(tmp / f"out{index}"), *argv[1:]]
+    return argv
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("corpus")
+    argvs = [_argv(case, i, tmp) for i, case in enumerate(CASES)]
+    done = subprocess.run([sys.executable, "-c", _RUNNER], input=json.dumps(argvs), capture_output=True,
+                          text=True, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[" ".join(c["argv"])[:60] for c in CASES])
+def test_bad_input_is_one_line_exit_2_with_the_expected_words(outcomes, index):
+    tmp, results = outcomes
+    code, err = results[index]
+    expect = CASES[index]["expect"].replace("{files}", str(HERE / "files")).replace("{tmp}", str(tmp))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(f"accelsim: error: {expect}"), lines[0]
+    assert not (tmp / f"out{index}").exists() or not any((tmp / f"out{index}").iterdir())
+
+
+def test_the_corpus_is_not_trivial():
+    assert len(CASES) >= 40 and len({c["expect"] for c in CASES}) >= 35
