@@ -36,12 +36,12 @@ _MNIST = dict(epochs=10)
 
 # Stutz et al.'s setting (MLSys 2021): a SimpleNet-style network with group
 # normalisation, here `mnist-simplenet-s` (19 k weights, the width a CPU shared
-# by several jobs trains in minutes), 4 epochs, on MNIST and on
+# by several jobs trains in minutes), 2 epochs, on MNIST and on
 # Fashion-MNIST. Clipping at W = 0.05 (also 0.1 and 0.025 on MNIST); RandBET
 # with W = 0.1, p = 10% (MNIST) or 5% (Fashion-MNIST) flips per bit, a fresh chip
 # per step, injecting errors once a batch's clean loss is below 1.75 (Stutz et
 # al.'s start criterion).
-_SN = dict(arch="mnist-simplenet-s", epochs=4)
+_SN = dict(arch="mnist-simplenet-s", epochs=2)
 _RANDBET = dict(method="randbet", clip=0.1, randbet_start_loss=1.75)
 _SIMPLENET_MODELS = {
     "mnist-simplenet-normal-8b": dict(_SN),
