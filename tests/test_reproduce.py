@@ -206,7 +206,7 @@ def test_v2_interval_and_pending_tables(tmp_path):
     assert ci95_halfwidth([0.1]) == 0.0
     # 4 chips: t(0.975, 3) = 3.182; std 0.01291 of (0.1, 0.12, 0.11, 0.13) / 2.
     assert ci95_halfwidth([0.1, 0.12, 0.11, 0.13]) == pytest.approx(3.1824 * 0.0129099 / 2, rel=1e-4)
-    assert _normal_of("fashion-simplenet-randbet-8b") == "fashion-simplenet-normal-8b"
+    assert _normal_of("fashion-mnist-simplenet-randbet-8b") == "fashion-mnist-simplenet-normal-8b"
     run = V2Run(tmp_path, V2Settings(chips=2, test_limit=16), lambda message: None)
     text = run.markdown()
     assert "Fault statistics" in text and "Headline" in text

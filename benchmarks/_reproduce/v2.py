@@ -48,7 +48,7 @@ PAPER_SAVING = {8: 0.20, 4: 0.30}
 MODELS = (
     "mnist-simplenet-normal-8b", "mnist-simplenet-clipping-8b", "mnist-simplenet-randbet-8b",
     "mnist-simplenet-normal-4b", "mnist-simplenet-clipping-4b", "mnist-simplenet-randbet-4b",
-    "fashion-simplenet-normal-8b", "fashion-simplenet-clipping-8b", "fashion-simplenet-randbet-8b",
+    "fashion-mnist-simplenet-normal-8b", "fashion-mnist-simplenet-clipping-8b", "fashion-mnist-simplenet-randbet-8b",
 )
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 _DATASET_FOLDERS = {"mnist": "mnist", "fashion-mnist": "fashion-mnist"}
