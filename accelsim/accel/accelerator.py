@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
+from accelsim.accel import technology
 from accelsim.accel._validate import (
     AcceleratorError,
     check_bool,
@@ -40,7 +41,6 @@ from accelsim.accel._validate import (
     check_real,
     check_text,
 )
-from accelsim.accel import technology
 from accelsim.accel.energy import inference_energy
 from accelsim.accel.specs import (
     ActivationMemorySpec,

@@ -3,7 +3,12 @@
 from accelsim.data._spec import DatasetError, check_limit, check_split, parse_spec
 from accelsim.data.cifar10 import cifar10_info, load_cifar10
 from accelsim.data.digits import DIGITS_INFO, load_digits
-from accelsim.data.mnist import fashion_mnist_info, load_fashion_mnist, load_mnist, mnist_info
+from accelsim.data.mnist import (
+    fashion_mnist_info,
+    load_fashion_mnist,
+    load_mnist,
+    mnist_info,
+)
 
 __all__ = ["DATASET_NAMES", "load_dataset", "dataset_info"]
 

@@ -9,7 +9,11 @@ from accelsim.models._errors import ArchitectureError, ModelNameError
 from accelsim.models.digits import digits_cnn, digits_mlp
 from accelsim.models.lenet import lenet5, lenet5_gn
 from accelsim.models.resnet import ResNet20
-from accelsim.models.simplenet import cifar_simplenet, mnist_simplenet, mnist_simplenet_small
+from accelsim.models.simplenet import (
+    cifar_simplenet,
+    mnist_simplenet,
+    mnist_simplenet_small,
+)
 
 __all__ = ["ArchSpec", "ARCHITECTURES", "arch_spec", "build", "names"]
 

@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.accel import (
+    PRESETS,
     Accelerator,
     AcceleratorError,
     ActivationMemorySpec,
     AlphaPower,
     MacEnergies,
     PEArray,
-    PRESETS,
     WeightMemorySpec,
     accelerator_preset,
     default_accelerator,
