@@ -10,6 +10,12 @@ when ../shared/data/mnist is absent):
    bit flips and stuck-at-0/1 faults, with activation sparsity and sharpness;
 4. generalisation: profile-aware training on one 14 nm chip vs RandBET, on other chips.
 
+``--stage v2`` (reproduction v2, :mod:`_reproduce.v2`) evaluates the zoo's
+SimpleNet models on the 14 nm profile instead: Table 2 on SimpleNet with 95%
+intervals over chips, the fault statistics of the 14 nm profiles, and the
+headline energy saved against Vmin; it writes between the
+``<!-- reproduce-v2:begin -->`` and ``<!-- reproduce-v2:end -->`` markers.
+
 Every trained checkpoint and every table cell is cached in ``--out``, so a
 rerun (same arguments) skips finished work. Progress goes to stderr; the
 markdown tables go to ``OUT/tables.md`` and, with ``--docs FILE``, between the
@@ -17,6 +23,8 @@ markdown tables go to ``OUT/tables.md`` and, with ``--docs FILE``, between the
 
 Run: python benchmarks/reproduce.py --stage all --out benchmarks/results/reproduce
      [--quick] [--dataset digits|mnist:DIR] [--epochs N] [--threads T] [--docs docs/reproduction.md]
+     python benchmarks/reproduce.py --stage v2 [--chips N] [--test-limit N] [--models NAME ...]
+     [--docs docs/reproduction.md]
 """
 
 import argparse
@@ -37,7 +45,7 @@ MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=("all", *STAGES), default="all",
+    parser.add_argument("--stage", choices=("all", *STAGES, "v2"), default="all",
                         help="train only, one table (training what it needs), tables only (render the "
                              "cached cells), or all")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/reproduce"),
@@ -51,7 +59,29 @@ def _parse(argv):
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--docs", type=Path, default=None,
                         help="also write the tables between the reproduce markers of this markdown file")
+    parser.add_argument("--chips", type=int, default=12, help="v2: chips per cell (default 12)")
+    parser.add_argument("--test-limit", type=int, default=500, help="v2: test images (default 500)")
+    parser.add_argument("--models", nargs="+", default=None, help="v2: zoo models to compute (default: all)")
+    parser.add_argument("--minutes", type=float, default=None, help="v2: stop computing after this long")
     return parser.parse_args(argv)
+
+
+def _v2(args):
+    from _reproduce.runner import _replace_marked
+    from _reproduce.v2 import V2Run, V2Settings
+
+    run = V2Run(args.out, V2Settings(chips=args.chips, test_limit=args.test_limit), _progress)
+    deadline = None if args.minutes is None else time.time() + 60 * args.minutes
+    run.compute(args.models, deadline)
+    command = "python benchmarks/reproduce.py " + " ".join(sys.argv[1:])
+    markdown = f"Computed by: `{command}` ({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, " \
+               f"torch {torch.get_num_threads()} thread(s), 2 shared CPU cores)\n\n" + run.markdown()
+    (args.out / "v2").mkdir(parents=True, exist_ok=True)
+    (args.out / "v2" / "tables.md").write_text(markdown + "\n")
+    if args.docs is not None:
+        _replace_marked(args.docs, markdown, begin="<!-- reproduce-v2:begin -->", end="<!-- reproduce-v2:end -->")
+    print(markdown)
+    return 0
 
 
 def _progress(message):
@@ -66,6 +96,8 @@ def main(argv=None):
         print(f"reproduce: error: --threads {args.threads}: expected a whole number >= 1", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
+    if args.stage == "v2":
+        return _v2(args)
     try:
         run = Run.open(args.out, dataset, args.quick, args.epochs, command, _progress)
         run.execute(args.stage, args.docs)

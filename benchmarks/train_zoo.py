@@ -6,7 +6,8 @@ accelsim/models/zoo/README.md records. Finished checkpoints are skipped and
 interrupted runs resume from their last epoch, so the script can simply be
 rerun (e.g. under ``nohup nice -n 10``).
 
-Run: python benchmarks/train_zoo.py [--only NAME|digits|mnist ...] [--mnist DIR] [--out DIR] [--threads N]
+Run: python benchmarks/train_zoo.py [--only NAME|digits|mnist|fashion ...] [--mnist DIR]
+     [--fashion-mnist DIR] [--out DIR] [--threads N]
 """
 
 import argparse
@@ -22,6 +23,7 @@ from accelsim.train import TrainConfig, train
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "accelsim" / "models" / "zoo"
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
+FASHION_MNIST = ROOT.parent / "shared" / "data" / "fashion-mnist"
 
 # digits: 80 epochs of 12 batches (seconds per model). Clipping at 0.1; RandBET
 # with the same clip and p = 5%; SAQ with rho = 0.1 (the original's 0.4-0.5 keeps
@@ -31,6 +33,29 @@ _DIGITS = dict(dataset="digits", arch="digits-cnn", epochs=80)
 # normalisation (lenet-gn), which plain LeNet lacks: without it a clip of 0.025 leaves
 # LeNet at chance. 10 epochs of 469 batches; RandBET as Stutz et al. (W = 0.05, p = 10%).
 _MNIST = dict(epochs=10)
+
+# Stutz et al.'s setting (MLSys 2021): a SimpleNet-style network with group
+# normalisation, here `mnist-simplenet-s` (19 k weights, the width a CPU shared
+# by several jobs trains in minutes), 2 epochs, on MNIST and on
+# Fashion-MNIST. Clipping at W = 0.05 (also 0.1 and 0.025 on MNIST); RandBET
+# with W = 0.1, p = 10% (MNIST) or 5% (Fashion-MNIST) flips per bit, a fresh chip
+# per step, injecting errors once a batch's clean loss is below 1.75 (Stutz et
+# al.'s start criterion).
+_SN = dict(arch="mnist-simplenet-s", epochs=2)
+_RANDBET = dict(method="randbet", clip=0.1, randbet_start_loss=1.75)
+_SIMPLENET_MODELS = {
+    "mnist-simplenet-normal-8b": dict(_SN),
+    "mnist-simplenet-clipping-8b": dict(_SN, clip=0.05),
+    "mnist-simplenet-randbet-8b": dict(_SN, **_RANDBET, p_train=0.1),
+    "fashion-mnist-simplenet-normal-8b": dict(_SN, dataset="fashion-mnist"),
+    "fashion-mnist-simplenet-clipping-8b": dict(_SN, dataset="fashion-mnist", clip=0.05),
+    "fashion-mnist-simplenet-randbet-8b": dict(_SN, dataset="fashion-mnist", **_RANDBET, p_train=0.05),
+    "mnist-simplenet-randbet-4b": dict(_SN, **_RANDBET, p_train=0.1, bits=4),
+    "mnist-simplenet-normal-4b": dict(_SN, bits=4),
+    "mnist-simplenet-clipping-4b": dict(_SN, clip=0.05, bits=4),
+    "mnist-simplenet-clipping0.1-8b": dict(_SN, clip=0.1),
+    "mnist-simplenet-clipping0.025-8b": dict(_SN, clip=0.025),
+}
 
 ZOO_MODELS = {
     **{f"digits-cnn-{label}-{bits}b": dict(_DIGITS, bits=bits, **options)
@@ -45,15 +70,18 @@ ZOO_MODELS = {
     "mnist-lenet-gn-randbet-8b": dict(_MNIST, arch="lenet-gn", method="randbet", clip=0.05, p_train=0.1),
     "mnist-lenet-gn-randbet-4b": dict(_MNIST, arch="lenet-gn", method="randbet", clip=0.05, p_train=0.1,
                                       bits=4),
+    **_SIMPLENET_MODELS,
 }
 
 _FLAGS = {"p_train": "--p-train", "fault_model": "--fault-model", "act_sparsity": "--act-sparsity",
-          "batch_size": "--batch-size", "saq_rho": "--saq-rho"}
+          "batch_size": "--batch-size", "saq_rho": "--saq-rho", "randbet_start_loss": "--randbet-start-loss"}
 
 
-def config_for(name, mnist_dir=MNIST):
+def config_for(name, mnist_dir=MNIST, fashion_dir=FASHION_MNIST):
     """The TrainConfig of zoo model ``name``."""
     options = dict(ZOO_MODELS[name])
+    if options.get("dataset") == "fashion-mnist":
+        options["dataset"] = f"fashion-mnist:{fashion_dir}"
     options.setdefault("dataset", f"mnist:{mnist_dir}")
     return TrainConfig(**options)
 
@@ -61,6 +89,8 @@ def config_for(name, mnist_dir=MNIST):
 def command_for(name):
     """The ``accelsim train`` command line that makes zoo model ``name``."""
     options = dict(ZOO_MODELS[name])
+    if options.get("dataset") == "fashion-mnist":
+        options["dataset"] = "fashion-mnist:../shared/data/fashion-mnist"
     options.setdefault("dataset", "mnist:../shared/data/mnist")
     words = ["accelsim", "train"]
     for key, value in options.items():
@@ -70,8 +100,10 @@ def command_for(name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="zoo names, or digits / mnist")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="zoo names, or digits / mnist / fashion")
     parser.add_argument("--mnist", type=Path, default=MNIST, help="folder of the MNIST IDX files")
+    parser.add_argument("--fashion-mnist", type=Path, default=FASHION_MNIST,
+                        help="folder of the Fashion-MNIST IDX files")
     parser.add_argument("--out", type=Path, default=ZOO, help="folder of the checkpoints")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     parser.add_argument("--commands", action="store_true", help="print the accelsim train commands and exit")
@@ -96,7 +128,7 @@ def main(argv=None):
                 print(f"{name}: epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.4f} "
                       f"test accuracy {event.test_accuracy:.4f}", flush=True)
 
-        result = train(config_for(name, args.mnist), out=out, progress=report)
+        result = train(config_for(name, args.mnist, args.fashion_mnist), out=out, progress=report)
         print(f"{name}: clean accuracy {result.meta['clean_accuracy']:.4f}, "
               f"{time.perf_counter() - start:.0f} s, {out.stat().st_size / 1024:.0f} kB", flush=True)
     return 0

@@ -6,7 +6,11 @@ clean) in percent, averaged over chips, at bit error rates 0.1%, 1%, 5% and
 10% of the shipped ``uniform`` profile. Digits models use the whole test
 split, MNIST models the first ``--mnist-limit`` test images.
 
-Run: python benchmarks/zoo_report.py [--chips 10] [--mnist-limit 2000]
+Fashion-MNIST models likewise use the first ``--mnist-limit`` test images
+of ../shared/data/fashion-mnist; ``--only TEXT`` keeps the models whose name
+contains TEXT.
+
+Run: python benchmarks/zoo_report.py [--chips 10] [--mnist-limit 2000] [--only simplenet]
 """
 
 import argparse
@@ -18,6 +22,8 @@ from accelsim import load_dataset, load_profile
 from accelsim.models import load_model, zoo
 
 from _common import MNIST  # benchmarks/_common.py
+
+FASHION_MNIST = MNIST.parent / "fashion-mnist"
 
 RATES = (0.001, 0.01, 0.05, 0.1)
 
@@ -37,6 +43,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chips", type=int, default=10)
     parser.add_argument("--mnist-limit", type=int, default=2000)
+    parser.add_argument("--only", default="", help="keep the models whose name contains this text")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     profile = load_profile("uniform")
@@ -44,10 +51,13 @@ def main(argv=None):
     if MNIST.exists():
         x, y = load_dataset(f"mnist:{MNIST}")
         data["mnist"] = (x[:args.mnist_limit], y[:args.mnist_limit])
+    if FASHION_MNIST.exists():
+        x, y = load_dataset(f"fashion-mnist:{FASHION_MNIST}", limit=args.mnist_limit)
+        data["fashion-mnist"] = (x, y)
     print("| model | clean accuracy | " + " | ".join(f"RErr @ {r * 100:g}%" for r in RATES) + " |")
     print("|---|---|" + "---|" * len(RATES))
     for record in zoo():
-        if record.dataset not in data:
+        if record.dataset not in data or args.only not in record.name:
             continue
         x, y = data[record.dataset]
         qm = load_model(record.name)

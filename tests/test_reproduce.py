@@ -196,5 +196,20 @@ def test_rows_with_pending_cells_mark_the_table_partial():
     row = table.rows[0]
     text = render_table(table, RATES, {(row.key, "flip", RATES[0]): cell})
     assert f"PARTIAL: {len(table.rows) * len(RATES) - 1} cells pending" in text
-    assert "6.00 ± 1.41" in text
+    assert "6.00 ± 12.71" in text  # 95% interval of 2 chips: t(0.975, 1) = 12.71 times 1.41 / sqrt(2)
     assert TOLERATED_RERR == 0.10 and sys.modules["_reproduce.tables"].PENDING in text
+
+
+def test_v2_interval_and_pending_tables(tmp_path):
+    from _reproduce.v2 import MODELS, V2Run, V2Settings, _normal_of, ci95_halfwidth
+
+    assert ci95_halfwidth([0.1]) == 0.0
+    # 4 chips: t(0.975, 3) = 3.182; std 0.01291 of (0.1, 0.12, 0.11, 0.13) / 2.
+    assert ci95_halfwidth([0.1, 0.12, 0.11, 0.13]) == pytest.approx(3.1824 * 0.0129099 / 2, rel=1e-4)
+    assert _normal_of("fashion-mnist-simplenet-randbet-8b") == "fashion-mnist-simplenet-normal-8b"
+    run = V2Run(tmp_path, V2Settings(chips=2, test_limit=16), lambda message: None)
+    text = run.markdown()
+    assert "Fault statistics" in text and "Headline" in text
+    for name in MODELS:
+        if name not in run.available():
+            assert f"| {name} | " in text

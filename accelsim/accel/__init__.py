@@ -6,7 +6,13 @@ is documented in :mod:`accelsim.accel.energy`.
 """
 
 from accelsim.accel._validate import AcceleratorError
-from accelsim.accel.accelerator import Accelerator, default_accelerator
+from accelsim.accel.accelerator import (
+    PRESETS,
+    Accelerator,
+    accelerator_preset,
+    default_accelerator,
+    load_accelerator,
+)
 from accelsim.accel.energy import EnergyBreakdown, LayerEnergy
 from accelsim.accel.specs import (
     ActivationMemorySpec,
@@ -28,5 +34,8 @@ __all__ = [
     "MacEnergies",
     "PEArray",
     "WeightMemorySpec",
+    "PRESETS",
+    "accelerator_preset",
     "default_accelerator",
+    "load_accelerator",
 ]

@@ -4,6 +4,8 @@ An accelerator file is TOML::
 
     schema_version = 1
     name = "edge"
+    node_nm = 14           # technology node: prices every SRAM and the MACs
+    vdd_nominal_v = 0.8    # nominal supply of that node
     word_bits = 64
     clock_hz = 200e6
     zero_gating = true
@@ -15,8 +17,15 @@ An accelerator file is TOML::
     [pe_array]             # PEArray
     rows = 16
     cols = 16
-    [mac_energy]           # MacEnergies, optional (Horowitz defaults)
+    [mac_energy]           # MacEnergies, optional (absent: Horowitz scaled to node_nm)
     [alpha_power]          # AlphaPower, optional (absent: fixed clock)
+
+Energies absent from the file (the activation SRAM's per-bit energies, the
+``[mac_energy]`` table) are derived from the node: the activation SRAM by
+:func:`accelsim.accel.technology.sram_energy_model` at its capacity and
+``word_bits``, the MACs by :meth:`MacEnergies.at_node`; the weight SRAM's
+likewise unless ``weight_memory.energy_source = "profile"``. Presets:
+:data:`PRESETS`.
 """
 
 import tomllib
@@ -24,6 +33,7 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
+from accelsim.accel import technology
 from accelsim.accel._validate import (
     AcceleratorError,
     check_bool,
@@ -40,7 +50,13 @@ from accelsim.accel.specs import (
     WeightMemorySpec,
 )
 
-__all__ = ["Accelerator", "default_accelerator", "SCHEMA_VERSION"]
+__all__ = ["Accelerator", "default_accelerator", "accelerator_preset", "load_accelerator", "PRESETS",
+           "SCHEMA_VERSION"]
+
+#: Shipped presets (``accelsim/accel/presets/NAME.toml``): ``edge`` (the
+#: default, 14 nm like the shipped 14 nm profiles), ``edge-45nm`` (the same
+#: design at Horowitz's 45 nm) and ``eyeriss`` (65 nm, Eyeriss-like).
+PRESETS = ("edge", "edge-45nm", "eyeriss")
 
 SCHEMA_VERSION = 1
 
@@ -72,12 +88,18 @@ class Accelerator:
     clock_hz : float
         Clock frequency at nominal supply, in hertz.
     mac_energy : MacEnergies, optional
-        Arithmetic energies (default: Horowitz, ISSCC 2014, 45 nm).
+        Arithmetic energies (default: Horowitz, ISSCC 2014, 45 nm; an
+        accelerator file without the table gets them scaled to ``node_nm``).
     zero_gating : bool, default False
         Skip MACs whose input activation is zero (saves energy, not time).
     alpha_power : AlphaPower or None, default None
         Slow the clock at low weight SRAM supply; None keeps it fixed.
     name : str, default "custom"
+    node_nm : float, default 45
+        Technology node, nanometres: the weight SRAM's energies (with
+        ``energy_source = "technology"``) come from it.
+    vdd_nominal_v : float, default 0.9
+        Nominal supply of the node, volts, at which its energies hold.
 
     Raises
     ------
@@ -86,12 +108,11 @@ class Accelerator:
 
     Notes
     -----
-    The default arithmetic and activation-SRAM energies are Horowitz's 45 nm
-    figures, while the weight SRAM's come from the profile, which may
-    describe another node (the default ``EnergyModel`` is about 22 nm). Scale
-    ``mac_energy`` and ``activation_memory`` to the profile's node when the
-    absolute total matters; the weight SRAM's share and its voltage scaling
-    do not depend on them.
+    Built from a file (:meth:`from_dict`, :meth:`from_toml`), every energy
+    the file leaves out is derived from ``node_nm`` and ``vdd_nominal_v``, so
+    that all components are priced at one node. Built directly, the parts
+    carry what they are given (``MacEnergies()`` and an
+    ``ActivationMemorySpec`` without energies are 45 nm figures).
     """
 
     weight_memory: WeightMemorySpec
@@ -103,6 +124,8 @@ class Accelerator:
     zero_gating: bool = False
     alpha_power: AlphaPower | None = None
     name: str = "custom"
+    node_nm: float = 45.0
+    vdd_nominal_v: float = 0.9
 
     def __post_init__(self):
         for name, part in _PARTS.items():
@@ -115,6 +138,31 @@ class Accelerator:
             "clock_hz", self.clock_hz, positive=True, meaning="clock frequency in hertz"))
         check_bool("zero_gating", self.zero_gating)
         check_text("name", self.name)
+        object.__setattr__(self, "node_nm", check_real(
+            "node_nm", self.node_nm, positive=True, meaning="technology node in nanometres"))
+        object.__setattr__(self, "vdd_nominal_v", check_real(
+            "vdd_nominal_v", self.vdd_nominal_v, positive=True, meaning="nominal supply in volts"))
+
+    def weight_energy_model(self, profile_energy=None):
+        """Per-bit energies of the weight SRAM at nominal supply.
+
+        Parameters
+        ----------
+        profile_energy : accelsim.sram.EnergyModel, optional
+            The profile's energy block, used when
+            ``weight_memory.energy_source == "profile"``.
+
+        Returns
+        -------
+        accelsim.sram.EnergyModel
+        """
+        if self.weight_memory.energy_source == "profile":
+            if profile_energy is None:
+                raise AcceleratorError('weight_memory.energy_source = "profile" needs a profile\'s '
+                                       "energy model; pass the profile")
+            return profile_energy
+        return technology.sram_energy_model(self.weight_memory.capacity_bits, self.word_bits,
+                                            self.node_nm, self.vdd_nominal_v)
 
     def energy(self, workloads, weight_energy, vdd_v, vdd_nominal_v):
         """Energy and latency of one inference at batch size 1.
@@ -192,7 +240,7 @@ class Accelerator:
             if name in _PARTS and value is not None:
                 value = _PARTS[name].from_dict(value)
             kwargs[name] = value
-        return cls(**kwargs)
+        return cls(**_at_node(data, kwargs))
 
     @classmethod
     def from_toml(cls, path):
@@ -244,17 +292,64 @@ def _toml_char(char):
     return char
 
 
+def _at_node(data, kwargs):
+    """Fill the energies a file leaves out from its node (see the module docs)."""
+    node_nm = check_real("node_nm", data.get("node_nm", 45.0), positive=True,
+                         meaning="technology node in nanometres")
+    vdd_v = check_real("vdd_nominal_v", data.get("vdd_nominal_v", 0.9), positive=True,
+                       meaning="nominal supply in volts")
+    if "mac_energy" not in data:
+        kwargs["mac_energy"] = MacEnergies.at_node(node_nm, vdd_v)
+    act_table = data["activation_memory"]
+    if isinstance(act_table, dict) and ("read_energy_per_bit_j" not in act_table
+                                        or "write_energy_per_bit_j" not in act_table):
+        act = kwargs["activation_memory"]
+        word_bits = data.get("word_bits")
+        word_bits = word_bits if isinstance(word_bits, int) and word_bits > 0 else 64
+        model = technology.sram_energy_model(act.capacity_bits, word_bits, node_nm, vdd_v)
+        kwargs["activation_memory"] = ActivationMemorySpec(
+            capacity_bits=act.capacity_bits, ideal=act.ideal,
+            read_energy_per_bit_j=act_table.get("read_energy_per_bit_j", model.read_energy_per_bit_j),
+            write_energy_per_bit_j=act_table.get("write_energy_per_bit_j", model.write_energy_per_bit_j))
+    return kwargs
+
+
+def accelerator_preset(name):
+    """A shipped preset by name (one of :data:`PRESETS`).
+
+    Raises
+    ------
+    AcceleratorError
+        If ``name`` is not a preset.
+    """
+    if name not in PRESETS:
+        raise AcceleratorError(f"accelerator = {name!r}: expected a preset ({', '.join(PRESETS)}) "
+                               "or the path of a TOML accelerator file")
+    preset = resources.files("accelsim.accel").joinpath("presets", f"{name}.toml")
+    with resources.as_file(preset) as path:
+        return Accelerator.from_toml(path)
+
+
+def load_accelerator(name_or_path):
+    """A preset name (:data:`PRESETS`) or the path of an accelerator file."""
+    if isinstance(name_or_path, str) and name_or_path in PRESETS:
+        return accelerator_preset(name_or_path)
+    if not Path(name_or_path).exists():
+        raise AcceleratorError(f"accelerator = {str(name_or_path)!r}: expected a preset "
+                               f"({', '.join(PRESETS)}) or the path of a TOML accelerator file")
+    return Accelerator.from_toml(name_or_path)
+
+
 def default_accelerator():
     """The shipped edge preset (``accelsim/accel/presets/edge.toml``).
 
-    A small edge accelerator: 16 x 16 PEs at 200 MHz, a 256 KB weight SRAM on
-    the swept supply, a 64 KB activation SRAM, a 64-bit weight port, zero
-    gating on, fixed clock.
+    A small edge accelerator at 14 nm, 0.8 V (the node of the shipped 14 nm
+    profiles): 16 x 16 PEs at 200 MHz, a 256 KB weight SRAM on the swept
+    supply, a 64 KB activation SRAM, a 64-bit weight port, zero gating on,
+    fixed clock; every energy from :mod:`accelsim.accel.technology` at 14 nm.
 
     Returns
     -------
     Accelerator
     """
-    preset = resources.files("accelsim.accel").joinpath("presets", "edge.toml")
-    with resources.as_file(preset) as path:
-        return Accelerator.from_toml(path)
+    return accelerator_preset("edge")

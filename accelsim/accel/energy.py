@@ -28,8 +28,9 @@ the activation SRAM; ReLU and pooling fused into the layers cost nothing.
 
 Energy:
 
-- weight SRAM, dynamic: weight bits read x the profile's read energy per
-  bit at the weight SRAM's supply (``(V / Vnom) ** 2``); weights are
+- weight SRAM, dynamic: weight bits read x its read energy per bit
+  (:meth:`Accelerator.weight_energy_model`: the accelerator's node, or the
+  profile's block) at the weight SRAM's supply (``(V / Vnom) ** 2``); weights are
   stationary across inferences, so never written;
 - weight SRAM, leakage: leakage power of ``max(capacity_bits, stored bits)``
   at that supply, times the latency;
@@ -181,7 +182,7 @@ class EnergyBreakdown(_EnergySums):
 def inference_energy(accelerator, workloads, weight_energy, vdd_v, vdd_nominal_v):
     """Energy and latency of one inference; see :meth:`Accelerator.energy`."""
     workloads = _checked_workloads(workloads)
-    if not isinstance(weight_energy, EnergyModel):
+    if weight_energy is not None and not isinstance(weight_energy, EnergyModel):
         raise AcceleratorError(
             f"weight_energy = {weight_energy!r}: expected an accelsim.sram.EnergyModel "
             "(a profile's .energy)")
@@ -194,6 +195,7 @@ def inference_energy(accelerator, workloads, weight_energy, vdd_v, vdd_nominal_v
     if accelerator.alpha_power is not None:
         clock_hz *= accelerator.alpha_power.frequency_scale(weight_vdd_v, vdd_nominal_v)
 
+    weight_energy = accelerator.weight_energy_model(weight_energy)
     costs = [layer_cost(accelerator, workload) for workload in workloads]
     stored_bits = sum(cost.weight_bits_read for cost in costs)
     sram_bits = max(accelerator.weight_memory.capacity_bits, stored_bits)

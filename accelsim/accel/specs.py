@@ -25,11 +25,15 @@ __all__ = [
     "MacEnergies",
     "AlphaPower",
     "VOLTAGE_DOMAINS",
+    "ENERGY_SOURCES",
 ]
 
 #: ``swept``: the weight SRAM runs at the sweep's supply; ``nominal``: it
 #: stays at nominal (a baseline chip without a separate rail).
 VOLTAGE_DOMAINS = ("swept", "nominal")
+#: ``technology``: the weight SRAM is priced by the accelerator's node like
+#: every other SRAM; ``profile``: by the profile's energy block.
+ENERGY_SOURCES = ("technology", "profile")
 
 
 class _Section:
@@ -72,9 +76,11 @@ class _Section:
 class WeightMemorySpec(_Section):
     """The weight SRAM, whose supply the sweep lowers.
 
-    Its per-bit energies come from the profile's
-    :class:`accelsim.sram.energy.EnergyModel` at the swept voltage, not from
-    here. It holds the whole model (weights are stationary across
+    Its per-bit energies at nominal come from the accelerator's technology
+    (:func:`accelsim.accel.technology.sram_energy_model` at the accelerator's
+    node, this capacity and ``word_bits``), or, with ``energy_source =
+    "profile"``, from the profile's :class:`accelsim.sram.energy.EnergyModel`
+    (a measured chip's values); either scales with the swept voltage. It holds the whole model (weights are stationary across
     inferences and never rewritten); a model larger than ``capacity_bits``
     is assumed to get an SRAM just large enough, and leaks accordingly.
 
@@ -84,18 +90,22 @@ class WeightMemorySpec(_Section):
         Capacity in bits (256 KB = 2_097_152 bits in the edge preset).
     voltage_domain : {"swept", "nominal"}, default "swept"
         Whether the SRAM follows the swept supply or stays at nominal.
+    energy_source : {"technology", "profile"}, default "technology"
+        Where its per-bit energies come from (see above).
     """
 
     SECTION = "weight_memory"
 
     capacity_bits: int
     voltage_domain: str = "swept"
+    energy_source: str = "technology"
 
     def __post_init__(self):
         object.__setattr__(self, "capacity_bits", check_int(
             "weight_memory.capacity_bits", self.capacity_bits, minimum=1,
             meaning="weight SRAM size in bits"))
         check_text("weight_memory.voltage_domain", self.voltage_domain, choices=VOLTAGE_DOMAINS)
+        check_text("weight_memory.energy_source", self.energy_source, choices=ENERGY_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,14 @@ class MacEnergies(_Section):
                 f"mac_energy.{name}", getattr(self, name), positive=True, meaning="joules"))
         object.__setattr__(self, "accumulator_bits", check_int(
             "mac_energy.accumulator_bits", self.accumulator_bits, minimum=1, maximum=64))
+
+    @classmethod
+    def at_node(cls, node_nm, vdd_nominal_v, accumulator_bits=32):
+        """Horowitz's 45 nm, 0.9 V energies scaled to a node and supply (:func:`technology.node_scale`)."""
+        scale = technology.node_scale(node_nm, vdd_nominal_v)
+        return cls(mult_8b_j=technology.MULT_8B_J * scale, mult_32b_j=technology.MULT_32B_J * scale,
+                   add_8b_j=technology.ADD_8B_J * scale, add_32b_j=technology.ADD_32B_J * scale,
+                   accumulator_bits=accumulator_bits)
 
     def mac_energy_j(self, weight_bits, act_bits):
         """Energy of one MAC of ``weight_bits`` x ``act_bits`` operands, joules."""

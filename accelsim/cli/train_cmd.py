@@ -12,7 +12,7 @@ def register(subparsers):
                     "(e.g. RandBET with --clip). Writes one checkpoint that `accelsim sweep --model PATH` "
                     "and accelsim.load_model read. Rerunning an interrupted command resumes it from its "
                     "last epoch (state kept in PATH.resume).")
-    parser.add_argument("--dataset", required=True, help="digits | mnist:DIR | cifar10:DIR")
+    parser.add_argument("--dataset", required=True, help="digits | mnist:DIR | fashion-mnist:DIR | cifar10:DIR")
     parser.add_argument("--arch", required=True, help="architecture (digits-mlp, digits-cnn, lenet, ...)")
     parser.add_argument("--bits", type=int, default=8, help="bits per stored weight (default: 8)")
     parser.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
@@ -36,6 +36,9 @@ def register(subparsers):
     parser.add_argument("--saq-rho", type=float, default=0.1, help="SAQ's perturbation radius (default: 0.1)")
     parser.add_argument("--randbet-grad-clip", type=float, default=0.05,
                         help="bound of RandBET's perturbed gradient (default: 0.05)")
+    parser.add_argument("--randbet-start-loss", type=float, metavar="L",
+                        help="RandBET injects errors once a batch's clean loss is below L (default: from "
+                             "the first step)")
     parser.add_argument("--train-limit", type=int, metavar="N", help="train on the first N examples only")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +53,7 @@ def _config(args):
         clip=args.clip, p_train=args.p_train, fault_model=args.fault_model, fault_chip=args.fault_chip,
         act_sparsity=args.act_sparsity, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
-        randbet_grad_clip=args.randbet_grad_clip, saq_rho=args.saq_rho, seed=args.seed,
+        randbet_grad_clip=args.randbet_grad_clip, randbet_start_loss=args.randbet_start_loss, saq_rho=args.saq_rho, seed=args.seed,
         train_limit=args.train_limit)
 
 

@@ -3,12 +3,18 @@
 from accelsim.data._spec import DatasetError, check_limit, check_split, parse_spec
 from accelsim.data.cifar10 import cifar10_info, load_cifar10
 from accelsim.data.digits import DIGITS_INFO, load_digits
-from accelsim.data.mnist import load_mnist, mnist_info
+from accelsim.data.mnist import (
+    fashion_mnist_info,
+    load_fashion_mnist,
+    load_mnist,
+    mnist_info,
+)
 
 __all__ = ["DATASET_NAMES", "load_dataset", "dataset_info"]
 
-DATASET_NAMES = ("digits", "mnist", "cifar10")
-_FOLDER_DATASETS = {"mnist": (load_mnist, mnist_info), "cifar10": (load_cifar10, cifar10_info)}
+DATASET_NAMES = ("digits", "mnist", "cifar10", "fashion-mnist")
+_FOLDER_DATASETS = {"mnist": (load_mnist, mnist_info), "cifar10": (load_cifar10, cifar10_info),
+                    "fashion-mnist": (load_fashion_mnist, fashion_mnist_info)}
 
 
 def _parse(spec, folder_required):
@@ -29,7 +35,8 @@ def load_dataset(spec, split="test", *, limit=None):
     ----------
     spec : str
         ``"digits"`` (embedded), ``"mnist:DIR"`` (the four standard IDX
-        files, plain or gzipped) or ``"cifar10:DIR"`` (``DIR`` holding
+        files, plain or gzipped), ``"fashion-mnist:DIR"`` (the same layout)
+        or ``"cifar10:DIR"`` (``DIR`` holding
         ``cifar-10-batches-py``, or being it).
     split : {"test", "train"}
     limit : int, optional

@@ -14,12 +14,17 @@ from accelsim.data._spec import (
 )
 from accelsim.data.idx import read_idx, read_idx_shape
 
-__all__ = ["MNIST_MEAN", "MNIST_STD", "MNIST_FILES", "mnist_info", "load_mnist", "mnist_file"]
+__all__ = ["MNIST_MEAN", "MNIST_STD", "MNIST_FILES", "mnist_info", "load_mnist", "mnist_file",
+           "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "fashion_mnist_info", "load_fashion_mnist"]
 
 MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
 MNIST_SHAPE = (1, 28, 28)
 MNIST_CLASSES = 10
+# Fashion-MNIST (Xiao et al., 2017) keeps MNIST's file names, layout and shapes;
+# its pixel statistics over the 60,000 training images differ.
+FASHION_MNIST_MEAN = (0.2860,)
+FASHION_MNIST_STD = (0.3530,)
 
 # (images, labels) per split, without the optional ".gz".
 MNIST_FILES = {
@@ -70,7 +75,7 @@ def _check_labels(path, labels, n_images):
         raise DatasetError(f"{path} holds label {labels.max()}; expected labels 0 to {MNIST_CLASSES - 1}")
 
 
-def load_mnist(directory, split="test", *, limit=None):
+def load_mnist(directory, split="test", *, limit=None, _stats=(MNIST_MEAN, MNIST_STD)):
     """MNIST images and labels from the standard IDX files.
 
     Parameters
@@ -96,7 +101,8 @@ def load_mnist(directory, split="test", *, limit=None):
     _check_images(image_path, images)
     _check_labels(label_path, labels, len(images))
     images, labels = images[:limit, None], labels[:limit]
-    return normalise(images, 255.0, MNIST_MEAN, MNIST_STD), torch.from_numpy(labels.astype(np.int64))
+    mean, std = _stats
+    return normalise(images, 255.0, mean, std), torch.from_numpy(labels.astype(np.int64))
 
 
 def _count(directory, split):
@@ -115,3 +121,20 @@ def mnist_info(directory=None):
     counts = {split: None if directory is None else _count(directory, split) for split in MNIST_FILES}
     return DatasetInfo(name="mnist", num_classes=MNIST_CLASSES, input_shape=MNIST_SHAPE,
                        mean=MNIST_MEAN, std=MNIST_STD, n_train=counts["train"], n_test=counts["test"])
+
+
+def load_fashion_mnist(directory, split="test", *, limit=None):
+    """Fashion-MNIST from its IDX files (MNIST's names and layout).
+
+    As :func:`load_mnist`, normalised with Fashion-MNIST's own constants
+    ``(pixel / 255 - 0.2860) / 0.3530``.
+    """
+    return load_mnist(directory, split, limit=limit, _stats=(FASHION_MNIST_MEAN, FASHION_MNIST_STD))
+
+
+def fashion_mnist_info(directory=None):
+    """`DatasetInfo` of Fashion-MNIST; split sizes read from the headers in ``directory``."""
+    info = mnist_info(directory)
+    return DatasetInfo(name="fashion-mnist", num_classes=MNIST_CLASSES, input_shape=MNIST_SHAPE,
+                       mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, n_train=info.n_train,
+                       n_test=info.n_test)

@@ -9,7 +9,11 @@ from accelsim.models._errors import ArchitectureError, ModelNameError
 from accelsim.models.digits import digits_cnn, digits_mlp
 from accelsim.models.lenet import lenet5, lenet5_gn
 from accelsim.models.resnet import ResNet20
-from accelsim.models.simplenet import cifar_simplenet, mnist_simplenet
+from accelsim.models.simplenet import (
+    cifar_simplenet,
+    mnist_simplenet,
+    mnist_simplenet_small,
+)
 
 __all__ = ["ArchSpec", "ARCHITECTURES", "arch_spec", "build", "names"]
 
@@ -72,6 +76,7 @@ ARCHITECTURES = {spec.name: spec for spec in (
     ArchSpec("lenet", "mnist", (1, 28, 28), 10, lenet5),
     ArchSpec("lenet-gn", "mnist", (1, 28, 28), 10, lenet5_gn),
     ArchSpec("mnist-simplenet", "mnist", (1, 28, 28), 10, mnist_simplenet),
+    ArchSpec("mnist-simplenet-s", "mnist", (1, 28, 28), 10, mnist_simplenet_small),
     ArchSpec("resnet20", "cifar10", (3, 32, 32), 10, ResNet20),
     ArchSpec("cifar-simplenet", "cifar10", (3, 32, 32), 10, cifar_simplenet),
 )}

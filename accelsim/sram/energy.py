@@ -27,6 +27,12 @@ class EnergyModelError(UserInputError):
 class EnergyModel:
     """Per-bit energy of an SRAM at its nominal supply, and how it scales.
 
+    A profile's energy block. An accelerator prices its weight SRAM with
+    its own technology model (:mod:`accelsim.accel.technology`) unless its
+    ``weight_memory.energy_source`` is ``"profile"``, which uses this block
+    (a measured chip's values). The shipped 14 nm profiles carry the
+    technology model's values at 14 nm.
+
     The defaults describe a 64-256 KB SRAM bank in a recent CMOS node:
 
     - ``read_energy_per_bit_j = 50e-15``: CACTI 7 at 22 nm gives 48-99 fJ/bit

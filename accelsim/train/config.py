@@ -62,6 +62,11 @@ class TrainConfig:
         Of SGD with Nesterov momentum.
     randbet_grad_clip : float
         Element-wise bound of RandBET's perturbed gradient.
+    randbet_start_loss : float or None
+        RandBET trains normally until the clean cross-entropy loss of a batch
+        first falls below this value and injects errors from then on (Stutz
+        et al. start injecting once the clean loss is low, so that errors do
+        not stall the start of training); ``None`` injects from the first step.
     saq_rho : float
         L2 radius of SAQ's perturbation of the quantized weights.
     seed : int
@@ -87,6 +92,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     randbet_grad_clip: float = 0.05
+    randbet_start_loss: float | None = None
     saq_rho: float = 0.1
     seed: int = 0
     train_limit: int | None = None
@@ -132,8 +138,15 @@ class TrainConfig:
 
         if not isinstance(self.dataset, str) or not self.dataset:
             raise TrainError(f"dataset is {self.dataset!r}; expected digits, mnist:DIR or cifar10:DIR")
+        from accelsim.data import DATASET_NAMES, dataset_info
+
         spec = arch_spec(self.arch)
-        if spec.dataset != self.dataset_name:
+        # An architecture also trains on another dataset of its input shape and
+        # classes (an MNIST network on Fashion-MNIST).
+        same_layout = self.dataset_name in DATASET_NAMES and (
+            dataset_info(self.dataset_name).input_shape == spec.input_shape
+            and dataset_info(self.dataset_name).num_classes == spec.num_classes)
+        if spec.dataset != self.dataset_name and not same_layout:
             raise TrainError(f"arch {self.arch!r} is built for {spec.dataset}, not dataset {self.dataset!r}; "
                              f"pick a {self.dataset_name} architecture or --dataset {spec.dataset}")
         _check_int("bits", self.bits, 2)
@@ -168,7 +181,7 @@ class TrainConfig:
             raise TrainError(f"method is {self.method!r}; expected one of {', '.join(METHODS)} "
                              "(clipping is --clip W with any method)")
         if self.method != "randbet":
-            for name in ("p_train", "fault_model", "fault_chip"):
+            for name in ("p_train", "fault_model", "fault_chip", "randbet_start_loss"):
                 if getattr(self, name) is not None:
                     raise TrainError(f"{name} = {getattr(self, name)!r} only applies to RandBET; "
                                      f"use method randbet or drop {name}")
@@ -182,6 +195,8 @@ class TrainConfig:
         if not fault.is_rate_based and self.p_train is not None:
             raise TrainError(f"p_train = {self.p_train!r} conflicts with fault model {self.fault_model!r}, "
                              "whose rate the profile and voltage set; drop p_train")
+        if self.randbet_start_loss is not None:
+            _check_real("randbet_start_loss", self.randbet_start_loss, low=0.0, open_low=True)
         if self.p_train is not None:
             _check_real("p_train", self.p_train, low=0.0, high=0.5, open_low=True)
 

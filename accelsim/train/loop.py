@@ -145,7 +145,7 @@ def train(config, out=None, progress=None):
     optimizer = torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
                                 weight_decay=config.weight_decay)
     start_epoch, history = _resume(config, out, module, optimizer)
-    step_fn = _step_function(config)
+    step_fn = _step_function(config, history)
     batches = math.ceil(len(x_train) / config.batch_size)
     for epoch in range(start_epoch, config.epochs):
         loss = _train_epoch(config, model, optimizer, step_fn, x_train, y_train, epoch, batches, progress)
@@ -161,18 +161,26 @@ def train(config, out=None, progress=None):
     return _finish(config, model, history, out, (x_train, y_train), (x_test, y_test))
 
 
-def _step_function(config):
+def _step_function(config, history=()):
     objective_args = dict(act_sparsity=float(config.act_sparsity))
     faults = None
     if config.method == "randbet":
         faults = TrainingFaults(parse_fault_model(config.fault_model), config.p_train, config.fault_chip,
                                 config.seed)
+    # RandBET's start: errors once a batch's clean loss falls below the threshold
+    # (a resumed run has started if any finished epoch's mean loss was below it).
+    threshold = config.randbet_start_loss
+    injecting = [threshold is None or any(entry["train_loss"] < threshold for entry in history)]
 
     def step(model, x, y, global_step):
         with methods.ActivationRecorder(model.module) as recorder:
             objective = methods.Objective(recorder=recorder, **objective_args)
-            if config.method == "randbet":
+            if config.method == "randbet" and injecting[0]:
                 return methods.randbet_step(model, objective, x, y, faults, global_step, config.randbet_grad_clip)
+            if config.method == "randbet":
+                result = methods.normal_step(model, objective, x, y)
+                injecting[0] = result.loss < threshold
+                return result
             if config.method == "saq":
                 return methods.saq_step(model, objective, x, y, config.saq_rho)
             return methods.normal_step(model, objective, x, y)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-__all__ = ["Sharpness", "measure_sharpness", "max_loss_increase", "hessian_trace"]
+__all__ = ["Sharpness", "measure_sharpness", "max_loss_increase", "hessian_trace", "adaptive_hessian_trace"]
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,32 @@ def max_loss_increase(module, weights, x, y, radius, steps, seed):
     return max(best, float(_loss(module, final, x, y)) - base)
 
 
-def hessian_trace(module, weights, x, y, samples, seed):
-    """Hutchinson's estimate of the trace of the Hessian of the loss at ``weights``."""
+def adaptive_hessian_trace(module, weights, x, y, samples=8, seed=0):
+    """Scale-invariant sharpness: ``sum_i w_i^2 H_ii``, Hutchinson's estimate with ``v * |w|``.
+
+    The trace of ``diag(|w|) H diag(|w|)``, the Hessian in the coordinates
+    of relative weight changes (the normalisation of adaptive sharpness,
+    Kwon et al., ICML 2021). Scaling a layer's weights by ``c`` and the next
+    layer's by ``1 / c`` (or any weight in front of a normalisation layer)
+    leaves it unchanged, unlike :func:`hessian_trace`, so it compares models
+    trained with and without weight clipping.
+    """
+    return hessian_trace(module, weights, x, y, samples, seed, adaptive=True)
+
+
+def hessian_trace(module, weights, x, y, samples, seed, adaptive=False):
+    """Hutchinson's estimate of the trace of the Hessian of the loss at ``weights``.
+
+    With ``adaptive``, of ``diag(|w|) H diag(|w|)`` (see :func:`adaptive_hessian_trace`).
+    """
     generator = torch.Generator().manual_seed(seed + 1)
     leaves = {name: w.clone().requires_grad_() for name, w in weights.items()}
     grads = torch.autograd.grad(_loss(module, leaves, x, y), list(leaves.values()), create_graph=True)
     total = 0.0
     for _ in range(samples):
         vs = [torch.randint(0, 2, g.shape, generator=generator).to(g.dtype) * 2 - 1 for g in grads]
+        if adaptive:
+            vs = [v * w.detach().abs() for v, w in zip(vs, leaves.values())]
         hvs = torch.autograd.grad(grads, list(leaves.values()), grad_outputs=vs, retain_graph=True)
         total += float(sum((v * hv).sum() for v, hv in zip(vs, hvs)))
     return total / samples

@@ -65,6 +65,13 @@ class CellResult:
         """Standard deviation of the robust error over chips (0 for one chip)."""
         return float(np.std(self.robust_error, ddof=1)) if len(self.chips) > 1 else 0.0
 
+    @property
+    def rerr_ci95(self):
+        """Half-width of the 95% interval of the mean robust error over chips (Student t)."""
+        from _reproduce.v2 import ci95_halfwidth
+
+        return ci95_halfwidth(self.robust_error)
+
     def to_dict(self):
         """JSON-ready dict with a schema version."""
         return {"schema_version": CELL_SCHEMA_VERSION, **asdict(self)}

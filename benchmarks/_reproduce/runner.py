@@ -202,7 +202,7 @@ class Run:
             f"{platform.python_version()}, torch {torch.__version__}, {_threads(self._invocations())}",
             f"- Data: `{s.dataset}`, arch `{s.arch}`, test examples: {'all' if s.test_limit is None else s.test_limit}",
             f"- Rates: {', '.join(f'{100 * r:g}%' for r in s.rates)}; {s.chips} chips per cell "
-            "(mean ± std of RErr over chips, in %)",
+            "(mean ± half-width of the 95% interval of the mean RErr over chips, in %)",
             f"- Training: {s.epochs} epochs per model, seed {s.seed}, SGD Nesterov 0.9, lr 0.05 cosine, "
             f"weight decay 5e-4, batch 128 (accelsim.train defaults)",
             f"- Settings: `{json.dumps(s.to_dict(), sort_keys=True)}`",
@@ -232,14 +232,15 @@ def _threads(invocations):
     return f"{' or '.join(threads)} torch thread(s)" if threads else "no computing run yet"
 
 
-def _replace_marked(path, markdown):
+def _replace_marked(path, markdown, begin=DOCS_BEGIN, end=DOCS_END):
     try:
         text = path.read_text()
     except OSError as exc:
         raise ReproduceError(f"--docs {path}: cannot read it ({exc.strerror}); pass an existing markdown file") \
             from None
-    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    marker_begin, marker_end = begin, end
+    begin, end = text.find(marker_begin), text.find(marker_end)
     if begin < 0 or end < begin:
-        raise ReproduceError(f"--docs {path} lacks the markers {DOCS_BEGIN} ... {DOCS_END}; add them where "
+        raise ReproduceError(f"--docs {path} lacks the markers {marker_begin} ... {marker_end}; add them where "
                              "the tables belong")
-    path.write_text(text[:begin + len(DOCS_BEGIN)] + "\n" + markdown + "\n" + text[end:])
+    path.write_text(text[:begin + len(marker_begin)] + "\n" + markdown + "\n" + text[end:])

@@ -1,4 +1,4 @@
-"""Markdown of the measured tables: RErr mean +- std over chips, in percent, per rate.
+"""Markdown of the measured tables: RErr mean +- 95% interval over chips, in percent, per rate.
 
 Cells not computed yet print as ``pending``, and a table with any pending
 cell is marked partial, so a table copied mid-run cannot pass for a finished one.
@@ -52,7 +52,7 @@ def render_table(table, rates, results):
             done = [cell for _, cell in cells if cell is not None]
             clean = _percent(done[0].clean_error) if done else PENDING
             chips = f"{done[0].chips[0]}..{done[0].chips[-1]}" if done else PENDING
-            values = [PENDING if cell is None else f"{_percent(cell.rerr_mean)} ± {_percent(cell.rerr_std)}"
+            values = [PENDING if cell is None else f"{_percent(cell.rerr_mean)} ± {_percent(cell.rerr_ci95)}"
                       for _, cell in cells]
             tolerated = _tolerated_rate(cells)
             if any(cell is None for _, cell in cells):

@@ -23,9 +23,9 @@ TINY_MACS = MacEnergies(mult_8b_j=1e-12, mult_32b_j=16e-12, add_8b_j=0.1e-12,
 
 @pytest.fixture(scope="session")
 def tiny():
-    """4 x 4 PEs, 16-bit weight port, 100 MHz, 1000-bit weight SRAM."""
+    """4 x 4 PEs, 16-bit weight port, 100 MHz, 1000-bit weight SRAM priced by the profile."""
     return Accelerator(
-        weight_memory=WeightMemorySpec(capacity_bits=1000),
+        weight_memory=WeightMemorySpec(capacity_bits=1000, energy_source="profile"),
         activation_memory=ActivationMemorySpec(capacity_bits=4096, read_energy_per_bit_j=1e-13,
                                                write_energy_per_bit_j=2e-13),
         pe_array=PEArray(rows=4, cols=4),

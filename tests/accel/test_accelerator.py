@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.accel import (
+    PRESETS,
     Accelerator,
     AcceleratorError,
     ActivationMemorySpec,
@@ -16,6 +17,7 @@ from accelsim.accel import (
     MacEnergies,
     PEArray,
     WeightMemorySpec,
+    accelerator_preset,
     default_accelerator,
 )
 from accelsim.accel import technology as tech
@@ -72,20 +74,43 @@ def test_default_accelerator_is_the_small_edge_preset():
     assert edge.activation_memory.capacity_bits == 64 * 1024 * 8
     assert edge.activation_memory.ideal
     assert edge.alpha_power is None
-    assert edge.mac_energy == MacEnergies()
+    assert (edge.node_nm, edge.vdd_nominal_v) == (14, 0.8)
+    assert edge.mac_energy == MacEnergies.at_node(14, 0.8)
 
 
-def test_edge_preset_activation_energy_is_horowitz_interpolated():
-    edge = default_accelerator()
-    expected = tech.sram_read_energy_per_bit_j(edge.activation_memory.capacity_bits)
-    assert edge.activation_memory.read_energy_per_bit_j == pytest.approx(expected, rel=1e-3)
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_price_every_component_at_their_node(name):
+    accelerator = accelerator_preset(name)
+    scale = tech.node_scale(accelerator.node_nm, accelerator.vdd_nominal_v)
+    act = tech.sram_read_energy_per_bit_j(accelerator.activation_memory.capacity_bits) * scale
+    # A 64-bit word: Horowitz's per-bit figure exactly, scaled to the node.
+    assert accelerator.activation_memory.read_energy_per_bit_j == pytest.approx(act, rel=1e-9)
+    weight = accelerator.weight_energy_model()
+    assert weight.read_energy_per_bit_j == pytest.approx(
+        tech.sram_read_energy_per_bit_j(accelerator.weight_memory.capacity_bits) * scale, rel=1e-9)
+    assert accelerator.mac_energy.mult_8b_j == pytest.approx(tech.MULT_8B_J * scale)
+
+
+def test_edge_preset_is_at_the_node_of_the_14nm_profiles():
+    from accelsim.sram import load_profile
+
+    for name in ("14nm", "14nm-columns"):
+        assert load_profile(name).vdd_nominal_v == default_accelerator().vdd_nominal_v
+
+
+def test_a_profile_energy_source_uses_the_profile_block(sram):
+    accelerator = dataclasses.replace(default_accelerator(), weight_memory=WeightMemorySpec(
+        capacity_bits=1024, energy_source="profile"))
+    assert accelerator.weight_energy_model(sram) is sram
+    with pytest.raises(AcceleratorError, match="needs a profile"):
+        accelerator.weight_energy_model()
 
 
 def test_sections_may_be_omitted_when_they_have_defaults():
     data = default_accelerator().to_dict()
     del data["mac_energy"], data["zero_gating"], data["name"]
     accelerator = Accelerator.from_dict(data)
-    assert accelerator.mac_energy == MacEnergies()
+    assert accelerator.mac_energy == MacEnergies.at_node(14, 0.8)
     assert accelerator.zero_gating is False
 
 

@@ -132,3 +132,29 @@ def test_inconsistent_files_are_rejected(tmp_path, images, labels, message):
     _write_split(tmp_path, "test", images, labels)
     with pytest.raises(DatasetError, match=message):
         load_mnist(tmp_path)
+
+
+def test_fashion_mnist_reads_the_mnist_layout_with_its_own_constants(tmp_path):
+    import numpy as np
+
+    from accelsim.data import dataset_info, load_dataset
+
+    images = np.full((3, 28, 28), 255, dtype=np.uint8)
+    labels = np.array([0, 9, 4], dtype=np.uint8)
+    for split, (image_name, label_name) in {"test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}.items():
+        _write_idx(tmp_path / image_name, images)
+        _write_idx(tmp_path / label_name, labels)
+    x, y = load_dataset(f"fashion-mnist:{tmp_path}", "test")
+    assert y.tolist() == [0, 9, 4]
+    assert float(x[0, 0, 0, 0]) == pytest.approx((1 - 0.2860) / 0.3530, rel=1e-5)
+    info = dataset_info("fashion-mnist")
+    assert (info.name, info.input_shape, info.num_classes) == ("fashion-mnist", (1, 28, 28), 10)
+
+
+def _write_idx(path, array):
+    import struct
+
+    codes = {1: 0x0801, 3: 0x0803}
+    with open(path, "wb") as file:
+        file.write(struct.pack(">I", codes[array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape))
+        file.write(array.tobytes())

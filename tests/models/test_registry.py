@@ -31,10 +31,10 @@ def _example(spec, batch=2):
 
 
 def test_the_reference_architectures_are_registered():
-    assert set(ALL_NAMES) == {"digits-mlp", "digits-cnn", "lenet", "lenet-gn", "mnist-simplenet", "resnet20",
-                              "cifar-simplenet"}
+    assert set(ALL_NAMES) == {"digits-mlp", "digits-cnn", "lenet", "lenet-gn", "mnist-simplenet",
+                              "mnist-simplenet-s", "resnet20", "cifar-simplenet"}
     assert sorted(sum((names(d) for d in DATASET_NAMES), [])) == sorted(ALL_NAMES)
-    assert names("mnist") == ["lenet", "lenet-gn", "mnist-simplenet"]
+    assert names("mnist") == ["lenet", "lenet-gn", "mnist-simplenet", "mnist-simplenet-s"]
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)

@@ -477,7 +477,7 @@ def test_mutated_cell_arrays_give_profile_or_profile_error(tmp_path, data):
 
 # -- lookup by name ----------------------------------------------------------
 
-SHIPPED = ("14nm", "14nm-columns", "28nm-bram", "uniform")
+SHIPPED = ("14nm", "14nm-chip1", "14nm-chip2", "14nm-chip3", "14nm-columns", "28nm-bram", "uniform")
 
 
 def test_shipped_profiles_load_by_name(monkeypatch, tmp_path):
@@ -560,8 +560,27 @@ def test_shipped_14nm_profiles_follow_the_measured_curve(name):
 def test_shipped_14nm_is_persistent_and_balanced():
     cells = load_profile("14nm").chip_cells()
     assert np.all(cells.p_error == 1.0)
-    shares = np.bincount(cells.fault_kind, minlength=3) / len(cells)
-    np.testing.assert_allclose(shares, 1 / 3, atol=0.02)
+    kinds = np.bincount(cells.fault_kind, minlength=3) / len(cells)
+    # Every faulty cell errs toward one value (no two-way flips), in equal numbers.
+    assert kinds[FLIP] == 0
+    np.testing.assert_allclose(kinds[[SA0, SA1]], 0.5, atol=0.02)
+
+
+# Stutz et al.'s profiled chips: 0->1 : 1->0 ratio and share of persistent faulty cells.
+PROFILED_CHIPS = {"14nm-chip1": (0.9, 0.45), "14nm-chip2": (2.1, 0.18), "14nm-chip3": (5.0, 0.07)}
+
+
+@pytest.mark.parametrize("name", sorted(PROFILED_CHIPS))
+def test_shipped_profiled_chip_set_matches_its_statistics(name):
+    ratio, persistent = PROFILED_CHIPS[name]
+    profile = load_profile(name)
+    cells = profile.chip_cells()
+    kinds = np.bincount(cells.fault_kind, minlength=3)
+    assert kinds[FLIP] == 0
+    assert kinds[SA1] / kinds[SA0] == pytest.approx(ratio, rel=0.05)
+    assert np.mean(cells.p_error == 1.0) == pytest.approx(persistent, abs=0.02)
+    assert profile.ber(0.792 * profile.vdd_min_v) == pytest.approx(load_profile("14nm").ber(
+        0.792 * profile.vdd_min_v), rel=0.1)
 
 
 def test_shipped_14nm_columns_leans_to_stuck_at_1_with_intermittent_cells():

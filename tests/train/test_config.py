@@ -61,6 +61,8 @@ def test_dict_round_trip(bits, clip, p_train, seed, epochs, fault, chip):
     (dict(method="randbet", p_train=0.1, fault_model="stuck"), "fault model"),
     (dict(method="randbet", p_train=0.1, fault_model="profile:14nm@x"), "not a supply voltage"),
     (dict(method="randbet", p_train=0.1, fault_model="profile:14nm@0.6"), "conflicts"),
+    (dict(randbet_start_loss=1.75), "randbet_start_loss"),
+    (dict(method="randbet", p_train=0.1, randbet_start_loss=0.0), "randbet_start_loss"),
 ])
 def test_invalid_options_name_the_field(overrides, field):
     with pytest.raises(UserInputError, match=field):

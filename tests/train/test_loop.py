@@ -120,3 +120,28 @@ def test_default_name_follows_the_zoo_convention():
 def test_not_a_config():
     with pytest.raises(TrainError, match="TrainConfig"):
         train({"dataset": "digits"})
+
+
+@pytest.mark.parametrize("threshold, injects", [(1e-6, False), (100.0, True)])
+def test_randbet_injects_errors_once_the_clean_loss_is_below_its_start(threshold, injects):
+    import torch
+
+    from accelsim import QuantizedModel
+    from accelsim.models import build
+    from accelsim.quant import get_scheme
+    from accelsim.train.loop import _step_function
+    from accelsim.train.qat import QatModel
+
+    config = tiny_config(method="randbet", p_train=0.05, randbet_start_loss=threshold)
+    torch.manual_seed(0)
+    module = build(config.arch)
+    x = torch.randn(8, 1, 8, 8)
+    y = torch.arange(8) % 10
+    names = QuantizedModel.from_torch(module, get_scheme("rquant", 8), x[:2]).tensor_names
+    model = QatModel(module, get_scheme("rquant", 8), names)
+    step = _step_function(config)
+    results = [step(model, x, y, k) for k in range(2)]
+    # The first step is always clean at a loss of about log(10) = 2.3; the
+    # second injects only when that loss fell below the threshold.
+    assert results[0].second_loss is None
+    assert (results[1].second_loss is not None) == injects

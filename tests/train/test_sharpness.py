@@ -64,3 +64,19 @@ def test_module_is_left_as_it_was(problem):
     assert module.training
     for name, p in module.named_parameters():
         torch.testing.assert_close(p.detach(), before[name], rtol=0, atol=0)
+
+
+def test_adaptive_trace_is_invariant_to_rescaling_across_a_relu():
+    from accelsim.train.sharpness import adaptive_hessian_trace
+
+    generator = torch.Generator().manual_seed(1)
+    module = nn.Sequential(nn.Linear(5, 4, bias=False), nn.ReLU(), nn.Linear(4, 3, bias=False))
+    x = torch.randn(40, 5, generator=generator)
+    y = torch.randint(0, 3, (40,), generator=generator)
+    weights = {n: p.detach() for n, p in module.named_parameters()}
+    # ReLU is positively homogeneous: w1 * 4 and w2 / 4 compute the same function.
+    scaled = {"0.weight": weights["0.weight"] * 4, "2.weight": weights["2.weight"] / 4}
+    plain = [hessian_trace(module, w, x, y, samples=64, seed=0) for w in (weights, scaled)]
+    adaptive = [adaptive_hessian_trace(module, w, x, y, samples=64, seed=0) for w in (weights, scaled)]
+    assert adaptive[0] == pytest.approx(adaptive[1], rel=1e-4)
+    assert plain[0] != pytest.approx(plain[1], rel=0.1)
