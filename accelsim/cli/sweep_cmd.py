@@ -11,15 +11,20 @@ def register(subparsers):
         description="Walk the weight SRAM supply voltage down for each model and chip; write "
                     "sweep.csv, summary.csv, sweep.json and plots; print the best operating point "
                     "per model. With no arguments, runs the embedded default (digits models, 14nm profile).")
-    parser.add_argument("--model", action="append", metavar="NAME|PATH",
-                        help="zoo name or checkpoint path (repeatable; the first is the accuracy "
+    parser.add_argument("--model", action="append", metavar="NAME|PATH|MODULE:ATTR[@CKPT]",
+                        help="zoo name, checkpoint path, or an importable model class or factory with "
+                             "its weights (my_pkg:MyNet@ckpt.pt) (repeatable; the first is the accuracy "
                              "reference; default: the digits normal, clipping and RandBET models)")
+    parser.add_argument("--scheme", default="rquant",
+                        help="quantization preset of MODULE:ATTR models (default: rquant)")
     parser.add_argument("--profile", metavar="NAME|PATH", help="SRAM profile (default: 14nm)")
     parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
                         help="supply voltages in volts (default: nominal, then Vmin down to BER 10%%)")
     parser.add_argument("--chips", type=int, default=5, help="chips per voltage (default: 5)")
     parser.add_argument("--bits", type=int, help="re-quantize every model at this precision")
-    parser.add_argument("--dataset", default="digits", help="digits | mnist:DIR | cifar10:DIR (default: digits)")
+    parser.add_argument("--dataset", help="digits | mnist[:DIR] | fashion-mnist[:DIR] | cifar10[:DIR] | a "
+                                          "registered name (default: the first model's own dataset; "
+                                          "without :DIR, found in $ACCELSIM_DATA)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results folder (default: ./{DEFAULT_OUT})")
     parser.add_argument("--executor", default="local", help="local | dask | dask:ADDRESS (default: local)")
     parser.add_argument("--seed", type=int, default=0, help="seed of intermittent-cell draws (default: 0)")
@@ -48,7 +53,7 @@ def _spec(args):
     return SweepSpec(
         models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
+        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit, scheme=args.scheme)
 
 
 def _run(args):

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from accelsim._version import __version__
-from accelsim.models import model_path
 from accelsim.sweep.executors import make_executor
+from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import Journal, point_key
 from accelsim.sweep.results import (
     POINT_COLUMNS,
@@ -23,7 +23,7 @@ from accelsim.sweep.results import (
     write_csv,
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import load_unit_inputs, model_label
+from accelsim.sweep.unit import load_unit_inputs
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "default_voltages"]
 
@@ -54,7 +54,7 @@ class SweepResult:
 
     def operating_points(self, tolerance_pp=1.0):
         """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
-        return operating_points(self.summary, [model_label(m, self.spec.bits) for m in self.spec.models], tolerance_pp)
+        return operating_points(self.summary, list(self.spec.labels), tolerance_pp)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
@@ -84,18 +84,45 @@ def _versions():
             "numba": numba.__version__, "torch": torch.__version__}
 
 
+def _default_dataset(spec):
+    """The spec with its dataset filled in: the first model's own dataset when none is given."""
+    if spec.dataset is not None:
+        return spec
+    own = own_dataset(spec.models[0])
+    if own is None:
+        raise SweepError(f"model {spec.labels[0]} does not say which dataset it was trained on; "
+                         "pass --dataset (or dataset= from Python)")
+    return dataclasses.replace(spec, dataset=own)
+
+
+def _dataset_label(dataset):
+    """A dataset's name for messages and titles: no folder, no path."""
+    from accelsim.data import dataset_name
+
+    return dataset_name(dataset) if isinstance(dataset, str) else dataset.name
+
+
 def _prepare(spec):
-    """Load what the driver must check before any work; return (spec, fingerprints)."""
-    profile = load_unit_inputs(spec, spec.models[0])[0]
+    """Load what the driver must check before any work; return (spec, fingerprints).
+
+    Every model is loaded and run on two examples of the dataset, so a model
+    and dataset that do not fit end in one line (a ``SweepError``) before any
+    computation.
+    """
+    spec = _default_dataset(spec)
+    profile, _, (x, y) = load_unit_inputs(spec, 0)
     if not spec.voltages_v:
         spec = dataclasses.replace(spec, voltages_v=default_voltages(profile))
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
     models = {}
-    for name in spec.models:
-        load_unit_inputs(spec, name)
-        models[name] = _sha256(model_path(name))
+    for i, (item, label) in enumerate(zip(spec.models, spec.labels)):
+        qm = load_unit_inputs(spec, i)[1]
+        check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
+        models[label] = model_fingerprint(item)
     fingerprints = {"profile": profile.fingerprint(), "models": models}
+    if not isinstance(spec.dataset, str):
+        fingerprints["dataset"] = spec.dataset.fingerprint
     return spec, fingerprints
 
 
@@ -167,9 +194,8 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     spec, fingerprints = _prepare(spec)
     directory = _open_directory(out_dir, spec, resume)
     started = _now()
-    labels = {name: model_label(name, spec.bits) for name in spec.models}
-    wanted = {point_key(labels[m], c, v) for m in spec.models for c in range(spec.chips)
-              for v in spec.voltages_v}
+    labels = spec.labels
+    wanted = {point_key(label, c, v) for label in labels for c in range(spec.chips) for v in spec.voltages_v}
     runner = make_executor(executor)
     try:
         _write_spec(directory, spec, fingerprints, runner.name, started)
@@ -184,10 +210,10 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
 
             finished = journal.rows
             units = []
-            for model in spec.models:
+            for model, label in zip(spec.models, labels):
                 for chip in range(spec.chips):
-                    rows = {v: finished[point_key(labels[model], chip, v)] for v in spec.voltages_v
-                            if point_key(labels[model], chip, v) in finished}
+                    rows = {v: finished[point_key(label, chip, v)] for v in spec.voltages_v
+                            if point_key(label, chip, v) in finished}
                     if len(rows) < len(spec.voltages_v):
                         units.append((model, chip, rows))
             runner.map_units(spec, units, on_row)
