@@ -116,7 +116,7 @@ def test_names_rejects_an_unknown_dataset():
 
 @pytest.mark.parametrize("changes, message", [
     (dict(name=""), r"ArchSpec.name is ''"),
-    (dict(dataset="svhn"), r"ArchSpec x: dataset is 'svhn'; expected one of digits, mnist, cifar10"),
+    (dict(dataset="svhn"), r"ArchSpec x: dataset is 'svhn'; expected one of digits, mnist, fashion-mnist, cifar10"),
     (dict(input_shape=(1, 8)), r"input_shape is \(1, 8\); expected \(channels, height, width\)"),
     (dict(num_classes=1), r"ArchSpec x: num_classes is 1"),
     (dict(factory="lenet"), r"factory is 'lenet'; expected a callable"),
