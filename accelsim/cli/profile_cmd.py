@@ -72,7 +72,7 @@ def register(subparsers):
     plot.add_argument("profile", metavar="NAME|PATH")
     plot.add_argument("--out", metavar="FILE", help="image file (default: profile-NAME.png)")
     plot.add_argument("--chip", type=int, default=0, help="chip to draw (default 0)")
-    plot.add_argument("--array", type=int, default=0, help="array of the fail-voltage map")
+    plot.add_argument("--array", type=int, help="array of the fail-voltage map (default: the most faulty)")
     plot.set_defaults(handler=_run_plot)
 
     try:

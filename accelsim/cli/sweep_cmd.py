@@ -31,6 +31,9 @@ def register(subparsers):
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
+    parser.add_argument("--energy-ref", metavar="MODEL",
+                        help="model whose energy at nominal voltage every saving is relative to "
+                             "(a label of the model column; default: the first model)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
@@ -68,9 +71,12 @@ def _run(args):
 
     with ProgressBar("sweep", "point", args.quiet, describe) as progress:
         result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress)
-    draw_sweep(result.directory, dataset=spec.dataset)
+    points = result.operating_points(args.tolerance, args.energy_ref)
+    draw_sweep(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref)
     print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json, "
-          "energy_accuracy.png, accuracy_voltage.png, ber_voltage.png)")
-    for point in result.operating_points(args.tolerance):
+          "energy_accuracy.png, accuracy_voltage.png, error_ber.png, ber_voltage.png)")
+    # The contracted line keeps its words; which model's nominal energy is 100% is said once, above.
+    print(f"energies relative to {points[0].energy_reference} at nominal voltage (--energy-ref)")
+    for point in points:
         print(format_operating_point(point))
     return 0

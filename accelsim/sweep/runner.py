@@ -52,9 +52,13 @@ class SweepResult:
     rows: list
     summary: list
 
-    def operating_points(self, tolerance_pp=1.0):
-        """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
-        return operating_points(self.summary, list(self.spec.labels), tolerance_pp)
+    def operating_points(self, tolerance_pp=1.0, energy_ref=None):
+        """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy.
+
+        Energy savings are relative to ``energy_ref`` (a label; default the
+        first model) at nominal voltage.
+        """
+        return operating_points(self.summary, list(self.spec.labels), tolerance_pp, energy_ref)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
@@ -159,7 +163,8 @@ def _now():
 
 
 def _write_spec(directory, spec, fingerprints, executor, started, finished=None):
-    record = {"spec": spec.to_dict(), "versions": _versions(), "fingerprints": fingerprints,
+    record = {"spec": spec.to_dict(), "labels": list(spec.labels), "versions": _versions(),
+              "fingerprints": fingerprints,
               "seeds": {"sweep": spec.seed}, "executor": executor, "start_time": started,
               "end_time": finished}
     (directory / SPEC_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

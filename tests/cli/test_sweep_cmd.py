@@ -17,9 +17,19 @@ def test_sweep_prints_one_answer_per_model_and_draws(tmp_path, capsys):
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("operating point")]
     assert [LINE.match(l)[1] for l in lines] == ["digits-cnn-normal-8b", "digits-cnn-randbet-8b"]
     for name in ("sweep.csv", "summary.csv", "sweep.json", "energy_accuracy.png",
-                 "accuracy_voltage.png", "ber_voltage.png"):
+                 "accuracy_voltage.png", "ber_voltage.png", "error_ber.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert main(["plot", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize("fmt, magic", [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_plot_formats(tmp_path, capsys, fmt, magic):
+    assert main(["sweep", *ARGS, "--out", str(tmp_path)]) == 0
+    assert main(["plot", str(tmp_path), "--format", fmt, "--energy-ref", "digits-cnn-randbet-8b"]) == 0
+    for name in ("energy_accuracy", "accuracy_voltage", "error_ber", "ber_voltage"):
+        assert (tmp_path / f"{name}.{fmt}").read_bytes().startswith(magic)
+    assert main(["plot", str(tmp_path), "--energy-ref", "nope"]) == 2
+    assert "--energy-ref 'nope'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, fragment", [
