@@ -116,8 +116,8 @@ def plot_fail_map(ax, profile, chip=0, array=None):
         ax.legend(loc="upper right", fontsize="x-small")
     ax.set_xlabel("column")
     ax.set_ylabel("row")
-    ax.set_title(f"chip {chip}, array {array} of {profile.arrays}: {hi - lo} cells fail above "
-                 f"{profile.vdd_floor_v} V")
+    ax.set_title(f"chip {chip}, array {array} of {profile.arrays} (most faulty by default)\n"
+                 f"{hi - lo} cells fail above {profile.vdd_floor_v} V", fontsize="medium")
     return ax
 
 

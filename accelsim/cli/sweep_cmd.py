@@ -1,5 +1,7 @@
 """``accelsim sweep``: energy against accuracy over supply voltage, with its answer."""
 
+import sys
+
 __all__ = ["register", "format_operating_point"]
 
 DEFAULT_OUT = "accelsim-results"
@@ -62,7 +64,9 @@ def _spec(args):
 def _run(args):
     from accelsim.cli._progress import ProgressBar
     from accelsim.plot import draw_sweep
+    from accelsim.report import write_report
     from accelsim.sweep import run_sweep
+    from accelsim.sweep.diagnostics import sweep_warnings
 
     spec = _spec(args)
 
@@ -72,8 +76,12 @@ def _run(args):
     with ProgressBar("sweep", "point", args.quiet, describe) as progress:
         result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress)
     points = result.operating_points(args.tolerance, args.energy_ref)
+    warnings = sweep_warnings(result.directory, args.tolerance, args.energy_ref)
+    for warning in warnings:
+        print(f"accelsim: warning: {warning}", file=sys.stderr)
     draw_sweep(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref)
-    print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json, "
+    write_report(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref, warnings=warnings)
+    print(f"results: {result.directory}/ (report.html, sweep.csv, summary.csv, sweep.json, "
           "energy_accuracy.png, accuracy_voltage.png, error_ber.png, ber_voltage.png)")
     # The contracted line keeps its words; which model's nominal energy is 100% is said once, above.
     print(f"energies relative to {points[0].energy_reference} at nominal voltage (--energy-ref)")

@@ -163,8 +163,9 @@ def _now():
 
 
 def _write_spec(directory, spec, fingerprints, executor, started, finished=None):
-    record = {"spec": spec.to_dict(), "labels": list(spec.labels), "versions": _versions(),
-              "fingerprints": fingerprints,
+    n_images = len(load_unit_inputs(spec, 0)[2][1])  # cached: the driver loaded it in _prepare
+    record = {"spec": spec.to_dict(), "labels": list(spec.labels), "n_images": n_images,
+              "versions": _versions(), "fingerprints": fingerprints,
               "seeds": {"sweep": spec.seed}, "executor": executor, "start_time": started,
               "end_time": finished}
     (directory / SPEC_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
