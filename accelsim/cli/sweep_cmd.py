@@ -31,6 +31,8 @@ def register(subparsers):
     parser.add_argument("--executor", default="local", help="local | dask | dask:ADDRESS (default: local)")
     parser.add_argument("--seed", type=int, default=0, help="seed of intermittent-cell draws (default: 0)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the sweep results already in --out (only the files a sweep writes)")
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
     parser.add_argument("--energy-ref", metavar="MODEL",
@@ -74,7 +76,8 @@ def _run(args):
         return event.total, event.done, f"{event.model} chip {event.chip} {event.vdd_v:.3f} V"
 
     with ProgressBar("sweep", "point", args.quiet, describe) as progress:
-        result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress)
+        result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress,
+                           overwrite=args.overwrite)
     points = result.operating_points(args.tolerance, args.energy_ref)
     warnings = sweep_warnings(result.directory, args.tolerance, args.energy_ref)
     for warning in warnings:

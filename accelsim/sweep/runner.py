@@ -130,7 +130,18 @@ def _prepare(spec):
     return spec, fingerprints
 
 
-def _open_directory(directory, spec, resume):
+# The files a sweep (and the CLI after it) writes: what --overwrite removes, and nothing else.
+_RESULT_FILES = ("journal.jsonl", SPEC_FILE, "sweep.csv", "summary.csv", "report.html",
+                 *(f"{name}.{ext}" for name in ("energy_accuracy", "accuracy_voltage", "error_ber", "ber_voltage")
+                   for ext in ("png", "pdf", "svg")))
+
+
+def _clear_results(directory):
+    for name in _RESULT_FILES:
+        (directory / name).unlink(missing_ok=True)
+
+
+def _open_directory(directory, spec, resume, overwrite=False):
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -141,9 +152,14 @@ def _open_directory(directory, spec, resume):
         raise SweepError(f"cannot write results to {directory} ({exc.strerror}); choose a writable --out") from None
     spec_file = directory / SPEC_FILE
     has_results = spec_file.exists() or (directory / "journal.jsonl").exists()
+    if resume and overwrite:
+        raise SweepError("--resume continues the sweep in --out and --overwrite discards it: pass one of them")
+    if has_results and overwrite:
+        _clear_results(directory)
+        has_results = False
     if has_results and not resume:
-        raise SweepError(f"{directory} already holds sweep results; pass --resume to continue that sweep "
-                         "or choose another --out")
+        raise SweepError(f"{directory} already holds sweep results; pass --resume to continue that sweep, "
+                         "--overwrite to replace it, or choose another --out")
     if resume and spec_file.exists():
         previous = json.loads(spec_file.read_text())["spec"]
         differing = sorted(k for k, v in spec.to_dict().items() if previous.get(k) != _jsonable(v))
@@ -171,7 +187,7 @@ def _write_spec(directory, spec, fingerprints, executor, started, finished=None)
     (directory / SPEC_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
+def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, overwrite=False):
     """Run ``spec``, writing results into ``out_dir`` as points finish.
 
     Parameters
@@ -187,6 +203,9 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
         the points its journal lacks.
     progress : callable, optional
         Called with a :class:`SweepProgress` after every finished point.
+    overwrite : bool
+        Replace the results already in ``out_dir`` (only the files a sweep
+        writes are removed).
 
     Returns
     -------
@@ -198,7 +217,7 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
         For anything the user can fix, before any computation starts.
     """
     spec, fingerprints = _prepare(spec)
-    directory = _open_directory(out_dir, spec, resume)
+    directory = _open_directory(out_dir, spec, resume, overwrite)
     started = _now()
     labels = spec.labels
     wanted = {point_key(label, c, v) for label in labels for c in range(spec.chips) for v in spec.voltages_v}

@@ -55,3 +55,14 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "accelsim", "sweep", "--profile", "nope",
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_overwrite_replaces_only_the_sweep_files(tmp_path, capsys):
+    assert main(["sweep", *ARGS, "--out", str(tmp_path)]) == 0
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["sweep", *ARGS, "--out", str(tmp_path)]) == 2
+    assert "--overwrite to replace it" in capsys.readouterr().err
+    assert main(["sweep", *ARGS, "--out", str(tmp_path), "--overwrite", "--chips", "1"]) == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert {line.split(",")[5] for line in (tmp_path / "sweep.csv").read_text().splitlines()[1:]} == {"0"}
+    assert main(["sweep", *ARGS, "--out", str(tmp_path), "--overwrite", "--resume"]) == 2
