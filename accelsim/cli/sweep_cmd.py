@@ -53,14 +53,40 @@ def format_operating_point(point):
             f"accuracy {point.accuracy * 100:.1f}% ({point.accuracy_change_pp:+.1f})")
 
 
+# The default sweep on MNIST (when $ACCELSIM_DATA holds it): the zoo's MNIST models on the first
+# 1,000 test images, so the 1-point tolerance is 10 images, in about 25 s of CPU time.
+MNIST_DEFAULT_MODELS = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-clipping-8b", "mnist-lenet-gn-randbet-8b")
+MNIST_DEFAULT_LIMIT = 1000
+
+
+def default_models_and_data(args):
+    """``(models, dataset, limit)`` of the default sweep.
+
+    With no ``--model`` and no ``--dataset``: MNIST's zoo models on its first
+    1,000 test images when ``$ACCELSIM_DATA`` holds MNIST, else the digits
+    models on digits' 360 test images (the 1-point tolerance is then 3.6
+    images, and the sweep says so). Digits' training images are never used
+    for evaluation.
+    """
+    from accelsim.data import data_folder
+    from accelsim.sweep.spec import DEFAULT_MODELS
+
+    if args.model or args.dataset:
+        return tuple(args.model or DEFAULT_MODELS), args.dataset, args.limit
+    if data_folder("mnist") is not None:
+        return MNIST_DEFAULT_MODELS, "mnist", MNIST_DEFAULT_LIMIT if args.limit is None else args.limit
+    return DEFAULT_MODELS, "digits", args.limit
+
+
 def _spec(args):
     from accelsim.sweep import SweepSpec, parse_voltages
-    from accelsim.sweep.spec import DEFAULT_MODELS, DEFAULT_PROFILE
+    from accelsim.sweep.spec import DEFAULT_PROFILE
 
+    models, dataset, limit = default_models_and_data(args)
     return SweepSpec(
-        models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
+        models=models, profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit, scheme=args.scheme)
+        bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme)
 
 
 def _run(args):

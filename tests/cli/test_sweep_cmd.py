@@ -66,3 +66,19 @@ def test_overwrite_replaces_only_the_sweep_files(tmp_path, capsys):
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert {line.split(",")[5] for line in (tmp_path / "sweep.csv").read_text().splitlines()[1:]} == {"0"}
     assert main(["sweep", *ARGS, "--out", str(tmp_path), "--overwrite", "--resume"]) == 2
+
+
+def test_default_sweep_uses_mnist_when_accelsim_data_has_it(tmp_path, monkeypatch, mnist_dir):
+    import argparse
+
+    from accelsim.cli.sweep_cmd import default_models_and_data
+
+    args = argparse.Namespace(model=None, dataset=None, limit=None)
+    monkeypatch.delenv("ACCELSIM_DATA", raising=False)
+    models, dataset, limit = default_models_and_data(args)
+    assert dataset == "digits" and limit is None and models[0] == "digits-cnn-normal-8b"
+    monkeypatch.setenv("ACCELSIM_DATA", str(mnist_dir.parent))
+    models, dataset, limit = default_models_and_data(args)
+    assert dataset == "mnist" and limit * 0.01 >= 10 and all(m.startswith("mnist-") for m in models)
+    args.model = ["digits-cnn-normal-8b"]
+    assert default_models_and_data(args) == (("digits-cnn-normal-8b",), None, None)
