@@ -89,11 +89,16 @@ def dataset_name(spec):
 
 
 def data_folder(name):
-    """The folder of dataset ``name`` in ``$ACCELSIM_DATA``, or None when unset or absent there."""
+    """The folder of ``name`` in ``$ACCELSIM_DATA``, or None when unset or absent there.
+
+    ``name`` is a folder dataset (``mnist``, ``fashion-mnist``, ``cifar10``,
+    whose folder is ``cifar-10-batches-py``) or any other subfolder, such as
+    ``fpga-bram-kc705b`` (the KC705 dumps the notebooks import).
+    """
     root = os.environ.get(DATA_ENV)
-    if not root or name not in _FOLDER_DATASETS:
+    if not root:
         return None
-    folder = Path(root).expanduser() / _FOLDER_DATASETS[name][2]
+    folder = Path(root).expanduser() / (_FOLDER_DATASETS[name][2] if name in _FOLDER_DATASETS else name)
     return folder if folder.is_dir() else None
 
 
