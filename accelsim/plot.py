@@ -276,7 +276,7 @@ def energy_accuracy_figure(summary, context):
                       where="post", color="black", lw=1, ls="--", label="Pareto front")
     ref = f"% of {context.energy_ref} at nominal"
     _finish(fig, total_ax, f"energy per inference ({ref})", "accuracy (%)", legend=False)
-    _finish(fig, sram_ax, f"weight-SRAM energy per inference ({ref})", "", legend=False)
+    _finish(fig, sram_ax, f"weight-SRAM energy ({ref})", "", legend=False)
     total_ax.legend(fontsize="x-small", loc="lower right")
     fig.suptitle(f"Accuracy vs energy ({context.where}); bars: 95% t interval over chips, clipped")
     return fig

@@ -24,7 +24,7 @@ import torch
 
 from accelsim.sweep.spec import SweepError
 
-__all__ = ["TensorData", "as_dataset", "as_model", "base_label", "model_record", "model_fingerprint",
+__all__ = ["TensorData", "as_dataset", "as_model", "is_single_model", "base_label", "model_record", "model_fingerprint",
            "own_dataset", "build_model", "check_fit", "ENTRY_PATTERN"]
 
 ENTRY_PATTERN = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.]*)(?:@(?P<ckpt>.+))?$")
@@ -116,6 +116,13 @@ def as_model(value):
         return value
     raise SweepError(f"models: {value!r} ({type(value).__name__}) is not a model; expected a zoo name, a "
                      "checkpoint path, 'module:attr@checkpoint', a torch.nn.Module or a QuantizedModel")
+
+
+def is_single_model(value):
+    """True for one model entry (a string, path, module or quantized model), False for a collection."""
+    from accelsim.engine import QuantizedModel
+
+    return isinstance(value, (str, bytes, Path, torch.nn.Module, QuantizedModel)) or not hasattr(value, "__iter__")
 
 
 def base_label(item):

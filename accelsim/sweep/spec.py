@@ -114,8 +114,8 @@ class SweepSpec:
         from accelsim.sweep import inputs  # torch: only once a spec is made
 
         models = self.models
-        if isinstance(models, (str, bytes)) or not hasattr(models, "__iter__"):
-            models = (models,)  # one model given on its own
+        if inputs.is_single_model(models):
+            models = (models,)  # one model given on its own (an nn.Sequential is iterable, yet one model)
         object.__setattr__(self, "models", tuple(inputs.as_model(m) for m in models))
         object.__setattr__(self, "dataset", inputs.as_dataset(self.dataset))
         object.__setattr__(self, "voltages_v", tuple(float(v) for v in self.voltages_v))

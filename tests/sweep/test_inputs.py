@@ -148,3 +148,9 @@ def test_dask_runs_in_memory_objects_like_local(net, data, tmp_path):
     local = run_sweep(_spec((net,), data), tmp_path / "local")
     remote = run_sweep(_spec((net,), data), tmp_path / "dask", executor="dask")
     assert (remote.directory / "sweep.csv").read_bytes() == (local.directory / "sweep.csv").read_bytes()
+
+
+def test_one_sequential_is_one_model():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    spec = SweepSpec(models=net, dataset="digits")
+    assert spec.models == (net,) and spec.labels == ("Sequential",)
