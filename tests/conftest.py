@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -35,3 +36,8 @@ def mnist_dir():
 def cifar10_dir():
     """Folder holding ``cifar-10-batches-py`` (a subset)."""
     return shared_data("cifar-10-subset")
+
+
+# A profile without an example database: CI's hypothesis step starts fresh each run (with a varied
+# --hypothesis-seed), so a failure found once is neither replayed forever from .hypothesis/ nor hidden.
+settings.register_profile("fresh", database=None, print_blob=True)

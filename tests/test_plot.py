@@ -77,3 +77,107 @@ def test_fail_map_of_an_array_without_faults():
     chip = gaussian_profile(0.2, 0.01, seed=0, arrays=1, rows=8, cols=8)  # nothing fails at 0.5 V
     image = plot_fail_map(_axes(), chip).get_images()[0].get_array()
     assert np.all(np.ma.getmaskarray(image) | np.isnan(np.ma.filled(image, np.nan)))
+
+
+# -- sweep figures ----------------------------------------------------------------------
+
+from accelsim.plot import (  # noqa: E402
+    SweepContext,
+    accuracy_voltage_figure,
+    ber_voltage_figure,
+    energy_accuracy_figure,
+    error_ber_figure,
+    most_faulty_array,
+)
+
+VOLTS = (0.8, 0.68, 0.6, 0.55, 0.5)
+
+
+def _summary():
+    """Two models, the 8-bit one the reference; accuracy collapses below 0.6 V with wide intervals."""
+    rows = []
+    for model, bits, scale in (("m8", 8, 1.0), ("m4", 4, 0.8)):
+        for v in VOLTS:
+            acc = {0.8: 0.98, 0.68: 0.98, 0.6: 0.975, 0.55: 0.6, 0.5: 0.2}[v] if bits == 8 else 0.97
+            ber = 0.0 if v >= 0.68 else {0.6: 1e-4, 0.55: 1e-2, 0.5: 5e-2}[v]
+            energy = scale * 100e-9 * (0.5 + 0.5 * (v / 0.8) ** 2)
+            rows.append({"model": model, "method": "normal", "bits": str(bits), "quant_scheme": "rquant",
+                         "profile": "14nm", "vdd_v": str(v), "vdd_rel": str(v / 0.8), "chips": "3",
+                         "profile_ber": str(ber * 1.2), "model_ber": str(ber), "accuracy": str(acc),
+                         "accuracy_ci95_low": str(max(0.0, acc - 0.5)), "accuracy_ci95_high": str(min(1.0, acc + 0.5)),
+                         "robust_error": str(1 - acc), "robust_error_ci95_low": str(max(0.0, 0.5 - acc)),
+                         "robust_error_ci95_high": str(min(1.0, 1.5 - acc)), "energy_j": str(energy),
+                         "weight_mem_energy_j": str(energy / 2), "energy_rel": "1", "energy_rel_vmin": "1",
+                         "clean_accuracy": "0.98" if bits == 8 else "0.97", "pareto": "false"})
+    return rows
+
+
+CONTEXT = SweepContext("dataset mnist, profile 14nm", ("m8", "m4"), "m8", 1.0, 0.68)
+
+
+def _errorbar_ys(ax):
+    ys = []
+    for collection in ax.collections:
+        for segment in getattr(collection, "get_segments", lambda: [])():
+            ys.extend(np.asarray(segment)[:, 1])
+    return np.array(ys)
+
+
+def test_energy_accuracy_is_relative_with_bounded_bars_and_marked_points():
+    fig = energy_accuracy_figure(_summary(), CONTEXT)
+    total_ax, sram_ax = fig.axes[:2]
+    assert "% of m8 at nominal" in total_ax.get_xlabel() and "weight-SRAM" in sram_ax.get_xlabel()
+    ys = _errorbar_ys(total_ax)
+    assert len(ys) and ys.min() >= 0 and ys.max() <= 100
+    low, high = total_ax.get_ylim()
+    assert low >= 0 and high <= 100.5
+    # The reference at nominal sits at 100%.
+    (m8_bars,) = [c for c in total_ax.containers if c.get_label() == "m8"]
+    xs = m8_bars.lines[0].get_xdata()
+    assert xs.max() == pytest.approx(100)
+    stars = {line.get_label(): line for line in total_ax.get_lines() if line.get_gid() == "operating-point"}
+    m8 = stars["m8 operating point (0.6 V)"]
+    expected = 100 * (0.5 + 0.5 * (0.6 / 0.8) ** 2) / (0.5 + 0.5)
+    assert m8.get_xdata()[0] == pytest.approx(expected) and m8.get_ydata()[0] == pytest.approx(97.5)
+    labels = [t.get_text() for t in total_ax.texts if t.get_gid() == "voltage-label"]
+    assert "0.8" in labels and "0.5" in labels
+    assert any(p.get_label().startswith("tolerance (1 pp") for p in total_ax.patches)
+    assert "/" not in fig.get_suptitle().replace("t interval over chips", "")
+
+
+def test_accuracy_and_robust_error_have_their_own_panels_and_skip_the_flat_region():
+    fig = accuracy_voltage_figure(_summary(), CONTEXT)
+    acc_ax, err_ax = fig.axes[:2]
+    assert acc_ax.get_ylabel() == "accuracy (%)" and err_ax.get_ylabel() == "robust error (%)"
+    low, high = acc_ax.get_xlim()
+    assert high < 0.8 and low < 0.5 and high > 0.68  # nominal (flat, no flipped bit) is off the axis
+    assert any("nominal 0.8 V: 98.0%" in line.get_label() for line in acc_ax.get_lines())
+    assert 0 <= acc_ax.get_ylim()[0] and acc_ax.get_ylim()[1] <= 100.5
+    assert err_ax.get_ylim()[0] == 0 and err_ax.get_ylim()[1] <= 100
+    stars = [line for line in acc_ax.get_lines() if line.get_gid() == "operating-point"]
+    assert sorted(float(s.get_xdata()[0]) for s in stars) == [0.5, 0.6]
+
+
+def test_error_ber_is_log_x_and_leaves_out_zero_rates():
+    ax = error_ber_figure(_summary(), CONTEXT).axes[0]
+    assert ax.get_xscale() == "log" and "flipped-bit rate" in ax.get_xlabel()
+    xs = np.concatenate([c.lines[0].get_xdata() for c in ax.containers])
+    assert xs.min() == pytest.approx(1e-4) and len(xs) == 6  # 3 faulty voltages x 2 models
+    assert 0 <= ax.get_ylim()[0] and ax.get_ylim()[1] <= 100
+
+
+def test_ber_voltage_names_faulty_cells_and_flipped_bits_apart():
+    ax = ber_voltage_figure(_summary(), CONTEXT).axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[0].startswith("faulty-cell rate") and any(lab.startswith("flipped-bit rate of m4") for lab in labels)
+    assert "bit error rate" not in " ".join(labels)
+
+
+def test_fail_map_opens_on_the_most_faulty_array_with_square_cells(chip):
+    counts = np.bincount(chip.chip_cells(0).cell_index // chip.cells_per_array, minlength=chip.arrays)
+    assert most_faulty_array(chip) == int(np.argmax(counts))
+    ax = plot_fail_map(_axes(), chip)
+    assert f"array {int(np.argmax(counts))} of" in ax.get_title()
+    assert ax.get_aspect() == 1.0
+    image = ax.get_images()[0]
+    assert image.get_clim() == (chip.vdd_floor_v, chip.vdd_min_v)

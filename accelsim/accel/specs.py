@@ -267,6 +267,13 @@ class AlphaPower(_Section):
                     "the voltage or lower vth_v")
 
         def speed(v):
-            return (v - self.vth_v) ** self.alpha / v
+            # (v - vth)^alpha / v as (v - vth)^(alpha - 1) * (1 - vth / v): for alpha >= 1 both factors are
+            # rounded monotone functions of v, so round-off cannot make a lower supply clock faster.
+            return (v - self.vth_v) ** (self.alpha - 1.0) * (1.0 - self.vth_v / v)
 
-        return speed(vdd_v) / speed(vdd_nominal_v)
+        if vdd_v == vdd_nominal_v:
+            return 1.0
+        ratio = speed(vdd_v) / speed(vdd_nominal_v)
+        # The law is increasing in v (its derivative has the sign of (alpha - 1) v + vth > 0 for alpha > 0):
+        # a supply below nominal never clocks faster than nominal, whatever the last bit of round-off says.
+        return min(ratio, 1.0) if vdd_v < vdd_nominal_v else max(ratio, 1.0)

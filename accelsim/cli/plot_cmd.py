@@ -5,25 +5,22 @@ __all__ = ["register"]
 
 def register(subparsers):
     parser = subparsers.add_parser("plot", help="draw the figures of a sweep results folder",
-                                   description="Draw energy_accuracy.png, accuracy_voltage.png and "
-                                               "ber_voltage.png from DIR/summary.csv into DIR.")
+                                   description="Draw energy_accuracy, accuracy_voltage, error_ber and "
+                                               "ber_voltage from DIR/summary.csv into DIR.")
     parser.add_argument("directory", metavar="DIR", help="folder written by `accelsim sweep`")
+    parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"), dest="fmt",
+                        help="file format (default: png)")
+    parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
+                        help="accuracy loss allowed for the operating points, in points (default: 1)")
+    parser.add_argument("--energy-ref", metavar="MODEL",
+                        help="model whose energy at nominal is 100%% (default: the first model)")
     parser.set_defaults(handler=_run)
 
 
 def _run(args):
-    import json
-    from pathlib import Path
-
     from accelsim.plot import draw_sweep
 
-    spec_file = Path(args.directory) / "sweep.json"
-    dataset = ""
-    if spec_file.exists():
-        try:
-            dataset = str(json.loads(spec_file.read_bytes())["spec"]["dataset"])
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
-            pass  # the dataset only labels an axis; a damaged sweep.json does not stop the figures
-    for path in draw_sweep(args.directory, dataset=dataset):
+    for path in draw_sweep(args.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref,
+                           fmt=args.fmt):
         print(path)
     return 0

@@ -72,7 +72,7 @@ def register(subparsers):
     plot.add_argument("profile", metavar="NAME|PATH")
     plot.add_argument("--out", metavar="FILE", help="image file (default: profile-NAME.png)")
     plot.add_argument("--chip", type=int, default=0, help="chip to draw (default 0)")
-    plot.add_argument("--array", type=int, default=0, help="array of the fail-voltage map")
+    plot.add_argument("--array", type=int, help="array of the fail-voltage map (default: the most faulty)")
     plot.set_defaults(handler=_run_plot)
 
     try:
@@ -155,6 +155,13 @@ def _run_synth(args):
     except OSError as exc:
         raise ProfileError(f"--out {args.out!r} cannot be written ({exc.strerror}); "
                            "choose a writable path in an existing folder") from None
+    ber_at_vmin = float(profile.ber(profile.vdd_min_v))
+    if ber_at_vmin > 1e-6:
+        import sys
+
+        print(f"accelsim: warning: profile {profile.name} declares Vmin {profile.vdd_min_v:g} V but its fault "
+              f"model gives a faulty-cell rate of {ber_at_vmin:.2g} there (> 1e-06); set --mu-v (the mean fail "
+              "voltage) to match, or --vdd-min to where the rate is negligible", file=sys.stderr)
     cells = profile.chip_cells(0)
     print(f"wrote {args.out}: {profile.name}, {args.model} model, {profile.arrays} x "
           f"{profile.rows} x {profile.cols} cells, {len(cells)} faulty at the floor "

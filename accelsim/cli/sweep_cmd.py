@@ -13,21 +13,31 @@ def register(subparsers):
         description="Walk the weight SRAM supply voltage down for each model and chip; write "
                     "sweep.csv, summary.csv, sweep.json and plots; print the best operating point "
                     "per model. With no arguments, runs the embedded default (digits models, 14nm profile).")
-    parser.add_argument("--model", action="append", metavar="NAME|PATH",
-                        help="zoo name or checkpoint path (repeatable; the first is the accuracy "
+    parser.add_argument("--model", action="append", metavar="NAME|PATH|MODULE:ATTR[@CKPT]",
+                        help="zoo name, checkpoint path, or an importable model class or factory with "
+                             "its weights (my_pkg:MyNet@ckpt.pt) (repeatable; the first is the accuracy "
                              "reference; default: the digits normal, clipping and RandBET models)")
+    parser.add_argument("--scheme", default="rquant",
+                        help="quantization preset of MODULE:ATTR models (default: rquant)")
     parser.add_argument("--profile", metavar="NAME|PATH", help="SRAM profile (default: 14nm)")
     parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
                         help="supply voltages in volts (default: nominal, then Vmin down to BER 10%%)")
     parser.add_argument("--chips", type=int, default=5, help="chips per voltage (default: 5)")
     parser.add_argument("--bits", type=int, help="re-quantize every model at this precision")
-    parser.add_argument("--dataset", default="digits", help="digits | mnist:DIR | cifar10:DIR (default: digits)")
+    parser.add_argument("--dataset", help="digits | mnist[:DIR] | fashion-mnist[:DIR] | cifar10[:DIR] | a "
+                                          "registered name (default: the first model's own dataset; "
+                                          "without :DIR, found in $ACCELSIM_DATA)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results folder (default: ./{DEFAULT_OUT})")
     parser.add_argument("--executor", default="local", help="local | dask | dask:ADDRESS (default: local)")
     parser.add_argument("--seed", type=int, default=0, help="seed of intermittent-cell draws (default: 0)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the sweep results already in --out (only the files a sweep writes)")
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
+    parser.add_argument("--energy-ref", metavar="MODEL",
+                        help="model whose energy at nominal voltage every saving is relative to "
+                             "(a label of the model column; default: the first model)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--allow-large", action="store_true",
@@ -53,23 +63,51 @@ def format_operating_point(point):
             f"accuracy {point.accuracy * 100:.1f}% ({point.accuracy_change_pp:+.1f})")
 
 
+# The default sweep on MNIST (when $ACCELSIM_DATA holds it): the zoo's MNIST models on the first
+# 1,000 test images, so the 1-point tolerance is 10 images, in about 25 s of CPU time.
+MNIST_DEFAULT_MODELS = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-clipping-8b", "mnist-lenet-gn-randbet-8b")
+MNIST_DEFAULT_LIMIT = 1000
+
+
+def default_models_and_data(args):
+    """``(models, dataset, limit)`` of the default sweep.
+
+    With no ``--model`` and no ``--dataset``: MNIST's zoo models on its first
+    1,000 test images when ``$ACCELSIM_DATA`` holds MNIST, else the digits
+    models on digits' 360 test images (the 1-point tolerance is then 3.6
+    images, and the sweep says so). Digits' training images are never used
+    for evaluation.
+    """
+    from accelsim.data import data_folder
+    from accelsim.sweep.spec import DEFAULT_MODELS
+
+    if args.model or args.dataset:
+        return tuple(args.model or DEFAULT_MODELS), args.dataset, args.limit
+    if data_folder("mnist") is not None:
+        return MNIST_DEFAULT_MODELS, "mnist", MNIST_DEFAULT_LIMIT if args.limit is None else args.limit
+    return DEFAULT_MODELS, "digits", args.limit
+
+
 def _spec(args):
     from accelsim._limits import MAX_VOLTAGES
     from accelsim.sweep import SweepSpec, parse_voltages
-    from accelsim.sweep.spec import DEFAULT_MODELS, DEFAULT_PROFILE
+    from accelsim.sweep.spec import DEFAULT_PROFILE
 
     max_voltages = None if args.allow_large else MAX_VOLTAGES
+    models, dataset, limit = default_models_and_data(args)
     return SweepSpec(
-        models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
+        models=models, profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages, max_voltages) if args.voltages is not None else (),
         chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
+        bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme)
 
 
 def _run(args):
     from accelsim.cli._progress import ProgressBar
     from accelsim.plot import draw_sweep
+    from accelsim.report import write_report
     from accelsim.sweep import run_sweep
+    from accelsim.sweep.diagnostics import sweep_warnings
 
     from accelsim._checks import Interval, check
     from accelsim.sweep import SweepError
@@ -82,13 +120,20 @@ def _run(args):
 
     with ProgressBar("sweep", "point", args.quiet, describe) as progress:
         result = run_sweep(spec, args.out, executor=args.executor, resume=args.resume, progress=progress,
-                           allow_large=args.allow_large)
+                           allow_large=args.allow_large, overwrite=args.overwrite)
     if result.damaged_journal_lines:
         print(f"accelsim: journal: {result.damaged_journal_lines} damaged line(s) dropped; their points "
               "were computed again", file=sys.stderr)
-    draw_sweep(result.directory, dataset=spec.dataset)
-    print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json, "
-          "energy_accuracy.png, accuracy_voltage.png, ber_voltage.png)")
-    for point in result.operating_points(args.tolerance):
+    points = result.operating_points(args.tolerance, args.energy_ref)
+    warnings = sweep_warnings(result.directory, args.tolerance, args.energy_ref)
+    for warning in warnings:
+        print(f"accelsim: warning: {warning}", file=sys.stderr)
+    draw_sweep(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref)
+    write_report(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref, warnings=warnings)
+    print(f"results: {result.directory}/ (report.html, sweep.csv, summary.csv, sweep.json, "
+          "energy_accuracy.png, accuracy_voltage.png, error_ber.png, ber_voltage.png)")
+    # The contracted line keeps its words; which model's nominal energy is 100% is said once, above.
+    print(f"energies relative to {points[0].energy_reference} at nominal voltage (--energy-ref)")
+    for point in points:
         print(format_operating_point(point))
     return 0

@@ -17,6 +17,7 @@ __all__ = ["DatasetError", "DatasetInfo", "SPLITS", "parse_spec", "check_split",
            "check_limit", "normalise"]
 
 SPLITS = ("train", "test")
+_FOLDER_NAMES = ("mnist", "fashion-mnist", "cifar10")
 
 
 class DatasetError(UserInputError):
@@ -90,7 +91,7 @@ def parse_spec(spec, known_names):
     directory : pathlib.Path or None
         The folder (user home expanded), None when the spec names none.
     """
-    expected = ", ".join(f"{n}" if n == "digits" else f"{n}:DIR" for n in known_names)
+    expected = ", ".join(f"{n}:DIR" if n in _FOLDER_NAMES else n for n in known_names)
     if not isinstance(spec, str):
         raise DatasetError(f"dataset spec is {spec!r} ({type(spec).__name__}); expected a string, one of: {expected}")
     name, colon, folder = spec.strip().partition(":")

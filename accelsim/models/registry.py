@@ -4,7 +4,8 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accelsim.data import DATASET_NAMES
+from accelsim._plugins import load_plugins
+from accelsim.data import DATASET_NAMES, dataset_info, dataset_names
 from accelsim.models._errors import ArchitectureError, ModelNameError
 from accelsim.models.digits import digits_cnn, digits_mlp
 from accelsim.models.lenet import lenet5, lenet5_gn
@@ -15,7 +16,7 @@ from accelsim.models.simplenet import (
     mnist_simplenet_small,
 )
 
-__all__ = ["ArchSpec", "ARCHITECTURES", "arch_spec", "build", "names"]
+__all__ = ["ArchSpec", "ARCHITECTURES", "arch_spec", "build", "names", "register"]
 
 
 def _check_num_classes(num_classes, where):
@@ -32,7 +33,8 @@ class ArchSpec:
     name : str
         Registry name, e.g. ``"lenet"``.
     dataset : str
-        Dataset it is built for (``digits``, ``mnist`` or ``cifar10``).
+        Dataset it is built for (``digits``, ``mnist``, ``cifar10`` or a
+        registered one, see :func:`accelsim.data.register`).
     input_shape : tuple of int
         ``(channels, height, width)`` of one example.
     num_classes : int
@@ -50,9 +52,9 @@ class ArchSpec:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise ArchitectureError(f"ArchSpec.name is {self.name!r}; expected a non-empty string")
-        if self.dataset not in DATASET_NAMES:
+        if self.dataset not in DATASET_NAMES and self.dataset not in dataset_names():
             raise ArchitectureError(f"ArchSpec {self.name}: dataset is {self.dataset!r}; "
-                                    f"expected one of {', '.join(DATASET_NAMES)}")
+                                    f"expected one of {', '.join(dataset_names())}")
         shape = tuple(self.input_shape)
         if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
             raise ArchitectureError(f"ArchSpec {self.name}: input_shape is {self.input_shape!r}; "
@@ -95,8 +97,9 @@ def names(dataset=None):
     list of str
         In registration order (small to large within a dataset).
     """
-    if dataset is not None and dataset not in DATASET_NAMES:
-        raise ArchitectureError(f"dataset is {dataset!r}; expected None or one of {', '.join(DATASET_NAMES)}")
+    load_plugins()
+    if dataset is not None and dataset not in dataset_names():
+        raise ArchitectureError(f"dataset is {dataset!r}; expected None or one of {', '.join(dataset_names())}")
     return [name for name, spec in ARCHITECTURES.items() if dataset in (None, spec.dataset)]
 
 
@@ -108,6 +111,8 @@ def arch_spec(name):
     ModelNameError
         If no architecture has that name; the message lists the valid names.
     """
+    if name not in ARCHITECTURES:
+        load_plugins()
     if name in ARCHITECTURES:
         return ARCHITECTURES[name]
     close = difflib.get_close_matches(str(name), ARCHITECTURES, n=1)
@@ -147,3 +152,49 @@ def build(name, num_classes=None):
     61706
     """
     return arch_spec(name).build(num_classes)
+
+
+def register(name, factory, dataset, *, input_shape=None, num_classes=None, replace=False):
+    """Register an architecture of your own by name.
+
+    After ``register("my-net", MyNet, "mnist")``, ``accelsim train --arch my-net``
+    trains it, its checkpoints load by path (``accelsim sweep --model my-net.pt``)
+    and ``build("my-net")`` makes one. Installed packages register through the
+    ``accelsim.plugins`` entry point group (see :mod:`accelsim._plugins`).
+
+    Parameters
+    ----------
+    name : str
+        Registry name; must not be a built-in one.
+    factory : callable
+        ``factory(num_classes) -> torch.nn.Module`` (a class taking
+        ``num_classes`` works), built from torch.fx-traceable layers.
+    dataset : str
+        The dataset it is built for: a built-in or registered dataset name.
+    input_shape : tuple of int, optional
+        ``(channels, height, width)``; default: the dataset's.
+    num_classes : int, optional
+        Default number of outputs; default: the dataset's.
+    replace : bool
+        Allow replacing an earlier registration of ``name``.
+
+    Returns
+    -------
+    ArchSpec
+    """
+    builtin = {"digits-mlp", "digits-cnn", "lenet", "lenet-gn", "mnist-simplenet", "resnet20",
+               "cifar-simplenet"}
+    if name in builtin:
+        raise ArchitectureError(f"register: {name!r} is a built-in architecture; choose another name")
+    if name in ARCHITECTURES and not replace:
+        raise ArchitectureError(f"register: architecture {name!r} is already registered; "
+                                "pass replace=True to replace it")
+    if dataset not in dataset_names():
+        raise ArchitectureError(f"register {name!r}: dataset is {dataset!r}; expected one of "
+                                f"{', '.join(dataset_names())} (register a dataset first with "
+                                "accelsim.data.register)")
+    info = dataset_info(dataset)
+    spec = ArchSpec(name, dataset, info.input_shape if input_shape is None else input_shape,
+                    info.num_classes if num_classes is None else num_classes, factory)
+    ARCHITECTURES[name] = spec
+    return spec

@@ -26,8 +26,8 @@ __all__ = [
 class _SweepModule(type(sys.modules[__name__])):
     """Makes ``accelsim.sweep(spec, out_dir)`` a shorthand for :func:`run_sweep`."""
 
-    def __call__(self, spec, out_dir, executor="local", resume=False, progress=None):
-        return run_sweep(spec, out_dir, executor=executor, resume=resume, progress=progress)
+    def __call__(self, spec, out_dir, executor="local", resume=False, progress=None, overwrite=False):
+        return run_sweep(spec, out_dir, executor=executor, resume=resume, progress=progress, overwrite=overwrite)
 
 
 sys.modules[__name__].__class__ = _SweepModule

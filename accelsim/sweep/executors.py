@@ -28,9 +28,11 @@ class LocalExecutor:
         pass
 
 
-def _remote_unit(spec_dict, model, chip, done):
+def _remote_unit(spec, model, chip, done):
     rows = []
-    run_unit(SweepSpec.from_dict(spec_dict), model, chip, done, rows.append)
+    if isinstance(spec, dict):
+        spec = SweepSpec.from_dict(spec)
+    run_unit(spec, model, chip, done, rows.append)
     return rows
 
 
@@ -61,7 +63,14 @@ class DaskExecutor:
     def map_units(self, spec, units, on_row):
         from dask.distributed import as_completed
 
-        futures = [self._client.submit(_remote_unit, spec.to_dict(), model, chip, done, pure=False)
+        if spec.in_memory:
+            # In-memory models and data travel once per worker through Dask's own serialisation
+            # (never through a file); a model entry becomes its index, which survives the trip.
+            [payload] = self._client.scatter([spec], broadcast=True)
+            units = [(_index(spec, model), chip, done) for model, chip, done in units]
+        else:
+            payload = spec.to_dict()
+        futures = [self._client.submit(_remote_unit, payload, model, chip, done, pure=False)
                    for model, chip, done in units]
         for future in as_completed(futures):
             for row in future.result():
@@ -71,6 +80,11 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _index(spec, model):
+    return next(i for i, item in enumerate(spec.models) if item is model or
+                (isinstance(item, str) and item == model))
 
 
 def make_executor(text):

@@ -2,7 +2,8 @@
 
 ``sweep.csv`` has one row per (model, chip, voltage), sorted by model, chip,
 then voltage from high to low; ``summary.csv`` one row per (model, voltage)
-with means and 95% confidence intervals over chips and the energy-accuracy
+with means and 95% confidence intervals over chips (Student t, clipped to
+[0, 1]) and the energy-accuracy
 Pareto front. Numbers are written in their shortest round-tripping form, so
 the same results give the same bytes.
 
@@ -83,13 +84,18 @@ def read_csv(path):
                 for row in csv.DictReader(f)]
 
 
-def _mean_ci(values):
+def _mean_ci(values, low=0.0, high=1.0):
+    """Mean and Student-t 95% interval over chips, clipped to ``[low, high]``.
+
+    Accuracy and robust error are fractions: an unclipped t interval over two
+    or three chips would run outside [0, 1].
+    """
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean())
     if len(values) < 2:
         return mean, mean, mean
     half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
-    return mean, mean - half, mean + half
+    return mean, max(low, mean - half), min(high, mean + half)
 
 
 def pareto_mask(energy, accuracy):
@@ -145,9 +151,20 @@ class OperatingPoint:
     accuracy: float
     accuracy_change_pp: float
     reference_accuracy: float
+    energy_reference: str = ""
 
 
-def operating_points(summary, models, tolerance_pp=1.0):
+def _nominal_energy(summary, model):
+    rows = [s for s in summary if s["model"] == model]
+    if not rows:
+        from accelsim.sweep.spec import SweepError
+
+        models = sorted({s["model"] for s in summary})
+        raise SweepError(f"--energy-ref {model!r} is not a model of this sweep; expected one of {', '.join(models)}")
+    return float(max(rows, key=lambda s: float(s["vdd_v"]))["energy_j"])
+
+
+def operating_points(summary, models, tolerance_pp=1.0, energy_ref=None):
     """Per model, the lowest-energy point whose mean accuracy is within tolerance.
 
     Parameters
@@ -159,20 +176,27 @@ def operating_points(summary, models, tolerance_pp=1.0):
         accuracy is the reference.
     tolerance_pp : float
         Allowed accuracy loss in percentage points.
+    energy_ref : str, optional
+        The model whose energy at nominal voltage (its highest swept voltage)
+        every saving is relative to; default the first model. One reference
+        for all, so a 4-bit model's saving against an 8-bit one shows.
     """
     reference = next(float(s["clean_accuracy"]) for s in summary if s["model"] == models[0])
+    energy_ref = models[0] if energy_ref is None else energy_ref
+    ref_energy = _nominal_energy(summary, energy_ref)
     points = []
     for model in models:
         rows = [s for s in summary if s["model"] == model]
         ok = [s for s in rows if (reference - float(s["accuracy"])) * 100 <= tolerance_pp + 1e-9]
         if not ok:
             best = max(rows, key=lambda s: float(s["vdd_v"]))
-            points.append(OperatingPoint(model, None, 0.0, 0.0, float(best["accuracy"]),
-                                         (float(best["accuracy"]) - reference) * 100, reference))
+            points.append(OperatingPoint(model, None, 1 - float(best["energy_j"]) / ref_energy, 0.0,
+                                         float(best["accuracy"]), (float(best["accuracy"]) - reference) * 100,
+                                         reference, energy_ref))
             continue
         best = min(ok, key=lambda s: (float(s["energy_j"]), float(s["vdd_v"])))
         points.append(OperatingPoint(
-            model, float(best["vdd_v"]), 1 - float(best["energy_rel"]),
+            model, float(best["vdd_v"]), 1 - float(best["energy_j"]) / ref_energy,
             1 - float(best["energy_rel_vmin"]), float(best["accuracy"]),
-            (float(best["accuracy"]) - reference) * 100, reference))
+            (float(best["accuracy"]) - reference) * 100, reference, energy_ref))
     return points

@@ -13,8 +13,8 @@ import numpy as np
 from accelsim._limits import MAX_CHIPS, MAX_SWEEP_POINTS, MAX_VOLTAGES
 from accelsim._safeio import FolderLock, atomic_write, describe_os_error
 from accelsim._version import __version__
-from accelsim.models import model_path
 from accelsim.sweep.executors import make_executor
+from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.results import (
     POINT_COLUMNS,
@@ -25,7 +25,7 @@ from accelsim.sweep.results import (
     write_csv,
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import load_unit_inputs, model_label
+from accelsim.sweep.unit import load_unit_inputs
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "SweepOutputError", "default_voltages"]
 
@@ -63,9 +63,13 @@ class SweepResult:
     summary: list
     damaged_journal_lines: int = 0
 
-    def operating_points(self, tolerance_pp=1.0):
-        """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
-        return operating_points(self.summary, [model_label(m, self.spec.bits) for m in self.spec.models], tolerance_pp)
+    def operating_points(self, tolerance_pp=1.0, energy_ref=None):
+        """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy.
+
+        Energy savings are relative to ``energy_ref`` (a label; default the
+        first model) at nominal voltage.
+        """
+        return operating_points(self.summary, list(self.spec.labels), tolerance_pp, energy_ref)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
@@ -122,36 +126,62 @@ def _check_limits(spec, allow_large):
                          f"{MAX_SWEEP_POINTS}; pass --allow-large to lift it")
 
 
-def _check_labels(spec):
-    seen = {}
-    for name in spec.models:
-        label = model_label(name, spec.bits)
-        if label in seen:
-            raise SweepError(f"--model {seen[label]!r} and --model {name!r} would share the label "
-                             f"{label!r} in sweep.csv; rename one checkpoint file")
-        seen[label] = name
+def _default_dataset(spec):
+    """The spec with its dataset filled in: the first model's own dataset when none is given."""
+    if spec.dataset is not None:
+        return spec
+    own = own_dataset(spec.models[0])
+    if own is None:
+        raise SweepError(f"model {spec.labels[0]} does not say which dataset it was trained on; "
+                         "pass --dataset (or dataset= from Python)")
+    return dataclasses.replace(spec, dataset=own)
+
+
+def _dataset_label(dataset):
+    """A dataset's name for messages and titles: no folder, no path."""
+    from accelsim.data import dataset_name
+
+    return dataset_name(dataset) if isinstance(dataset, str) else dataset.name
 
 
 def _prepare(spec, allow_large=False):
-    """Load and check everything before anything is written; return (spec, fingerprints)."""
+    """Load and check everything before anything is written; return (spec, fingerprints).
+
+    Every model is loaded and run on two examples of the dataset, so a model
+    and dataset that do not fit end in one line (a ``SweepError``) before any
+    computation.
+    """
     _check_limits(spec, allow_large)  # chips and explicit voltages, before any loading
-    _check_labels(spec)
-    profile, _, (x, y) = load_unit_inputs(spec, spec.models[0])
+    spec = _default_dataset(spec)
+    profile, _, (x, y) = load_unit_inputs(spec, 0)
     if len(y) == 0:
-        raise SweepError(f"--dataset {spec.dataset!r} has no test examples; a sweep needs at least one")
+        raise SweepError(f"dataset {_dataset_label(spec.dataset)!r} has no test examples; "
+                         "a sweep needs at least one")
     if not spec.voltages_v:
         spec = dataclasses.replace(spec, voltages_v=default_voltages(profile))
         _check_limits(spec, allow_large)
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
     models = {}
-    for name in spec.models:
-        load_unit_inputs(spec, name)
-        models[name] = _sha256(model_path(name))
+    for i, (item, label) in enumerate(zip(spec.models, spec.labels)):
+        qm = load_unit_inputs(spec, i)[1]
+        check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
+        models[label] = model_fingerprint(item)
     versions = _versions()
     fingerprints = {"profile": profile.fingerprint(), "models": models, "dataset": _tensor_sha256(x, y),
                     "code": {k: versions[k] for k in _RESULT_VERSIONS}}
     return spec, fingerprints
+
+
+# The files a sweep (and the CLI after it) writes: what --overwrite removes, and nothing else.
+_RESULT_FILES = (JOURNAL_NAME, SPEC_FILE, "sweep.csv", "summary.csv", "report.html",
+                 *(f"{name}.{ext}" for name in ("energy_accuracy", "accuracy_voltage", "error_ber", "ber_voltage")
+                   for ext in ("png", "pdf", "svg")))
+
+
+def _clear_results(directory):
+    for name in _RESULT_FILES:
+        (directory / name).unlink(missing_ok=True)
 
 
 def _read_record(spec_file):
@@ -172,7 +202,7 @@ def _fingerprint_changes(previous, current):
     if previous.get("profile") != current["profile"]:
         changes.append("the profile file")
     old_models = previous.get("models") or {}
-    changes += [f"checkpoint {name}" for name, sha in current["models"].items() if old_models.get(name) != sha]
+    changes += [f"model {name}" for name, sha in current["models"].items() if old_models.get(name) != sha]
     if "dataset" in previous and previous["dataset"] != current["dataset"]:
         changes.append("the dataset's test examples")
     old_code = previous.get("code") or {}
@@ -181,13 +211,16 @@ def _fingerprint_changes(previous, current):
     return changes
 
 
-def _open_directory(directory, spec, fingerprints, resume):
+def _open_directory(directory, spec, fingerprints, resume, overwrite=False):
     """Create (or check) the results folder; return (directory, previous record or None)."""
     spec_file = directory / SPEC_FILE
     has_results = spec_file.exists() or spec_file.is_symlink() or (directory / JOURNAL_NAME).exists()
+    if has_results and overwrite:
+        _clear_results(directory)
+        has_results = False
     if has_results and not resume:
-        raise SweepError(f"{directory} already holds sweep results; pass --resume to continue that sweep "
-                         "or choose another --out")
+        raise SweepError(f"{directory} already holds sweep results; pass --resume to continue that sweep, "
+                         "--overwrite to replace it, or choose another --out")
     if not has_results:
         return None
     if not spec_file.exists() or spec_file.is_symlink():
@@ -242,7 +275,8 @@ def _output_error(directory, exc):
         f"{JOURNAL_NAME}: fix that and rerun the same command with --resume")
 
 
-def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, allow_large=False):
+def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, allow_large=False,
+              overwrite=False):
     """Run ``spec``, writing results into ``out_dir`` as points finish.
 
     Parameters
@@ -260,6 +294,9 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, a
         Called with a :class:`SweepProgress` after every finished point.
     allow_large : bool
         Lift the limits on chips, voltages and points (``accelsim._limits``).
+    overwrite : bool
+        Replace the results already in ``out_dir`` (only the files a sweep
+        writes are removed).
 
     Returns
     -------
@@ -277,12 +314,14 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, a
     FolderBusyError
         Another process is writing to ``out_dir``.
     """
+    if resume and overwrite:
+        raise SweepError("--resume continues the sweep in --out and --overwrite discards it: pass one of them")
     spec, fingerprints = _prepare(spec, allow_large)
     runner = make_executor(executor)
     try:
         directory, lock = _make_directory(out_dir)
         with lock:
-            previous = _open_directory(directory, spec, fingerprints, resume)
+            previous = _open_directory(directory, spec, fingerprints, resume, overwrite)
             return _run_locked(spec, directory, fingerprints, runner, previous, progress)
     finally:
         runner.close()
@@ -290,14 +329,15 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, a
 
 def _run_locked(spec, directory, fingerprints, runner, previous, progress):
     now = _now()
-    record = {"spec": spec.to_dict(), "versions": _versions(), "fingerprints": fingerprints,
+    n_images = len(load_unit_inputs(spec, 0)[2][1])  # cached: the driver loaded it in _prepare
+    record = {"spec": spec.to_dict(), "labels": list(spec.labels), "n_images": n_images,
+              "versions": _versions(), "fingerprints": fingerprints,
               "seeds": {"sweep": spec.seed}, "executor": runner.name,
               "start_time": previous.get("start_time", now) if previous else now,
               "resumes": [*(previous.get("resumes") or []), now] if previous else [],
               "end_time": None}
-    labels = {name: model_label(name, spec.bits) for name in spec.models}
-    wanted = {point_key(labels[m], c, v) for m in spec.models for c in range(spec.chips)
-              for v in spec.voltages_v}
+    labels = spec.labels
+    wanted = {point_key(label, c, v) for label in labels for c in range(spec.chips) for v in spec.voltages_v}
     try:
         _write_spec(directory, record)
         journal = Journal(directory, POINT_COLUMNS)
@@ -317,10 +357,10 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
 
         finished = journal.rows
         units = []
-        for model in spec.models:
+        for model, label in zip(spec.models, labels):
             for chip in range(spec.chips):
-                rows = {v: finished[point_key(labels[model], chip, v)] for v in spec.voltages_v
-                        if point_key(labels[model], chip, v) in finished}
+                rows = {v: finished[point_key(label, chip, v)] for v in spec.voltages_v
+                        if point_key(label, chip, v) in finished}
                 if len(rows) < len(spec.voltages_v):
                     units.append((model, chip, rows))
         runner.map_units(spec, units, on_row)

@@ -82,8 +82,12 @@ class SweepSpec:
 
     Attributes
     ----------
-    models : tuple of str
-        Zoo names or checkpoint paths; the first is the accuracy reference.
+    models : tuple
+        Zoo names, checkpoint paths (any registered architecture),
+        ``module:attr@checkpoint`` strings, ``torch.nn.Module``s (quantized
+        with ``scheme`` and ``bits``, 8 by default) or ``QuantizedModel``s;
+        the first is the accuracy and energy reference. Labels (the ``model``
+        column, :attr:`labels`) are unique within a sweep.
     profile : str
         Profile name or path.
     voltages_v : tuple of float
@@ -94,8 +98,11 @@ class SweepSpec:
         placements in a measured one.
     bits : int or None
         Re-quantize every model at this precision (None: as trained).
-    dataset : str
-        ``digits``, ``mnist:DIR`` or ``cifar10:DIR``; evaluated on its test split.
+    dataset : str, (x, y) tensors, torch Dataset or DataLoader, or None
+        A spec (``digits``, ``mnist:DIR``, ``mnist`` with ``$ACCELSIM_DATA``,
+        ``cifar10:DIR``, a registered name), evaluated on its test split, or
+        in-memory data (kept as :class:`~accelsim.sweep.inputs.TensorData`).
+        None: the first model's own dataset (its checkpoint says which).
     seed : int
         Seeds intermittent-cell draws.
     limit : int or None
@@ -103,6 +110,8 @@ class SweepSpec:
     batch_size : int
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
+    scheme : str
+        Quantization preset of models given as ``nn.Module`` or ``module:attr``.
     """
 
     models: tuple = DEFAULT_MODELS
@@ -110,19 +119,29 @@ class SweepSpec:
     voltages_v: tuple = ()
     chips: int = 5
     bits: int | None = None
-    dataset: str = "digits"
+    dataset: object = None
     seed: int = 0
     limit: int | None = None
     batch_size: int = 2048
     torch_threads: int = 1
+    scheme: str = "rquant"
 
     def __post_init__(self):
-        object.__setattr__(self, "models", tuple(self.models))
+        from accelsim.sweep import inputs  # torch: only once a spec is made
+
+        models = self.models
+        if inputs.is_single_model(models):
+            models = (models,)  # one model given on its own (an nn.Sequential is iterable, yet one model)
+        object.__setattr__(self, "models", tuple(inputs.as_model(m) for m in models))
+        object.__setattr__(self, "dataset", inputs.as_dataset(self.dataset))
         object.__setattr__(self, "voltages_v", tuple(float(v) for v in self.voltages_v))
         if not self.models:
             raise SweepError("a sweep needs at least one model (--model NAME|PATH)")
-        if len(set(self.models)) != len(self.models):
-            raise SweepError(f"--model lists a model twice: {list(self.models)}")
+        strings = [m for m in self.models if isinstance(m, str)]
+        if len(set(strings)) != len(strings) or len({id(m) for m in self.models}) != len(self.models):
+            raise SweepError(f"--model lists a model twice: {[inputs.base_label(m) for m in self.models]}")
+        if not isinstance(self.scheme, str) or not self.scheme:
+            raise SweepError(f"scheme = {self.scheme!r}: expected a quantization preset name such as 'rquant'")
         if list(self.voltages_v) != sorted(set(self.voltages_v), reverse=True):
             raise SweepError("voltages must be distinct and sorted from high to low")
         for name, low in (("chips", 1), ("batch_size", 1), ("torch_threads", 1)):
@@ -136,9 +155,49 @@ class SweepSpec:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
             raise SweepError(f"seed must be a whole number in [0, 2**63), got {self.seed!r}")
 
+    @property
+    def labels(self):
+        """The ``model`` column of each entry: unique, ``@Nb`` when re-quantized, ``-2``, ... on a clash."""
+        from accelsim.sweep.inputs import base_label
+
+        labels, seen = [], {}
+        for item in self.models:
+            label = base_label(item)
+            if self.bits is not None:
+                label = f"{label}@{self.bits}b"
+            seen[label] = seen.get(label, 0) + 1
+            labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
+        return tuple(labels)
+
+    def label_of(self, model):
+        """The label of an entry (the entry itself, or its index in ``models``)."""
+        if isinstance(model, int) and not isinstance(model, bool):
+            return self.labels[model]
+        for i, item in enumerate(self.models):
+            if item is model or (isinstance(item, str) and item == model):
+                return self.labels[i]
+        raise SweepError(f"model {model!r} is not in this sweep")
+
+    @property
+    def in_memory(self):
+        """True when a model or the dataset is an in-memory object (not rebuildable from sweep.json)."""
+        return (not isinstance(self.dataset, (str, type(None)))
+                or any(not isinstance(m, str) for m in self.models))
+
     def to_dict(self):
-        """Plain JSON-ready dict with a schema version."""
-        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        """Plain JSON-ready dict with a schema version.
+
+        In-memory models and data appear as descriptions with a sha256
+        fingerprint; :meth:`from_dict` refuses them (they are never pickled).
+        """
+        from accelsim.sweep.inputs import model_record
+
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["models"] = [model_record(m) for m in self.models]
+        data["voltages_v"] = list(self.voltages_v)
+        if not isinstance(data["dataset"], (str, type(None))):
+            data["dataset"] = self.dataset.to_dict()
+        return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod
     def from_dict(cls, data):
@@ -151,4 +210,10 @@ class SweepSpec:
         unknown = set(data) - names
         if unknown:
             raise SweepError(f"unknown sweep spec keys {sorted(unknown)}; expected {sorted(names)}")
+        for what, values in (("model", data.get("models", ())), ("dataset", [data.get("dataset")])):
+            for value in values:
+                if isinstance(value, dict):
+                    raise SweepError(f"the spec records an in-memory {what} ({value.get('in_memory')}, sha256 "
+                                     f"{str(value.get('sha256'))[:12]}...) that a file cannot rebuild; pass the "
+                                     "same object to run_sweep(..., resume=True) from Python")
         return cls(**data)

@@ -19,6 +19,8 @@ from accelsim.data import load_dataset
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
+from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
+from accelsim.sweep.spec import SweepError
 
 __all__ = ["run_unit", "model_label", "load_unit_inputs"]
 
@@ -65,13 +67,40 @@ def _cached_model(name, bits, stamp):
     return load_model(name, bits=bits)
 
 
-def load_unit_inputs(spec, model_name):
+def _data(dataset, limit):
+    if isinstance(dataset, TensorData):
+        x, y = dataset.x, dataset.y
+        return (x, y) if limit is None else _limited(dataset, limit)
+    if dataset is None:
+        raise SweepError("the spec names no dataset; pass dataset= (--dataset) or a model whose checkpoint "
+                         "says which dataset it was trained on")
+    return _dataset(dataset, limit)
+
+
+@lru_cache(maxsize=4)
+def _limited(dataset, limit):
+    return dataset.x[:limit], dataset.y[:limit]
+
+
+def load_unit_inputs(spec, model):
     """``(profile, QuantizedModel, (x, y))`` of one unit, cached per process.
 
-    Profile and model are reloaded when their file changes (a retrained
-    checkpoint), so caching never serves stale results.
+    ``model`` is an entry of ``spec.models`` or its index. Profile and model
+    are reloaded when their file changes (a retrained checkpoint), so caching
+    never serves stale results.
     """
-    return _profile(spec.profile), _model(model_name, spec.bits), _dataset(spec.dataset, spec.limit)
+    if isinstance(model, int) and not isinstance(model, bool):
+        model = spec.models[model]
+    data = _data(spec.dataset, spec.limit)
+    if isinstance(model, str) and not ENTRY_PATTERN.match(model):
+        qm = _model(model, spec.bits)
+    else:
+        stamp = None
+        if isinstance(model, str):
+            ckpt = ENTRY_PATTERN.match(model)["ckpt"]
+            stamp = _file_stamp(ckpt) if ckpt and os.path.isfile(ckpt) else None
+        qm = build_model(model, spec.scheme, spec.bits, data, stamp)
+    return _profile(spec.profile), qm, data
 
 
 class _Energy:
@@ -129,7 +158,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
 
 def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
     """The columns that describe a point (model, profile, voltage), not its inference."""
-    return {"model": model_label(model_name, spec.bits), "method": qm.meta.get("method", "unknown"),
+    return {"model": spec.label_of(model_name), "method": qm.meta.get("method", "unknown"),
             "bits": qm.bits, "quant_scheme": qm.meta.get("quant_scheme", qm.scheme.name),
             "profile": profile.name, "chip": int(chip), "vdd_v": float(vdd_v),
             "vdd_rel": float(vdd_v / profile.vdd_nominal_v),

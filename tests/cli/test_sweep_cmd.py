@@ -17,9 +17,19 @@ def test_sweep_prints_one_answer_per_model_and_draws(tmp_path, capsys):
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("operating point")]
     assert [LINE.match(l)[1] for l in lines] == ["digits-cnn-normal-8b", "digits-cnn-randbet-8b"]
     for name in ("sweep.csv", "summary.csv", "sweep.json", "energy_accuracy.png",
-                 "accuracy_voltage.png", "ber_voltage.png"):
+                 "accuracy_voltage.png", "ber_voltage.png", "error_ber.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert main(["plot", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize("fmt, magic", [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_plot_formats(tmp_path, capsys, fmt, magic):
+    assert main(["sweep", *ARGS, "--out", str(tmp_path)]) == 0
+    assert main(["plot", str(tmp_path), "--format", fmt, "--energy-ref", "digits-cnn-randbet-8b"]) == 0
+    for name in ("energy_accuracy", "accuracy_voltage", "error_ber", "ber_voltage"):
+        assert (tmp_path / f"{name}.{fmt}").read_bytes().startswith(magic)
+    assert main(["plot", str(tmp_path), "--energy-ref", "nope"]) == 2
+    assert "--energy-ref 'nope'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, fragment", [
@@ -130,3 +140,28 @@ def test_plot_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a sweep summary" in err[0]
+def test_overwrite_replaces_only_the_sweep_files(tmp_path, capsys):
+    assert main(["sweep", *ARGS, "--out", str(tmp_path)]) == 0
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["sweep", *ARGS, "--out", str(tmp_path)]) == 2
+    assert "--overwrite to replace it" in capsys.readouterr().err
+    assert main(["sweep", *ARGS, "--out", str(tmp_path), "--overwrite", "--chips", "1"]) == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert {line.split(",")[5] for line in (tmp_path / "sweep.csv").read_text().splitlines()[1:]} == {"0"}
+    assert main(["sweep", *ARGS, "--out", str(tmp_path), "--overwrite", "--resume"]) == 2
+
+
+def test_default_sweep_uses_mnist_when_accelsim_data_has_it(tmp_path, monkeypatch, mnist_dir):
+    import argparse
+
+    from accelsim.cli.sweep_cmd import default_models_and_data
+
+    args = argparse.Namespace(model=None, dataset=None, limit=None)
+    monkeypatch.delenv("ACCELSIM_DATA", raising=False)
+    models, dataset, limit = default_models_and_data(args)
+    assert dataset == "digits" and limit is None and models[0] == "digits-cnn-normal-8b"
+    monkeypatch.setenv("ACCELSIM_DATA", str(mnist_dir.parent))
+    models, dataset, limit = default_models_and_data(args)
+    assert dataset == "mnist" and limit * 0.01 >= 10 and all(m.startswith("mnist-") for m in models)
+    args.model = ["digits-cnn-normal-8b"]
+    assert default_models_and_data(args) == (("digits-cnn-normal-8b",), None, None)

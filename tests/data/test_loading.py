@@ -33,13 +33,14 @@ def test_info_without_folder(name):
 
 
 def test_unknown_spec_lists_the_valid_ones():
-    expected = r"unknown dataset 'svhn:/data'; expected one of: digits, mnist:DIR, cifar10:DIR"
+    expected = r"unknown dataset 'svhn:/data'; expected one of: digits, mnist:DIR, fashion-mnist:DIR, cifar10:DIR"
     with pytest.raises(DatasetError, match=expected):
         load_dataset("svhn:/data")
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
-def test_folder_datasets_need_a_folder(name):
+def test_folder_datasets_need_a_folder(name, monkeypatch):
+    monkeypatch.delenv("ACCELSIM_DATA", raising=False)
     with pytest.raises(DatasetError, match=rf"'{name}' names no folder; write {name}:DIR .*never downloads"):
         load_dataset(name)
 

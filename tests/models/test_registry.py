@@ -110,13 +110,13 @@ def test_bad_num_classes(num_classes):
 
 
 def test_names_rejects_an_unknown_dataset():
-    with pytest.raises(ArchitectureError, match=r"dataset is 'svhn'; expected None or one of digits, mnist, cifar10"):
+    with pytest.raises(ArchitectureError, match=r"dataset is 'svhn'; expected None or one of digits, mnist, fashion-mnist, cifar10"):
         names("svhn")
 
 
 @pytest.mark.parametrize("changes, message", [
     (dict(name=""), r"ArchSpec.name is ''"),
-    (dict(dataset="svhn"), r"ArchSpec x: dataset is 'svhn'; expected one of digits, mnist, cifar10"),
+    (dict(dataset="svhn"), r"ArchSpec x: dataset is 'svhn'; expected one of digits, mnist, fashion-mnist, cifar10"),
     (dict(input_shape=(1, 8)), r"input_shape is \(1, 8\); expected \(channels, height, width\)"),
     (dict(num_classes=1), r"ArchSpec x: num_classes is 1"),
     (dict(factory="lenet"), r"factory is 'lenet'; expected a callable"),

@@ -58,7 +58,7 @@ def test_resume_refuses_a_changed_checkpoint(tmp_path):
     with pytest.raises(stop):
         run_sweep(spec, tmp_path / "out", progress=progress)
     shutil.copy(ZOO_DIR / "digits-cnn-randbet-8b.pt", checkpoint)
-    with pytest.raises(SweepError, match=f"checkpoint {checkpoint} changed"):
+    with pytest.raises(SweepError, match="model mine changed"):
         run_sweep(spec, tmp_path / "out", resume=True)
 
 
@@ -80,21 +80,20 @@ def test_resume_without_sweep_json_is_refused_not_mixed(tmp_path):
         run_sweep(_spec(), tmp_path, resume=True)
 
 
-def test_same_checkpoint_name_in_two_folders_is_an_error_naming_both(tmp_path):
+def test_same_checkpoint_name_in_two_folders_gets_two_labels(tmp_path):
+    # Labels are disambiguated deterministically (in the order given), so no model's rows vanish.
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         shutil.copy(ZOO_DIR / f"{MODEL}.pt", tmp_path / folder / "net.pt")
     a, b = str(tmp_path / "a" / "net.pt"), str(tmp_path / "b" / "net.pt")
-    with pytest.raises(SweepError, match="share the label 'net'") as info:
-        run_sweep(_spec(models=(a, b)), tmp_path / "out")
-    assert a in str(info.value) and b in str(info.value)
-    assert not (tmp_path / "out").exists()
+    assert _spec(models=(a, b)).labels == ("net", "net-2")
+    assert _spec(models=(b, a)).labels == ("net", "net-2")
 
 
-def test_zoo_name_and_file_of_the_same_stem_collide(tmp_path):
+def test_zoo_name_and_file_of_the_same_stem_get_two_labels(tmp_path):
     shutil.copy(ZOO_DIR / f"{MODEL}.pt", tmp_path / f"{MODEL}.pt")
-    with pytest.raises(SweepError, match="share the label"):
-        run_sweep(_spec(models=(MODEL, str(tmp_path / f"{MODEL}.pt"))), tmp_path / "out")
+    labels = _spec(models=(MODEL, str(tmp_path / f"{MODEL}.pt"))).labels
+    assert labels == (MODEL, f"{MODEL}-2")
 
 
 @pytest.mark.parametrize("bad", [

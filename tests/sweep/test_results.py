@@ -41,9 +41,9 @@ def test_csv_is_byte_stable_and_round_trips(tmp_path):
 
 
 def test_summary_means_and_confidence_interval():
-    rows = [_row("a", c, 0.7, acc, 2.0) for c, acc in enumerate([0.8, 0.9, 1.0])]
+    rows = [_row("a", c, 0.7, acc, 2.0) for c, acc in enumerate([0.5, 0.6, 0.7])]
     (s,) = summarize(rows)
-    assert s["chips"] == 3 and s["accuracy"] == pytest.approx(0.9)
+    assert s["chips"] == 3 and s["accuracy"] == pytest.approx(0.6)
     half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
     assert s["accuracy_ci95_high"] - s["accuracy"] == pytest.approx(half)
 
@@ -80,3 +80,21 @@ def test_formula_cells_are_quoted_on_disk_and_unquoted_on_reading(tmp_path, name
     assert ",-0.5," in cells  # numbers are never quoted
     back = read_csv(tmp_path / "x.csv")[0]
     assert back["model"] == name and back["vdd_v"] == "-0.5"
+def test_intervals_over_few_chips_stay_within_zero_and_one():
+    rows = [_row("a", c, 0.7, acc, 2.0) for c, acc in enumerate([0.05, 0.95])]
+    (s,) = summarize(rows)
+    assert s["accuracy_ci95_low"] == 0.0 and s["accuracy_ci95_high"] == 1.0
+    assert 0.0 <= s["robust_error_ci95_low"] <= s["robust_error_ci95_high"] <= 1.0
+
+
+def test_savings_of_every_model_are_relative_to_one_reference():
+    # An 8-bit reference at 105 nJ nominal and a 4-bit model at 84 nJ nominal, 80 nJ at its operating point:
+    # against its own nominal it saves 4.8%, against the reference 23.8%.
+    rows = [_row("8b", 0, 0.8, 0.95, 105.0), _row("8b", 0, 0.6, 0.95, 100.0),
+            _row("4b", 0, 0.8, 0.95, 84.0), _row("4b", 0, 0.6, 0.95, 80.0)]
+    points = {p.model: p for p in operating_points(summarize(rows), ["8b", "4b"])}
+    assert points["4b"].energy_saving == pytest.approx(1 - 80 / 105)
+    assert points["8b"].energy_saving == pytest.approx(1 - 100 / 105)
+    assert points["4b"].energy_reference == "8b"
+    other = {p.model: p for p in operating_points(summarize(rows), ["8b", "4b"], energy_ref="4b")}
+    assert other["8b"].energy_saving == pytest.approx(1 - 100 / 84)
