@@ -27,18 +27,30 @@ def register(subparsers):
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
+    parser.add_argument("--protection", action="append", metavar="P",
+                        help="protection of the weight words: none, parity:N, secded:N, msb:K, "
+                             "msb:K:tmr (repeatable: one more row group each; default: none)")
+    parser.add_argument("--on-detect", default="zero", choices=("zero", "keep"),
+                        help="what a detected-uncorrectable word reads as (default: zero)")
+    parser.add_argument("--yield", dest="yield_target", type=float, metavar="Y",
+                        help="choose the lowest-energy point whose chip yield (95%% Wilson lower "
+                             "end, chips within --tolerance) is at least Y, in (0, 1]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
 
 
-def format_operating_point(point):
-    """The one-line answer for one model (DESIGN.md's format)."""
+def format_operating_point(point, show_yield=False):
+    """The one-line answer for one model (DESIGN.md's format; with ``show_yield``, its chip yield)."""
+    protection = getattr(point, "protection", "none")
+    label = point.model if protection == "none" else f"{point.model} [{protection}]"
+    yield_text = ("" if not show_yield or getattr(point, "chip_yield", None) is None
+                  else f", yield {point.chip_yield * 100:.0f}% (>= {point.chip_yield_ci95_low * 100:.0f}%)")
     if point.vdd_v is None:
-        return (f"operating point: {point.model}: none within tolerance "
+        return (f"operating point: {label}: none within tolerance "
                 f"(accuracy {point.accuracy * 100:.1f}% at the highest voltage, {point.accuracy_change_pp:+.1f})")
-    return (f"operating point: {point.model}: {point.vdd_v:.3f} V, energy {-point.energy_saving * 100:+.1f}% "
+    return (f"operating point: {label}: {point.vdd_v:.3f} V, energy {-point.energy_saving * 100:+.1f}% "
             f"vs nominal, weight SRAM {-point.weight_mem_saving_vs_vmin * 100:+.1f}% vs Vmin, "
-            f"accuracy {point.accuracy * 100:.1f}% ({point.accuracy_change_pp:+.1f})")
+            f"accuracy {point.accuracy * 100:.1f}% ({point.accuracy_change_pp:+.1f}){yield_text}")
 
 
 def _spec(args):
@@ -48,7 +60,9 @@ def _spec(args):
     return SweepSpec(
         models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
+        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit,
+        protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
+        tolerance_pp=args.tolerance)
 
 
 def _run(args):
@@ -56,6 +70,11 @@ def _run(args):
     from accelsim.plot import draw_sweep
     from accelsim.sweep import run_sweep
 
+    from accelsim._checks import Interval, check
+    from accelsim.sweep import SweepError
+
+    yield_target = check("--yield", args.yield_target, Interval(float, 0, 1, closed="right"),
+                         error=SweepError, optional=True, meaning="share of chips")
     spec = _spec(args)
 
     def describe(event):
@@ -66,6 +85,6 @@ def _run(args):
     draw_sweep(result.directory, dataset=spec.dataset)
     print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json, "
           "energy_accuracy.png, accuracy_voltage.png, ber_voltage.png)")
-    for point in result.operating_points(args.tolerance):
-        print(format_operating_point(point))
+    for point in result.operating_points(args.tolerance, yield_target=yield_target):
+        print(format_operating_point(point, show_yield=yield_target is not None))
     return 0

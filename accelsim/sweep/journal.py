@@ -13,9 +13,9 @@ __all__ = ["Journal", "point_key"]
 JOURNAL_NAME = "journal.jsonl"
 
 
-def point_key(model, chip, vdd_v):
-    """Identity of one sweep point."""
-    return (str(model), int(chip), float(vdd_v))
+def point_key(model, chip, vdd_v, protection="none"):
+    """Identity of one sweep point (``protection``: one row group per scheme)."""
+    return (str(model), int(chip), float(vdd_v), str(protection))
 
 
 class Journal:
@@ -43,7 +43,8 @@ class Journal:
         for line in complete.decode("utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
-                self._rows[point_key(row["model"], row["chip"], row["vdd_v"])] = row
+                self._rows[point_key(row["model"], row["chip"], row["vdd_v"],
+                                     row.get("protection", "none"))] = row
 
     @property
     def rows(self):
@@ -58,7 +59,7 @@ class Journal:
 
     def append(self, row):
         """Record one finished point durably (flushed and fsynced)."""
-        key = point_key(row["model"], row["chip"], row["vdd_v"])
+        key = point_key(row["model"], row["chip"], row["vdd_v"], row.get("protection", "none"))
         if key in self._rows:
             return
         if self._file is None:

@@ -52,9 +52,14 @@ class SweepResult:
     rows: list
     summary: list
 
-    def operating_points(self, tolerance_pp=1.0):
-        """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
-        return operating_points(self.summary, [model_label(m, self.spec.bits) for m in self.spec.models], tolerance_pp)
+    def operating_points(self, tolerance_pp=1.0, yield_target=None):
+        """Per model (and protection), the lowest-energy voltage within ``tolerance_pp`` of the reference.
+
+        With ``yield_target`` the point's yield interval's lower end (Wilson,
+        95%) must reach it; the yield is measured at the spec's tolerance.
+        """
+        return operating_points(self.summary, [model_label(m, self.spec.bits) for m in self.spec.models],
+                                tolerance_pp, yield_target=yield_target)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
@@ -92,8 +97,12 @@ def _prepare(spec):
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
     models = {}
+    from accelsim.sram.protection import parse_protection
+
     for name in spec.models:
-        load_unit_inputs(spec, name)
+        qm = load_unit_inputs(spec, name)[1]
+        for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
+            parse_protection(protection).check_word_bits(qm.bits)
         models[name] = _sha256(model_path(name))
     fingerprints = {"profile": profile.fingerprint(), "models": models}
     return spec, fingerprints
@@ -138,6 +147,11 @@ def _write_spec(directory, spec, fingerprints, executor, started, finished=None)
     (directory / SPEC_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+def _reference_accuracy(rows, reference_model):
+    """The first model's clean quantized accuracy (the reference of tolerance and yield)."""
+    return next((float(r["clean_accuracy"]) for r in rows if r["model"] == reference_model), None)
+
+
 def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     """Run ``spec``, writing results into ``out_dir`` as points finish.
 
@@ -168,8 +182,8 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     directory = _open_directory(out_dir, spec, resume)
     started = _now()
     labels = {name: model_label(name, spec.bits) for name in spec.models}
-    wanted = {point_key(labels[m], c, v) for m in spec.models for c in range(spec.chips)
-              for v in spec.voltages_v}
+    wanted = {point_key(labels[m], c, v, p) for m in spec.models for c in range(spec.chips)
+              for v in spec.voltages_v for p in spec.protections}
     runner = make_executor(executor)
     try:
         _write_spec(directory, spec, fingerprints, runner.name, started)
@@ -186,15 +200,17 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
             units = []
             for model in spec.models:
                 for chip in range(spec.chips):
-                    rows = {v: finished[point_key(labels[model], chip, v)] for v in spec.voltages_v
-                            if point_key(labels[model], chip, v) in finished}
-                    if len(rows) < len(spec.voltages_v):
+                    rows = {(p, v): finished[point_key(labels[model], chip, v, p)]
+                            for v in spec.voltages_v for p in spec.protections
+                            if point_key(labels[model], chip, v, p) in finished}
+                    if len(rows) < len(spec.voltages_v) * len(spec.protections):
                         units.append((model, chip, rows))
             runner.map_units(spec, units, on_row)
             rows = sorted_rows(r for k, r in journal.rows.items() if k in wanted)
     finally:
         runner.close()
-    summary = summarize(rows)
+    summary = summarize(rows, tolerance_pp=spec.tolerance_pp,
+                        reference=_reference_accuracy(rows, labels[spec.models[0]]))
     write_csv(directory / "sweep.csv", rows, POINT_COLUMNS)
     write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS)
     _write_spec(directory, spec, fingerprints, runner.name, started, _now())

@@ -87,6 +87,13 @@ class SweepSpec:
     batch_size : int
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
+    protections : tuple of str
+        Protection schemes (``accelsim.sram.protection``); each is one more
+        row group of every (model, chip, voltage).
+    on_detect : str
+        ``zero`` or ``keep``: what a detected-uncorrectable word reads as.
+    tolerance_pp : float
+        Accuracy loss in points that still counts a chip as good (yield).
     """
 
     models: tuple = DEFAULT_MODELS
@@ -99,9 +106,23 @@ class SweepSpec:
     limit: int | None = None
     batch_size: int = 2048
     torch_threads: int = 1
+    protections: tuple = ("none",)
+    on_detect: str = "zero"
+    tolerance_pp: float = 1.0
 
     def __post_init__(self):
+        from accelsim._checks import Interval, check
+        from accelsim.sram.protection import check_on_detect, parse_protection
+
         object.__setattr__(self, "models", tuple(self.models))
+        protections = tuple(parse_protection(p).name for p in (self.protections or ("none",)))
+        if len(set(protections)) != len(protections):
+            raise SweepError(f"--protection lists a scheme twice: {list(protections)}")
+        object.__setattr__(self, "protections", protections)
+        check_on_detect(self.on_detect)
+        object.__setattr__(self, "tolerance_pp", check(
+            "--tolerance", self.tolerance_pp, Interval(float, 0, None), error=SweepError,
+            meaning="accuracy loss in percentage points"))
         object.__setattr__(self, "voltages_v", tuple(float(v) for v in self.voltages_v))
         if not self.models:
             raise SweepError("a sweep needs at least one model (--model NAME|PATH)")

@@ -23,7 +23,8 @@ from accelsim.sram._lookup import resolve_profile
 __all__ = ["run_unit", "model_label", "load_unit_inputs"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
-                      "robust_error", "tiled")
+                      "robust_error", "tiled", "corrected_words", "detected_words",
+                      "miscorrected_words", "residual_flipped_bits")
 
 
 def model_label(name_or_path, bits=None):
@@ -88,8 +89,19 @@ class _Energy:
         return self._accelerator.energy(self._workloads, self._profile.energy, vdd_v,
                                         self._profile.vdd_nominal_v)
 
-    def columns(self, vdd_v):
+    def columns(self, vdd_v, protection="none"):
+        if protection != "none":
+            return self._protected_columns(vdd_v, protection)
         e = self.at(vdd_v)
+        return {"energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
+                "energy_rel": float(e.total_j / self.nominal.total_j),
+                "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
+
+    def _protected_columns(self, vdd_v, protection):
+        from accelsim.accel.banks import banked_energy
+
+        e = banked_energy(self._accelerator, self._workloads, self._profile.energy, [vdd_v],
+                          self._profile.vdd_nominal_v, protections=[protection])
         return {"energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
                 "energy_rel": float(e.total_j / self.nominal.total_j),
                 "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
@@ -103,7 +115,10 @@ def _inference_columns(result, clean_pred, y):
             "model_ber": float(result.model_ber), "accuracy": accuracy,
             "error": float(wrong.double().mean()),
             "robust_error": float((wrong | (clean_pred != y)).double().mean()),
-            "tiled": result.tiled}
+            "tiled": result.tiled, "corrected_words": int(result.corrected_words),
+            "detected_words": int(result.detected_words),
+            "miscorrected_words": int(result.miscorrected_words),
+            "residual_flipped_bits": int(result.residual_flipped_bits)}
 
 
 def run_unit(spec, model_name, chip, done_rows, on_row):
@@ -115,7 +130,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
     model_name : str
     chip : int
     done_rows : dict
-        Finished rows of this unit by ``vdd_v`` (from the journal).
+        Finished rows of this unit by ``(protection, vdd_v)`` (from the journal).
     on_row : callable
         Called with each new row (a dict of the point columns) as it finishes.
     """
@@ -138,20 +153,23 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
 
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
-    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
-    clean_pred = evaluator.clean_logits.argmax(dim=1)
-    clean_accuracy = float((clean_pred == y).double().mean())
-    previous = None
-    for vdd_v in spec.voltages_v:
-        row = done_rows.get(vdd_v)
-        if row is None:
-            faulty = evaluator.faulty_cells(vdd_v)
-            if previous is not None and previous["faulty_cells"] == faulty:
-                inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
-            else:
-                inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
-            row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
-                   **energy.columns(vdd_v), "clean_accuracy": clean_accuracy}
-            on_row(row)
-        previous = row
+    for protection in spec.protections:
+        evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
+                                 protection=protection, on_detect=spec.on_detect)
+        clean_pred = evaluator.clean_logits.argmax(dim=1)
+        clean_accuracy = float((clean_pred == y).double().mean())
+        previous = None
+        for vdd_v in spec.voltages_v:
+            row = done_rows.get((protection, vdd_v))
+            if row is None:
+                faulty = evaluator.faulty_cells(vdd_v)
+                if previous is not None and previous["faulty_cells"] == faulty:
+                    inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
+                else:
+                    inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
+                row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
+                       **energy.columns(vdd_v, protection), "clean_accuracy": clean_accuracy,
+                       "protection": protection}
+                on_row(row)
+            previous = row
