@@ -343,8 +343,15 @@ class ProtectedMemory:
             codewords = -(-bits.size // p.data_bits)
             padded = np.zeros(codewords * p.data_bits, np.uint8)
             padded[:bits.size] = bits
-            stream = encode_codewords(padded.reshape(codewords, p.data_bits), p).reshape(-1)
-            self._inner = SimulatedMemory(profile, stream, 1, seed=seed)
+            code = encode_codewords(padded.reshape(codewords, p.data_bits), p)
+            check_positions = np.flatnonzero(self._data_of_pos < 0)
+            self._check_of_pos = np.full(self._n, -1, np.int64)
+            self._check_of_pos[check_positions] = np.arange(check_positions.size)
+            # Check bits packed per codeword (at most 8 of them: one byte).
+            self._checks = (code[:, check_positions].astype(np.uint8)
+                            << np.arange(check_positions.size, dtype=np.uint8)).sum(
+                                axis=1, dtype=np.uint8)
+            self._inner = SimulatedMemory(profile, code.reshape(-1), 1, seed=seed)
         elif p.kind == "msb":
             b, k = self._word_bits, p.msb_bits
             dtype = np.uint64 if b + 2 * k > 32 else np.uint32 if b + 2 * k > 16 else (
@@ -422,9 +429,9 @@ class ProtectedMemory:
         n_faulty = inner.faulty_cells(vdd_v, chip)  # checks the voltage and the chip
         placement = inner.placement(chip)
         data_flips, detected, counts, n_faulty, flipped = _kernels.protected_read(
-            inner.words, placement.neg_v_fail_v, -float(vdd_v), placement.fault_bits,
-            placement.fault_kind, placement.errs, self._n, self._data_of_pos, self._n_data_bits,
-            self.protection.kind == "secded", keep)
+            self._data, self._word_bits, self._checks, self._check_of_pos, placement.neg_v_fail_v,
+            -float(vdd_v), placement.fault_bits, placement.fault_kind, placement.errs, self._n,
+            self._data_of_pos, self._n_data_bits, self.protection.kind == "secded", keep)
         b = self._word_bits
         word_index, words = _apply_bit_flips(self._data, data_flips, b)
         n_data = self.protection.data_bits
