@@ -343,15 +343,12 @@ class ProtectedMemory:
             codewords = -(-bits.size // p.data_bits)
             padded = np.zeros(codewords * p.data_bits, np.uint8)
             padded[:bits.size] = bits
-            code = encode_codewords(padded.reshape(codewords, p.data_bits), p)
-            check_positions = np.flatnonzero(self._data_of_pos < 0)
-            self._check_of_pos = np.full(self._n, -1, np.int64)
-            self._check_of_pos[check_positions] = np.arange(check_positions.size)
-            # Check bits packed per codeword (at most 8 of them: one byte).
-            self._checks = (code[:, check_positions].astype(np.uint8)
-                            << np.arange(check_positions.size, dtype=np.uint8)).sum(
-                                axis=1, dtype=np.uint8)
-            self._inner = SimulatedMemory(profile, code.reshape(-1), 1, seed=seed)
+            stream = encode_codewords(padded.reshape(codewords, p.data_bits), p).reshape(-1)
+            self._inner = SimulatedMemory(profile, stream, 1, seed=seed)
+            self._stored_bits = {}  # chip -> stored bit of each placement entry
+            self._head = np.full(codewords, -1, np.int64)  # decoder scratch, all -1 between reads
+            self._scratch = self._data.copy()  # equals the data between reads
+            self._marker = np.zeros(self._data.size, np.uint8)  # all zero between reads
         elif p.kind == "msb":
             b, k = self._word_bits, p.msb_bits
             dtype = np.uint64 if b + 2 * k > 32 else np.uint32 if b + 2 * k > 16 else (
@@ -413,6 +410,9 @@ class ProtectedMemory:
         Returns
         -------
         ProtectedRead
+
+        Not safe to call from several threads at once on one memory (the
+        decoder patches and restores private scratch arrays).
         """
         keep = check_on_detect(on_detect) == "keep"
         p = self.protection
@@ -428,21 +428,18 @@ class ProtectedMemory:
         inner = self._inner
         n_faulty = inner.faulty_cells(vdd_v, chip)  # checks the voltage and the chip
         placement = inner.placement(chip)
+        stored_bit = self._stored_bits.get(chip)
+        if stored_bit is None or stored_bit[0] is not placement:
+            if len(self._stored_bits) >= 64:
+                del self._stored_bits[next(iter(self._stored_bits))]
+            self._stored_bits[chip] = stored_bit = (placement, inner.words[placement.fault_bits])
         data_flips, detected, counts, n_faulty, flipped = _kernels.protected_read(
-            self._data, self._word_bits, self._checks, self._check_of_pos, placement.neg_v_fail_v,
-            -float(vdd_v), placement.fault_bits, placement.fault_kind, placement.errs, self._n,
-            self._data_of_pos, self._n_data_bits, self.protection.kind == "secded", keep)
-        b = self._word_bits
-        word_index, words = _apply_bit_flips(self._data, data_flips, b)
-        n_data = self.protection.data_bits
-        if detected.size:
-            first = detected * n_data // b
-            last = np.minimum((detected * n_data + n_data - 1) // b, self._data.size - 1)
-            span = last - first + 1
-            detected_index = np.unique(np.repeat(first, span) + (
-                np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)))
-        else:
-            detected_index = np.empty(0, np.int64)
+            stored_bit[1], placement.neg_v_fail_v, -float(vdd_v), placement.fault_bits,
+            placement.fault_kind, placement.errs, self._n, self._data_of_pos, self._n_data_bits,
+            self.protection.kind == "secded", keep, self._head)
+        word_index, words, detected_index = _kernels.deliver(
+            self._data, self._scratch, self._marker, data_flips, self._word_bits, detected,
+            self.protection.data_bits)
         return ProtectedRead(word_index, words, detected_index, int(n_faulty), int(flipped),
                              int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]),
                              bool(placement.tiled))
@@ -485,19 +482,3 @@ def _popcount(values):
         count += (values & np.uint64(1)).astype(np.int64)
         values = values >> np.uint64(1)
     return count
-
-
-def _apply_bit_flips(data, data_flips, word_bits):
-    """Unique data words touched by ``data_flips`` (global data-bit positions) and their values."""
-    if data_flips.size == 0:
-        return np.empty(0, np.int64), data[:0].copy()
-    word = data_flips // word_bits
-    order = np.argsort(word, kind="stable")
-    word = word[order]
-    masks = np.left_shift(np.uint64(1), (data_flips[order] % word_bits).astype(np.uint64))
-    starts = np.flatnonzero(np.concatenate([[True], word[1:] != word[:-1]]))
-    index = word[starts]
-    xor = np.bitwise_xor.reduceat(masks, starts)
-    values = (data[index].astype(np.uint64) ^ xor).astype(data.dtype)
-    keep = values != data[index]
-    return index[keep], values[keep]

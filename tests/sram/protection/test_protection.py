@@ -62,9 +62,12 @@ def test_sparse_decoder_matches_dense_reference(name, keep):
     code = encode_codewords(data, p)
     errors = (rng.random(code.shape) < 0.04).astype(np.uint8)
     decoded, detected, corrected = reference_decode(code ^ errors, p)
-    flips = np.flatnonzero(errors.reshape(-1)).astype(np.int64)
+    # Any order: the reads deliver flips in placement (fail-voltage) order.
+    flips = rng.permutation(np.flatnonzero(errors.reshape(-1)).astype(np.int64))
+    head = np.full(len(code), -1, np.int64)
     data_flips, det, counts = _kernels.decode_flips(flips, n, data_of_pos, data.size,
-                                                    p.kind == "secded", keep)
+                                                    p.kind == "secded", keep, head)
+    assert np.all(head == -1)  # the scratch is restored for the next read
     assert np.array_equal(det, np.flatnonzero(detected))
     wrong = (decoded != data)
     if not keep:
@@ -88,7 +91,8 @@ def test_single_errors_correct_and_double_errors_detect(name, seed, n_errors):
     positions = np.stack([rng.choice(n, n_errors, replace=False) for _ in range(n_words)])
     flips = np.sort((positions + np.arange(n_words)[:, None] * n).reshape(-1)).astype(np.int64)
     data_flips, detected, counts = _kernels.decode_flips(flips, n, data_of_pos,
-                                                         n_words * p.data_bits, True, True)
+                                                         n_words * p.data_bits, True, True,
+                                                         np.full(n_words, -1, np.int64))
     if n_errors == 1:
         assert data_flips.size == 0 and detected.size == 0 and counts[0] == n_words
     else:
@@ -104,7 +108,8 @@ def test_parity_detects_every_odd_count(name, seed):
     counts = rng.integers(1, n, 40)
     flips = np.sort(np.concatenate([rng.choice(n, k, replace=False) + i * n
                                     for i, k in enumerate(counts)])).astype(np.int64)
-    _, detected, _ = _kernels.decode_flips(flips, n, data_of_pos, 40 * p.data_bits, False, True)
+    _, detected, _ = _kernels.decode_flips(flips, n, data_of_pos, 40 * p.data_bits, False, True,
+                                          np.full(40, -1, np.int64))
     assert np.array_equal(detected, np.flatnonzero(counts % 2 == 1))
 
 
@@ -176,6 +181,7 @@ def test_triple_errors_miscorrect_like_a_hamming_decoder():
     p = parse_protection("secded:64")
     n, data_of_pos = hamming_layout(p)
     flips = np.array([3, 5, 9], np.int64)  # syndrome 3 ^ 5 ^ 9 = 15, a data position
-    data_flips, detected, counts = _kernels.decode_flips(flips, n, data_of_pos, 64, True, True)
+    data_flips, detected, counts = _kernels.decode_flips(flips, n, data_of_pos, 64, True, True,
+                                                         np.full(1, -1, np.int64))
     assert detected.size == 0 and counts[2] == 1
     assert sorted(data_flips) == sorted(data_of_pos[[3, 5, 9, 15]])
