@@ -37,6 +37,7 @@ only what is missing.
 """
 
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -418,3 +419,13 @@ def _write(path, rows):
             for r in rows]
     write_csv(path, flat, tuple(flat[0]))
 
+
+
+class _OptimizeModule(type(sys.modules[__name__])):
+    """Makes ``accelsim.optimize(...)`` a shorthand for :func:`optimize`."""
+
+    def __call__(self, *args, **kwargs):
+        return optimize(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _OptimizeModule

@@ -267,8 +267,10 @@ def reference_decode(read_bits, protection):
 
 
 def _words_to_bits(words, word_bits):
-    shifts = np.arange(word_bits, dtype=np.uint64)
-    return ((words.astype(np.uint64)[:, None] >> shifts) & np.uint64(1)).astype(np.uint8).reshape(-1)
+    """Stream bits of ``words`` (bit ``j`` of word ``k`` at ``k * word_bits + j``), one byte each."""
+    as_bytes = words.astype(words.dtype.newbyteorder("<"), copy=False).view(np.uint8)
+    bits = np.unpackbits(as_bytes.reshape(words.size, -1), axis=1, bitorder="little")
+    return np.ascontiguousarray(bits[:, :word_bits]).reshape(-1)
 
 
 # -- memory --------------------------------------------------------------------------------
