@@ -32,6 +32,9 @@ def register(subparsers):
                              "msb:K:tmr (repeatable: one more row group each; default: none)")
     parser.add_argument("--on-detect", default="zero", choices=("zero", "keep"),
                         help="what a detected-uncorrectable word reads as (default: zero)")
+    parser.add_argument("--bank-voltages", action="append", metavar="V1,V2,...",
+                        help="one more point with one supply per weight bank (the layers split into "
+                             "that many banks of contiguous layers balanced by bits; repeatable)")
     parser.add_argument("--yield", dest="yield_target", type=float, metavar="Y",
                         help="choose the lowest-energy point whose chip yield (95%% Wilson lower "
                              "end, chips within --tolerance) is at least Y, in (0, 1]")
@@ -55,6 +58,7 @@ def format_operating_point(point, show_yield=False):
 
 def _spec(args):
     from accelsim.sweep import SweepSpec, parse_voltages
+    from accelsim.sweep.spec import parse_bank_voltages
     from accelsim.sweep.spec import DEFAULT_MODELS, DEFAULT_PROFILE
 
     return SweepSpec(
@@ -62,7 +66,8 @@ def _spec(args):
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
         bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit,
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
-        tolerance_pp=args.tolerance)
+        tolerance_pp=args.tolerance,
+        bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()))
 
 
 def _run(args):

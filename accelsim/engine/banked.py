@@ -34,6 +34,21 @@ class BankedRun:
     detected_words: int
     miscorrected_words: int
     residual_flipped_bits: int
+    stored_bits: int = 0
+    tiled: bool = False
+
+    def run_result(self, protection="none"):
+        """The same as a :class:`~accelsim.engine.RunResult` (``model_ber`` over the banks' cells)."""
+        from accelsim.engine.evaluate import RunResult
+
+        return RunResult(logits=self.logits, faulty_cells=self.faulty_cells,
+                         flipped_bits=self.flipped_bits,
+                         model_ber=self.flipped_bits / self.stored_bits if self.stored_bits else 0.0,
+                         stored_bits=self.stored_bits, changed_tensors=(), first_step=0,
+                         tiled=self.tiled, protection=protection,
+                         corrected_words=self.corrected_words, detected_words=self.detected_words,
+                         miscorrected_words=self.miscorrected_words,
+                         residual_flipped_bits=self.residual_flipped_bits)
 
 
 class BankedEvaluator:
@@ -94,6 +109,7 @@ class BankedEvaluator:
         qm = self._qm
         indices, values, zero = [], [], []
         totals = np.zeros(6, np.int64)
+        tiled = False
         for k, memory in enumerate(self._memories):
             if memory is None:
                 continue
@@ -110,6 +126,7 @@ class BankedEvaluator:
                     zero.append(index[read.detected_index])
                 totals += [read.faulty_cells, read.flipped_bits, read.corrected_words,
                            read.detected_words, read.miscorrected_words, read.residual_flipped_bits]
+            tiled = tiled or bool(read.tiled)
             indices.append(index[local])
             values.append(words)
         word_index = np.concatenate(indices) if indices else np.empty(0, np.int64)
@@ -124,4 +141,5 @@ class BankedEvaluator:
                 lo, hi = qm._word_range(name)
                 weights[name].view(-1)[zero[(zero >= lo) & (zero < hi)] - lo] = 0.0
         logits, _ = self._logits(weights, changed, None)
-        return BankedRun(logits, *(int(v) for v in totals))
+        stored = sum(m.n_bits for m in self._memories if m is not None)
+        return BankedRun(logits, *(int(v) for v in totals), stored_bits=int(stored), tiled=tiled)

@@ -13,9 +13,10 @@ __all__ = ["Journal", "point_key"]
 JOURNAL_NAME = "journal.jsonl"
 
 
-def point_key(model, chip, vdd_v, protection="none"):
-    """Identity of one sweep point (``protection``: one row group per scheme)."""
-    return (str(model), int(chip), float(vdd_v), str(protection))
+def point_key(model, chip, vdd_v, protection="none", bank_vdd_v=""):
+    """Identity of one sweep point (``protection``: one row group per scheme; ``bank_vdd_v``:
+    the bank voltages of a ``--bank-voltages`` point, empty for a uniform voltage)."""
+    return (str(model), int(chip), float(vdd_v), str(protection), str(bank_vdd_v))
 
 
 class Journal:
@@ -44,7 +45,7 @@ class Journal:
             if line.strip():
                 row = json.loads(line)
                 self._rows[point_key(row["model"], row["chip"], row["vdd_v"],
-                                     row.get("protection", "none"))] = row
+                                     row.get("protection", "none"), row.get("bank_vdd_v", ""))] = row
 
     @property
     def rows(self):
@@ -59,7 +60,8 @@ class Journal:
 
     def append(self, row):
         """Record one finished point durably (flushed and fsynced)."""
-        key = point_key(row["model"], row["chip"], row["vdd_v"], row.get("protection", "none"))
+        key = point_key(row["model"], row["chip"], row["vdd_v"], row.get("protection", "none"),
+                        row.get("bank_vdd_v", ""))
         if key in self._rows:
             return
         if self._file is None:

@@ -28,7 +28,7 @@ POINT_COLUMNS = (
     "clean_accuracy", "tiled",
     # issue 11: protection (appended)
     "protection", "corrected_words", "detected_words", "miscorrected_words",
-    "residual_flipped_bits",
+    "residual_flipped_bits", "bank_vdd_v",
 )
 
 SUMMARY_COLUMNS = (
@@ -37,13 +37,14 @@ SUMMARY_COLUMNS = (
     "robust_error", "robust_error_ci95_low", "robust_error_ci95_high", "energy_j",
     "weight_mem_energy_j", "energy_rel", "energy_rel_vmin", "clean_accuracy", "pareto",
     # issue 11: chip yield (appended), and the protection of the row group
-    "yield", "yield_ci95_low", "yield_ci95_high", "protection",
+    "yield", "yield_ci95_low", "yield_ci95_high", "protection", "bank_vdd_v",
 )
 
 
 def sorted_rows(rows):
     """Rows ordered by model, protection (``none`` first), chip, then voltage from high to low."""
-    return sorted(rows, key=lambda r: (str(r["model"]), _protection_order(r), int(r["chip"]),
+    return sorted(rows, key=lambda r: (str(r["model"]), _protection_order(r),
+                                       str(r.get("bank_vdd_v", "")), int(r["chip"]),
                                        -float(r["vdd_v"])))
 
 
@@ -135,9 +136,10 @@ def summarize(rows, tolerance_pp=1.0, reference=None):
     """
     groups = {}
     for row in sorted_rows(rows):
-        groups.setdefault((row["model"], row.get("protection", "none"), row["vdd_v"]), []).append(row)
+        groups.setdefault((row["model"], row.get("protection", "none"), row.get("bank_vdd_v", ""),
+                           row["vdd_v"]), []).append(row)
     summary = []
-    for (model, protection, vdd_v), group in groups.items():
+    for (model, protection, bank_vdd_v, vdd_v), group in groups.items():
         first = group[0]
         acc = _mean_ci([r["accuracy"] for r in group])
         rerr = _mean_ci([r["robust_error"] for r in group])
@@ -155,7 +157,7 @@ def summarize(rows, tolerance_pp=1.0, reference=None):
             "robust_error": rerr[0], "robust_error_ci95_low": rerr[1],
             "robust_error_ci95_high": rerr[2],
             "yield": good / len(group), "yield_ci95_low": low, "yield_ci95_high": high,
-            "protection": protection,
+            "protection": protection, "bank_vdd_v": bank_vdd_v,
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])
     for s, on_front in zip(summary, front):
@@ -211,7 +213,9 @@ def operating_points(summary, models, tolerance_pp=1.0, yield_target=None):
         protections = sorted({s.get("protection", "none") for s in summary if s["model"] == model},
                              key=lambda p: (p != "none", p))
         for protection in protections:
-            rows = [s for s in summary if s["model"] == model and s.get("protection", "none") == protection]
+            # Uniform voltages only: a --bank-voltages point is a vector, not an operating voltage.
+            rows = [s for s in summary if s["model"] == model and s.get("protection", "none") == protection
+                    and not s.get("bank_vdd_v")]
             if yield_target is None:
                 ok = [s for s in rows if (reference - float(s["accuracy"])) * 100 <= tolerance_pp + 1e-9]
             else:

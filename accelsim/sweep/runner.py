@@ -23,7 +23,7 @@ from accelsim.sweep.results import (
     write_csv,
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import load_unit_inputs, model_label
+from accelsim.sweep.unit import load_unit_inputs, model_label, unit_points
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "default_voltages"]
 
@@ -103,6 +103,13 @@ def _prepare(spec):
         qm = load_unit_inputs(spec, name)[1]
         for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
             parse_protection(protection).check_word_bits(qm.bits)
+        if spec.bank_voltages:
+            from accelsim.sweep.unit import model_banks
+
+            model_banks(qm, len(spec.bank_voltages[0]))  # too many banks for the model's layers
+    for vector in spec.bank_voltages:
+        for vdd_v in vector:
+            profile.check_voltage(vdd_v)
         models[name] = _sha256(model_path(name))
     fingerprints = {"profile": profile.fingerprint(), "models": models}
     return spec, fingerprints
@@ -182,8 +189,9 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     directory = _open_directory(out_dir, spec, resume)
     started = _now()
     labels = {name: model_label(name, spec.bits) for name in spec.models}
-    wanted = {point_key(labels[m], c, v, p) for m in spec.models for c in range(spec.chips)
-              for v in spec.voltages_v for p in spec.protections}
+    points = unit_points(spec)
+    wanted = {point_key(labels[m], c, v, p, b) for m in spec.models for c in range(spec.chips)
+              for (p, v, b) in points}
     runner = make_executor(executor)
     try:
         _write_spec(directory, spec, fingerprints, runner.name, started)
@@ -200,10 +208,10 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
             units = []
             for model in spec.models:
                 for chip in range(spec.chips):
-                    rows = {(p, v): finished[point_key(labels[model], chip, v, p)]
-                            for v in spec.voltages_v for p in spec.protections
-                            if point_key(labels[model], chip, v, p) in finished}
-                    if len(rows) < len(spec.voltages_v) * len(spec.protections):
+                    rows = {(p, v, b): finished[point_key(labels[model], chip, v, p, b)]
+                            for (p, v, b) in points
+                            if point_key(labels[model], chip, v, p, b) in finished}
+                    if len(rows) < len(points):
                         units.append((model, chip, rows))
             runner.map_units(spec, units, on_row)
             rows = sorted_rows(r for k, r in journal.rows.items() if k in wanted)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from accelsim._errors import UserInputError
 
-__all__ = ["SweepError", "SweepSpec", "parse_voltages", "DEFAULT_MODELS", "DEFAULT_PROFILE"]
+__all__ = ["SweepError", "SweepSpec", "parse_voltages", "parse_bank_voltages", "DEFAULT_MODELS", "DEFAULT_PROFILE"]
 
 SCHEMA_VERSION = 1
 DEFAULT_MODELS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-randbet-8b")
@@ -27,6 +27,23 @@ def _number(text, what):
     if not math.isfinite(value):
         raise SweepError(f"--voltages: {what} {text!r} is not finite")
     return value
+
+
+def parse_bank_voltages(text):
+    """Parse ``V1,V2,...`` (one supply per bank, in bank order) for ``--bank-voltages``."""
+    parts = [p for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise SweepError(f"--bank-voltages = {text!r}: expected V1,V2,... (one voltage per bank)")
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            raise SweepError(f"--bank-voltages = {text!r}: {part!r} is not a number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise SweepError(f"--bank-voltages = {text!r}: expected positive volts")
+        values.append(round(value, 9))
+    return tuple(values)
 
 
 def parse_voltages(text):
@@ -94,6 +111,10 @@ class SweepSpec:
         ``zero`` or ``keep``: what a detected-uncorrectable word reads as.
     tolerance_pp : float
         Accuracy loss in points that still counts a chip as good (yield).
+    bank_voltages : tuple of tuple of float
+        Extra points with one supply per weight bank (``--bank-voltages``);
+        the model's layers are split into that many banks of contiguous
+        layers balanced by stored bits (:func:`accelsim.accel.banks.split_layers`).
     """
 
     models: tuple = DEFAULT_MODELS
@@ -109,6 +130,7 @@ class SweepSpec:
     protections: tuple = ("none",)
     on_detect: str = "zero"
     tolerance_pp: float = 1.0
+    bank_voltages: tuple = ()
 
     def __post_init__(self):
         from accelsim._checks import Interval, check
@@ -120,6 +142,11 @@ class SweepSpec:
             raise SweepError(f"--protection lists a scheme twice: {list(protections)}")
         object.__setattr__(self, "protections", protections)
         check_on_detect(self.on_detect)
+        vectors = tuple(tuple(float(v) for v in vector) for vector in self.bank_voltages)
+        if len({len(v) for v in vectors}) > 1 or any(len(v) == 0 for v in vectors):
+            raise SweepError(f"--bank-voltages: every point needs the same number (>= 1) of bank "
+                             f"voltages, got {[list(v) for v in vectors]}")
+        object.__setattr__(self, "bank_voltages", vectors)
         object.__setattr__(self, "tolerance_pp", check(
             "--tolerance", self.tolerance_pp, Interval(float, 0, None), error=SweepError,
             meaning="accuracy loss in percentage points"))
@@ -141,7 +168,9 @@ class SweepSpec:
 
     def to_dict(self):
         """Plain JSON-ready dict with a schema version."""
-        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        data = {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        data["bank_voltages"] = [list(v) for v in self.bank_voltages]
+        return data
 
     @classmethod
     def from_dict(cls, data):

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import torch
 
+from accelsim._errors import UserInputError
 from accelsim.accel import default_accelerator
 from accelsim.data import load_dataset
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
+from accelsim.sweep.spec import SweepError
 
-__all__ = ["run_unit", "model_label", "load_unit_inputs"]
+__all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
@@ -151,6 +153,62 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
             "profile_ber": float(profile.ber(vdd_v, chip=chip))}
 
 
+def bank_label(vector):
+    """The ``bank_vdd_v`` column of a ``--bank-voltages`` point (``"0.7;0.6"``; empty: uniform)."""
+    return ";".join(repr(float(v)) for v in vector)
+
+
+def unit_points(spec):
+    """Every ``(protection, vdd_v, bank_vdd_v)`` a unit computes, in order."""
+    points = [(p, v, "") for p in spec.protections for v in spec.voltages_v]
+    points += [(p, min(vector), bank_label(vector)) for p in spec.protections
+               for vector in spec.bank_voltages]
+    return points
+
+
+def model_banks(qm, n_banks, x=None):
+    """``n_banks`` banks of contiguous layers of ``qm``, balanced by stored bits."""
+    from accelsim.accel.banks import split_layers
+
+    workloads = qm.workloads(x)
+    try:
+        return split_layers([(w.name, w.n_weights * w.weight_bits) for w in workloads], n_banks,
+                            default_accelerator().weight_memory.capacity_bits)
+    except UserInputError as exc:
+        raise SweepError(f"--bank-voltages: {n_banks} voltages per point need {n_banks} banks; "
+                         f"{exc}") from None
+
+
+def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on_row):
+    from accelsim.accel.banks import banked_energy
+    from accelsim.engine.banked import BankedEvaluator
+
+    banks = model_banks(qm, len(spec.bank_voltages[0]), x)
+    nominal = energy.nominal
+    for protection in spec.protections:
+        evaluator = None
+        for vector in spec.bank_voltages:
+            label = bank_label(vector)
+            if (protection, min(vector), label) in done_rows:
+                continue
+            if evaluator is None:
+                evaluator = BankedEvaluator(qm, x, profile, [b.layers for b in banks],
+                                            [protection] * len(banks), chip=chip, seed=spec.seed,
+                                            on_detect=spec.on_detect, batch_size=spec.batch_size)
+                clean_pred = evaluator.clean_logits.argmax(dim=1)
+                clean_accuracy = float((clean_pred == y).double().mean())
+            result = evaluator.run(vector).run_result(protection)
+            e = banked_energy(energy._accelerator, energy._workloads, profile.energy, vector,
+                              profile.vdd_nominal_v, banks=banks, protections=[protection] * len(banks))
+            row = {**_point_columns(spec, model_name, qm, profile, chip, min(vector)),
+                   **_inference_columns(result, clean_pred, y),
+                   "energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
+                   "energy_rel": float(e.total_j / nominal.total_j),
+                   "energy_rel_vmin": float(e.weight_mem_j / energy.vmin.weight_mem_j),
+                   "clean_accuracy": clean_accuracy, "protection": protection, "bank_vdd_v": label}
+            on_row(row)
+
+
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     energy = _Energy(qm, profile, x)
@@ -161,7 +219,7 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
         clean_accuracy = float((clean_pred == y).double().mean())
         previous = None
         for vdd_v in spec.voltages_v:
-            row = done_rows.get((protection, vdd_v))
+            row = done_rows.get((protection, vdd_v, ""))
             if row is None:
                 faulty = evaluator.faulty_cells(vdd_v)
                 if previous is not None and previous["faulty_cells"] == faulty:
@@ -170,6 +228,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
                     inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
                 row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
                        **energy.columns(vdd_v, protection), "clean_accuracy": clean_accuracy,
-                       "protection": protection}
+                       "protection": protection, "bank_vdd_v": ""}
                 on_row(row)
             previous = row
+    if spec.bank_voltages:
+        _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on_row)

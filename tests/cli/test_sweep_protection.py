@@ -41,3 +41,33 @@ def test_bad_protection_and_yield_exit_2(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("accelsim: error:") and fragment in err[0]
+
+
+def test_bank_voltages_are_extra_points(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["sweep", *ARGS, "--protection", "none", "--protection", "secded:16",
+                 "--bank-voltages", "0.8,0.8", "--bank-voltages", "0.8,0.55", "--out", str(out)]) == 0
+    rows = read_csv(out / "sweep.csv")
+    banked = [r for r in rows if r["bank_vdd_v"]]
+    assert len(banked) == 2 * 2 * 2 and {r["bank_vdd_v"] for r in banked} == {"0.8;0.8", "0.8;0.55"}
+    plain = {(r["protection"], r["chip"]): r for r in rows if not r["bank_vdd_v"] and r["vdd_v"] == "0.8"}
+    for r in banked:
+        if r["bank_vdd_v"] == "0.8;0.8":  # every bank at nominal: the nominal point's accuracy
+            assert r["accuracy"] == plain[(r["protection"], r["chip"])]["accuracy"]
+            assert float(r["energy_j"]) == pytest.approx(float(plain[(r["protection"], r["chip"])]["energy_j"]))
+        else:
+            assert float(r["vdd_v"]) == 0.55
+    lower = [float(r["energy_j"]) for r in banked if r["bank_vdd_v"] == "0.8;0.55"]
+    assert max(lower) < min(float(r["energy_j"]) for r in banked if r["bank_vdd_v"] == "0.8;0.8")
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--bank-voltages", "0.8,0.2"], "0.2"),
+    (["--bank-voltages", "0.8,0.7", "--bank-voltages", "0.8"], "same number"),
+    (["--bank-voltages", "0.8,x"], "'x'"),
+    (["--bank-voltages", ",".join(["0.8"] * 50)], "--bank-voltages"),
+])
+def test_bad_bank_voltages_exit_2(tmp_path, capsys, extra, fragment):
+    assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("accelsim: error:") and fragment in err[0]
