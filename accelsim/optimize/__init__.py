@@ -16,6 +16,9 @@ Method
 3. Greedy descent, once per protection scheme (all banks under that
    scheme): from nominal, repeatedly take the feasible one-step voltage drop
    of one bank that saves the most energy; stop when no drop is feasible.
+   Then per-bank protection: from the best point, switch one bank to another
+   scheme, descend that bank alone from nominal, keep the change if it saves
+   energy; repeat until no switch helps (mixed schemes across banks).
    Energy is a sum over banks and accuracy falls monotonically as any bank's
    voltage drops, so greedy needs ``O(banks x levels)`` evaluations where
    trying every combination needs ``levels ** banks`` (13^4 = 28561 for 4
@@ -306,16 +309,21 @@ class _Optimizer:
                 floors[layer] = v
         return rows, floors
 
-    def descend(self, protection, floors):
+    def descend(self, protections, floors, start=None, movable=None):
+        """Greedy descent from ``start`` levels (default nominal) moving the ``movable`` banks.
+
+        Returns the candidates evaluated and the last feasible point (None if
+        the start is infeasible); each point carries its ``levels``.
+        """
         n = len(self.banks)
-        protections = [protection] * n
-        # A bank stops at the highest of its layers' floors (each alone still meets the target).
+        protections = list(protections)
+        # An unprotected bank stops at the highest of its layers' floors (each
+        # alone still meets the target); protection may take it lower.
         bank_floor = [min(self.ladder.index(floors[layer]) for layer in layers)
-                      for layers in self.bank_layers]
-        # With protection a bank may go lower than its unprotected layers' floors.
-        if protection != "none":
-            bank_floor = [len(self.ladder) - 1] * n
-        level = [0] * n
+                      if protections[b] == "none" else len(self.ladder) - 1
+                      for b, layers in enumerate(self.bank_layers)]
+        level = [0] * n if start is None else list(start)
+        movable = range(n) if movable is None else movable
         candidates = []
 
         def record(levels):
@@ -325,7 +333,7 @@ class _Optimizer:
             candidates.append({"bank_vdd_v": voltages, "protections": list(protections),
                                "energy_j": e.total_j, "weight_mem_energy_j": e.weight_mem_j,
                                "accuracy": float(np.mean(accs)), "yield": self.chip_yield(accs),
-                               "feasible": self.feasible(accs)})
+                               "feasible": self.feasible(accs), "levels": list(levels)})
             return candidates[-1]
 
         current = record(level)
@@ -333,17 +341,39 @@ class _Optimizer:
             return candidates, None
         while True:
             best = None
-            for b in range(n):
-                if level[b] >= min(bank_floor[b], len(self.ladder) - 1):
+            for b in movable:
+                if level[b] >= bank_floor[b]:
                     continue
                 trial = list(level)
                 trial[b] += 1
                 cand = record(trial)
-                if cand["feasible"] and (best is None or cand["weight_mem_energy_j"] < best[1]["weight_mem_energy_j"]):
+                if cand["feasible"] and (best is None or
+                                         cand["weight_mem_energy_j"] < best[1]["weight_mem_energy_j"]):
                     best = (trial, cand)
             if best is None:
                 return candidates, current
             level, current = best
+
+    def refine(self, chosen, floors):
+        """Mixed protection: switch one bank's scheme and descend that bank alone; keep gains."""
+        candidates = []
+        improved = True
+        while improved and len(self.protections) > 1:
+            improved = False
+            for b in range(len(self.banks)):
+                for q in self.protections:
+                    if q == chosen["protections"][b]:
+                        continue
+                    protections = list(chosen["protections"])
+                    protections[b] = q
+                    # Start the bank from nominal under its new scheme, the others where they are.
+                    start = list(chosen["levels"])
+                    start[b] = 0
+                    found, best = self.descend(protections, floors, start=start, movable=[b])
+                    candidates += found
+                    if best is not None and best["weight_mem_energy_j"] < chosen["weight_mem_energy_j"]:
+                        chosen, improved = best, True
+        return candidates, chosen
 
     def uniform(self):
         rows = []
@@ -365,11 +395,14 @@ class _Optimizer:
             sens_rows, floors = self.sensitivity()
             candidates, chosen = [], None
             for protection in self.protections:
-                found, best = self.descend(protection, floors)
+                found, best = self.descend([protection] * len(self.banks), floors)
                 candidates += found
                 if best is not None and (chosen is None or
                                          best["weight_mem_energy_j"] < chosen["weight_mem_energy_j"]):
                     chosen = best
+            if chosen is not None:
+                found, chosen = self.refine(chosen, floors)
+                candidates += found
             uniform = self.uniform()
             if chosen is None:
                 raise OptimizeError(f"{self.label}: even nominal voltage misses tolerance "
