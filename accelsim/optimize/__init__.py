@@ -49,7 +49,7 @@ import numpy as np
 from accelsim._checks import Interval, check
 from accelsim._errors import UserInputError
 
-__all__ = ["OptimizeError", "OptimizeResult", "optimize", "format_optimum"]
+__all__ = ["OptimizeError", "OptimizeResult", "format_optimum", "optimize"]
 
 
 class OptimizeError(UserInputError):

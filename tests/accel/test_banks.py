@@ -4,8 +4,18 @@ import dataclasses
 
 import pytest
 
-from accelsim.accel import Accelerator, AcceleratorError, LayerWorkload, default_accelerator
-from accelsim.accel.banks import WeightBank, bank_assignment, banked_energy, split_layers
+from accelsim.accel import (
+    Accelerator,
+    AcceleratorError,
+    LayerWorkload,
+    default_accelerator,
+)
+from accelsim.accel.banks import (
+    WeightBank,
+    bank_assignment,
+    banked_energy,
+    split_layers,
+)
 from accelsim.sram import EnergyModel
 
 
