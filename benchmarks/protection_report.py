@@ -32,7 +32,8 @@ FLIP_PROBABILITIES = (1e-3, 3e-3, 1e-2)
 CODEWORDS_PER_CHIP = 250_000
 CHIPS_PER_P = 4
 SWEEP_MODELS = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-randbet-8b")
-SWEEP_PROTECTIONS = ("none", "secded:64", "msb:1")
+SWEEP_PROTECTIONS = ("none", "secded:64", "secded:16", "parity:8", "msb:1", "msb:2:tmr")
+COMBINED_PROTECTIONS = ("none", "secded:64", "msb:1")
 MNIST_ZOO = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-clipping-8b", "mnist-lenet-gn-randbet-8b",
              "mnist-lenet-gn-randbet-4b", "mnist-lenet-normal-8b")
 TOLERANCE_PP = 1.0
@@ -112,28 +113,39 @@ def secded_table():
 # -- 2. sweeps ------------------------------------------------------------------------------
 
 
+def sweep_voltages():
+    """Nominal, then 25 steps of 6.2 mV from 0.68 V to 0.531 V: fine enough to tell schemes apart."""
+    return (0.8, *(round(0.68 - i * (0.68 - 0.531) / 24, 4) for i in range(25)))
+
+
 def run_sweeps(work, chips, limit):
     from accelsim.sweep import SweepSpec, run_sweep
 
     results = {}
     for model in SWEEP_MODELS:
-        spec = SweepSpec(models=(model,), profile="14nm", chips=chips, dataset=f"mnist:{MNIST}",
-                         limit=limit, protections=SWEEP_PROTECTIONS, tolerance_pp=TOLERANCE_PP)
-        out = work / f"sweep-{model}"
-        results[model] = run_sweep(spec, out, resume=out.exists())
+        for on_detect, protections in (("zero", SWEEP_PROTECTIONS), ("keep", ("secded:64",))):
+            spec = SweepSpec(models=(model,), profile="14nm", chips=chips, dataset=f"mnist:{MNIST}",
+                             limit=limit, protections=protections, tolerance_pp=TOLERANCE_PP,
+                             voltages_v=sweep_voltages(), on_detect=on_detect)
+            out = work / f"sweep-{model}-{on_detect}"
+            results[(model, on_detect)] = run_sweep(spec, out, resume=out.exists())
     return results
 
 
 def sweep_rows(results):
     rows = []
-    for model, result in results.items():
+    for (model, on_detect), result in results.items():
         summary = result.summary
-        nominal = max((s for s in summary if s["protection"] == "none"), key=lambda s: s["vdd_v"])
+        nominal = max((s for s in results[(model, "zero")].summary if s["protection"] == "none"),
+                      key=lambda s: s["vdd_v"])
         for point in result.operating_points(TOLERANCE_PP):
             row = next((s for s in summary if s["protection"] == point.protection
                         and s["vdd_v"] == point.vdd_v), None)
+            if on_detect == "keep" and point.protection == "none":
+                continue
+            label = point.protection + (" (keep)" if on_detect == "keep" else "")
             rows.append({
-                "model": model, "protection": point.protection, "vdd_v": point.vdd_v,
+                "model": model, "protection": label, "vdd_v": point.vdd_v,
                 "total_saving": None if row is None else 1 - row["energy_j"] / nominal["energy_j"],
                 "weight_saving": None if row is None else
                 1 - row["weight_mem_energy_j"] / nominal["weight_mem_energy_j"],
@@ -207,10 +219,11 @@ def write_page(path, secded, means, sweeps, optimized, combined, args, seconds):
         "",
         "## 2. MNIST LeNet-GN, 8 bit, with and without protection (14 nm profile)",
         "",
-        f"Lowest swept voltage whose mean accuracy over {args.chips} chips stays within "
-        f"{TOLERANCE_PP:g} point of the model's clean accuracy (first {args.limit} test images); "
-        "savings against the same model unprotected at nominal. Yield: share of the chips within "
-        "tolerance at that voltage.",
+        f"Lowest swept voltage (nominal, then 6.2 mV steps from 0.68 V to 0.531 V) whose mean "
+        f"accuracy over {args.chips} chips stays within {TOLERANCE_PP:g} point of the model's "
+        f"clean accuracy (first {args.limit} test images); savings against the same model "
+        "unprotected at nominal. Yield: share of the chips within tolerance at that voltage. "
+        "Detected words read as zero unless marked (keep).",
         "",
         "| model | protection | voltage | total energy saving | weight SRAM saving | accuracy "
         "(change) | yield |",
@@ -259,8 +272,10 @@ def write_page(path, secded, means, sweeps, optimized, combined, args, seconds):
     by = {(r["model"], r["protection"]): r for r in sweeps}
     normal, randbet = SWEEP_MODELS
     for label, key in (("none (undervolting alone)", (normal, "none")),
-                       ("RandBET", (randbet, "none")), ("SECDED", (normal, "secded:64")),
-                       ("msb:1", (normal, "msb:1"))):
+                       ("RandBET", (randbet, "none")), ("SECDED (72,64)", (normal, "secded:64")),
+                       ("SECDED (72,64), keep", (normal, "secded:64 (keep)")),
+                       ("SECDED (22,16)", (normal, "secded:16")),
+                       ("msb:1", (normal, "msb:1")), ("msb:2:tmr", (normal, "msb:2:tmr"))):
         r = by.get(key)
         if r is not None:
             lines.append(f"| {label} | {key[0]} | {_pct(r['weight_saving'])} | ({_pct(r['total_saving'])}) | "
@@ -271,7 +286,7 @@ def write_page(path, secded, means, sweeps, optimized, combined, args, seconds):
                          f"{_pct(1 - result.weight_mem_energy_j / result.nominal_weight_mem_energy_j)} | "
                          f"({_pct(result.energy_saving)}) | optimizer, held-out chips, yield {YIELD:g} |")
     for result, _ in combined:
-        lines.append(f"| RandBET + per-bank + best of none/secded:64/msb:1 | {result.model} | "
+        lines.append(f"| RandBET + per-bank + {'/'.join(COMBINED_PROTECTIONS)} per bank | {result.model} | "
                      f"{_pct(1 - result.weight_mem_energy_j / result.nominal_weight_mem_energy_j)} | "
                      f"({_pct(result.energy_saving)}) | optimizer, held-out chips, yield {YIELD:g}, "
                      f"chose {', '.join(result.protections)} |")
@@ -320,7 +335,7 @@ def main():
         optimized.append(run_optimizer(args.work, model, args.chips, args.limit))
         print(f"optimize {model} done ({time.process_time() - start:.0f} s CPU)", flush=True)
     combined = [run_optimizer(args.work, SWEEP_MODELS[1], args.chips, args.limit,
-                              protections=SWEEP_PROTECTIONS, tag="combined")]
+                              protections=COMBINED_PROTECTIONS, tag="combined")]
     write_page(args.out, secded, means, sweeps, optimized, combined, args, time.process_time() - start)
     print(f"wrote {args.out}")
 

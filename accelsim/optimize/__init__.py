@@ -118,12 +118,15 @@ class _Journal:
             if not resume:
                 raise OptimizeError(f"{path.parent} already holds optimizer results; pass --resume "
                                     "to continue or choose another --out")
-            for line in path.read_text().splitlines():
+            data = path.read_bytes()
+            complete = data[: data.rfind(b"\n") + 1]
+            if len(complete) != len(data):
+                # A partial last line of an interrupted run: drop it before appending.
+                with open(path, "r+b") as f:
+                    f.truncate(len(complete))
+            for line in complete.decode("utf-8").splitlines():
                 if line.strip():
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # a partial last line of an interrupted run
+                    row = json.loads(line)
                     self.rows[row["key"]] = row["accuracies"]
         self._file = open(path, "a", encoding="utf-8")
 

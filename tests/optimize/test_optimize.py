@@ -50,3 +50,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("accelsim: error:") and fragment in err[0]
+
+
+def test_a_partial_journal_line_is_dropped_on_resume(tmp_path):
+    from accelsim.optimize import _Journal
+
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"key": "a", "accuracies": [0.5]}\n{"key": "b", "accur')
+    journal = _Journal(path, resume=True)
+    journal.put("c", [0.25])
+    journal.close()
+    assert _Journal(path, resume=True).rows == {"a": [0.5], "c": [0.25]}
