@@ -60,4 +60,6 @@ def test_a_partial_journal_line_is_dropped_on_resume(tmp_path):
     journal = _Journal(path, resume=True)
     journal.put("c", [0.25])
     journal.close()
-    assert _Journal(path, resume=True).rows == {"a": [0.5], "c": [0.25]}
+    again = _Journal(path, resume=True)
+    again.close()
+    assert again.rows == {"a": [0.5], "c": [0.25]}
