@@ -21,6 +21,7 @@ __all__ = [
     "load_model",
     "load_dataset",
     "sweep",
+    "optimize",
     "zoo",
 ]
 
@@ -40,8 +41,8 @@ _LAZY = {
 
 
 def __getattr__(name):
-    if name == "sweep":
-        return importlib.import_module("accelsim.sweep")
+    if name in ("sweep", "optimize"):  # callable packages
+        return importlib.import_module(f"accelsim.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -19,6 +19,8 @@ An accelerator file is TOML::
     cols = 16
     [mac_energy]           # MacEnergies, optional (absent: Horowitz scaled to node_nm)
     [alpha_power]          # AlphaPower, optional (absent: fixed clock)
+    [[weight_banks]]       # WeightBank, optional, repeatable (accelsim.accel.banks)
+    [decoder_energy_j]     # optional: "secded:64" = 7e-13, ... (accelsim.sram.protection)
 
 Energies absent from the file (the activation SRAM's per-bit energies, the
 ``[mac_energy]`` table) are derived from the node: the activation SRAM by
@@ -41,6 +43,7 @@ from accelsim.accel._validate import (
     check_real,
     check_text,
 )
+from accelsim.accel.banks import WeightBank
 from accelsim.accel.energy import inference_energy
 from accelsim.accel.specs import (
     ActivationMemorySpec,
@@ -100,6 +103,12 @@ class Accelerator:
         ``energy_source = "technology"``) come from it.
     vdd_nominal_v : float, default 0.9
         Nominal supply of the node, volts, at which its energies hold.
+    weight_banks : tuple of WeightBank, default ()
+        Voltage domains of the weight SRAM (:mod:`accelsim.accel.banks`);
+        empty: one bank, the whole ``weight_memory``.
+    decoder_energy_j : dict, optional
+        Decoder energy per codeword read by protection name, overriding
+        :data:`accelsim.sram.protection.DECODER_ENERGY_J`.
 
     Raises
     ------
@@ -126,8 +135,11 @@ class Accelerator:
     name: str = "custom"
     node_nm: float = 45.0
     vdd_nominal_v: float = 0.9
+    weight_banks: tuple = ()
+    decoder_energy_j: dict | None = None
 
     def __post_init__(self):
+        _check_banks_and_decoders(self)
         for name, part in _PARTS.items():
             value = getattr(self, name)
             if not isinstance(value, part) and not (name == "alpha_power" and value is None):
@@ -202,6 +214,12 @@ class Accelerator:
             if field.name in _PARTS:
                 if value is not None:
                     data[field.name] = value.to_dict()
+            elif field.name == "weight_banks":
+                if value:
+                    data[field.name] = [bank.to_dict() for bank in value]
+            elif field.name == "decoder_energy_j":
+                if value:
+                    data[field.name] = dict(value)
             else:
                 data[field.name] = value
         return data
@@ -239,6 +257,10 @@ class Accelerator:
             value = data[name]
             if name in _PARTS and value is not None:
                 value = _PARTS[name].from_dict(value)
+            elif name == "weight_banks":
+                if not isinstance(value, list):
+                    raise AcceleratorError(f"weight_banks = {value!r}: expected [[weight_banks]] tables")
+                value = tuple(WeightBank.from_dict(bank) for bank in value)
             kwargs[name] = value
         return cls(**_at_node(data, kwargs))
 
@@ -269,14 +291,45 @@ class Accelerator:
     def to_toml(self):
         """The accelerator file text that :meth:`from_toml` reads back equal."""
         data = self.to_dict()
+        banks = data.pop("weight_banks", [])
         scalars = [f"{key} = {_toml_value(value)}" for key, value in data.items()
                    if not isinstance(value, dict)]
-        tables = [f"\n[{key}]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+        tables = [f"\n[{key}]\n" + "\n".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
                   for key, value in data.items() if isinstance(value, dict)]
+        tables += ["\n[[weight_banks]]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in bank.items())
+                   for bank in banks]
         return "\n".join(scalars) + "\n" + "\n".join(tables) + "\n"
 
 
+def _check_banks_and_decoders(accelerator):
+    from accelsim.sram.protection import DECODER_ENERGY_J
+
+    banks = accelerator.weight_banks
+    if not isinstance(banks, (tuple, list)) or not all(isinstance(b, WeightBank) for b in banks):
+        raise AcceleratorError(f"weight_banks = {banks!r}: expected a sequence of WeightBank")
+    object.__setattr__(accelerator, "weight_banks", tuple(banks))
+    names = [b.name for b in banks]
+    if len(set(names)) != len(names):
+        raise AcceleratorError(f"weight_banks: bank names {names} repeat; give each bank its own name")
+    table = accelerator.decoder_energy_j
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        raise AcceleratorError(f"decoder_energy_j = {table!r}: expected a table of joules by protection")
+    for key, value in table.items():
+        if key not in DECODER_ENERGY_J:
+            raise AcceleratorError(f"decoder_energy_j.{key} = {value!r}: expected a key among "
+                                   f"{', '.join(DECODER_ENERGY_J)}")
+        check_real(f"decoder_energy_j.{key}", value, meaning="decoder energy per codeword in joules")
+
+
+def _toml_key(key):
+    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else _toml_value(key)
+
+
 def _toml_value(value):
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

@@ -39,6 +39,17 @@ def register(subparsers):
                         help="model whose energy at nominal voltage every saving is relative to "
                              "(a label of the model column; default: the first model)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
+    parser.add_argument("--protection", action="append", metavar="P",
+                        help="protection of the weight words: none, parity:N, secded:N, msb:K, "
+                             "msb:K:tmr (repeatable: one more row group each; default: none)")
+    parser.add_argument("--on-detect", default="zero", choices=("zero", "keep"),
+                        help="what a detected-uncorrectable word reads as (default: zero)")
+    parser.add_argument("--bank-voltages", action="append", metavar="V1,V2,...",
+                        help="one more point with one supply per weight bank (the layers split into "
+                             "that many banks of contiguous layers balanced by bits; repeatable)")
+    parser.add_argument("--yield", dest="yield_target", type=float, metavar="Y",
+                        help="choose the lowest-energy point whose chip yield (95%% Wilson lower "
+                             "end, chips within --tolerance) is at least Y, in (0, 1]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--allow-large", action="store_true",
                         help="lift the limits on voltages, chips and points (docs/limits.md)")
@@ -53,14 +64,18 @@ def resume_hint(args, argv):
     return f"finished points are kept in {args.out}; resume with: {shlex.join(command)}"
 
 
-def format_operating_point(point):
-    """The one-line answer for one model (DESIGN.md's format)."""
+def format_operating_point(point, show_yield=False):
+    """The one-line answer for one model (DESIGN.md's format; with ``show_yield``, its chip yield)."""
+    protection = getattr(point, "protection", "none")
+    label = point.model if protection == "none" else f"{point.model} [{protection}]"
+    yield_text = ("" if not show_yield or getattr(point, "chip_yield", None) is None
+                  else f", yield {point.chip_yield * 100:.0f}% (>= {point.chip_yield_ci95_low * 100:.0f}%)")
     if point.vdd_v is None:
-        return (f"operating point: {point.model}: none within tolerance "
+        return (f"operating point: {label}: none within tolerance "
                 f"(accuracy {point.accuracy * 100:.1f}% at the highest voltage, {point.accuracy_change_pp:+.1f})")
-    return (f"operating point: {point.model}: {point.vdd_v:.3f} V, energy {-point.energy_saving * 100:+.1f}% "
+    return (f"operating point: {label}: {point.vdd_v:.3f} V, energy {-point.energy_saving * 100:+.1f}% "
             f"vs nominal, weight SRAM {-point.weight_mem_saving_vs_vmin * 100:+.1f}% vs Vmin, "
-            f"accuracy {point.accuracy * 100:.1f}% ({point.accuracy_change_pp:+.1f})")
+            f"accuracy {point.accuracy * 100:.1f}% ({point.accuracy_change_pp:+.1f}){yield_text}")
 
 
 # The default sweep on MNIST (when $ACCELSIM_DATA holds it): the zoo's MNIST models on the first
@@ -91,7 +106,7 @@ def default_models_and_data(args):
 def _spec(args):
     from accelsim._limits import MAX_VOLTAGES
     from accelsim.sweep import SweepSpec, parse_voltages
-    from accelsim.sweep.spec import DEFAULT_PROFILE
+    from accelsim.sweep.spec import DEFAULT_PROFILE, parse_bank_voltages
 
     max_voltages = None if args.allow_large else MAX_VOLTAGES
     models, dataset, limit = default_models_and_data(args)
@@ -99,7 +114,10 @@ def _spec(args):
         models=models, profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages, max_voltages) if args.voltages is not None else (),
         chips=args.chips,
-        bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme)
+        bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme,
+        protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
+        tolerance_pp=args.tolerance,
+        bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()))
 
 
 def _run(args):
@@ -113,6 +131,8 @@ def _run(args):
     from accelsim.sweep import SweepError
 
     check("--tolerance", args.tolerance, Interval(float, 0, 100), meaning="accuracy points", error=SweepError)
+    yield_target = check("--yield", args.yield_target, Interval(float, 0, 1, closed="right"),
+                         error=SweepError, optional=True, meaning="share of chips")
     spec = _spec(args)
 
     def describe(event):
@@ -124,7 +144,7 @@ def _run(args):
     if result.damaged_journal_lines:
         print(f"accelsim: journal: {result.damaged_journal_lines} damaged line(s) dropped; their points "
               "were computed again", file=sys.stderr)
-    points = result.operating_points(args.tolerance, args.energy_ref)
+    points = result.operating_points(args.tolerance, args.energy_ref, yield_target=yield_target)
     warnings = sweep_warnings(result.directory, args.tolerance, args.energy_ref)
     for warning in warnings:
         print(f"accelsim: warning: {warning}", file=sys.stderr)
@@ -135,5 +155,5 @@ def _run(args):
     # The contracted line keeps its words; which model's nominal energy is 100% is said once, above.
     print(f"energies relative to {points[0].energy_reference} at nominal voltage (--energy-ref)")
     for point in points:
-        print(format_operating_point(point))
+        print(format_operating_point(point, show_yield=yield_target is not None))
     return 0

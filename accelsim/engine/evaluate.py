@@ -35,6 +35,13 @@ class RunResult:
         Index of the first executed program step (0: full run).
     tiled : bool
         True when the model is larger than a measured chip, which repeats.
+    protection : str
+        The protection scheme (``none``: unprotected).
+    corrected_words, detected_words, miscorrected_words, residual_flipped_bits : int
+        What the decoder did (:mod:`accelsim.sram.protection`); 0 and
+        ``flipped_bits`` for ``none``. With protection, ``faulty_cells``,
+        ``flipped_bits`` and ``model_ber`` count the cells of the swept array,
+        check bits included (``stored_bits`` is that array's size).
     """
 
     logits: torch.Tensor
@@ -45,6 +52,15 @@ class RunResult:
     changed_tensors: tuple
     first_step: int
     tiled: bool
+    protection: str = "none"
+    corrected_words: int = 0
+    detected_words: int = 0
+    miscorrected_words: int = 0
+    residual_flipped_bits: int = -1
+
+    def __post_init__(self):
+        if self.residual_flipped_bits < 0:  # unprotected: every flipped bit is delivered
+            object.__setattr__(self, "residual_flipped_bits", int(self.flipped_bits))
 
 
 class CleanRun:
@@ -144,13 +160,16 @@ class Evaluator:
     memory : SimulatedMemory
         Holds ``qm``'s words in a profile.
     chip : int
+    on_detect : {"zero", "keep"}
+        Policy for detected words of a protected memory.
     """
 
-    def __init__(self, qm, clean, memory, chip):
+    def __init__(self, qm, clean, memory, chip, on_detect="zero"):
         self._qm = qm
         self._clean = clean
         self._memory = memory
         self.chip = int(chip)
+        self._on_detect = on_detect
 
     @property
     def clean_logits(self):
@@ -167,10 +186,37 @@ class Evaluator:
         ``act_faults`` (:class:`~accelsim.engine.activations.ActivationFaults`)
         also corrupts the quantized activations in the activation SRAM.
         """
+        if not hasattr(self._memory, "read_sparse"):  # protected: decoded words
+            return self._run_protected(vdd_v, act_faults)
         read = self._memory.read_sparse(vdd_v, self.chip)
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])
         weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
+        logits, first = self._logits(weights, changed, act_faults)
+        stored = self._qm.stored_bits
+        return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
+                         flipped_bits=int(read.flipped_bits),
+                         model_ber=read.flipped_bits / stored, stored_bits=stored,
+                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
+
+    def _run_protected(self, vdd_v, act_faults):
+        from accelsim.engine.protected import protected_weights
+
+        read = self._memory.read(vdd_v, self.chip, self._on_detect)
+        weights, changed = protected_weights(self._qm, read, self._on_detect)
+        logits, first = self._logits(weights, changed, act_faults)
+        stored = self._memory.stored_bits
+        return RunResult(logits=logits, faulty_cells=read.faulty_cells,
+                         flipped_bits=read.flipped_bits,
+                         model_ber=read.flipped_bits / stored if stored else 0.0, stored_bits=stored,
+                         changed_tensors=changed, first_step=first, tiled=read.tiled,
+                         protection=self._memory.protection.name,
+                         corrected_words=read.corrected_words, detected_words=read.detected_words,
+                         miscorrected_words=read.miscorrected_words,
+                         residual_flipped_bits=read.residual_flipped_bits)
+
+    def _logits(self, weights, changed, act_faults):
+        """Logits with ``weights`` and the first executed step."""
         if act_faults is not None:
             logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
             first = 0
@@ -179,8 +225,4 @@ class Evaluator:
         else:
             first = self._clean.program.first_step_reading(changed)
             logits = self._clean.run_from(first, weights)
-        stored = self._qm.stored_bits
-        return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
-                         flipped_bits=int(read.flipped_bits),
-                         model_ber=read.flipped_bits / stored, stored_bits=stored,
-                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
+        return logits, first

@@ -180,11 +180,20 @@ class QuantizedModel:
                               "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
         return self._act_path.transform(act_faults)
 
-    def memory(self, profile, seed=0):
-        """The :class:`SimulatedMemory` holding this model's words in ``profile`` (cached)."""
-        key = (id(profile), int(seed))
+    def memory(self, profile, seed=0, protection="none"):
+        """The memory holding this model's words in ``profile`` (cached).
+
+        A :class:`SimulatedMemory`, or with a ``protection`` other than
+        ``none`` an :class:`accelsim.sram.protection.ProtectedMemory`.
+        """
+        from accelsim.sram.protection import ProtectedMemory, parse_protection
+
+        protection = parse_protection(protection).name
+        key = (id(profile), int(seed), protection)
         if key not in self._memories:
-            self._memories[key] = (profile, SimulatedMemory(profile, self.words, self.bits, seed=seed))
+            memory = (SimulatedMemory(profile, self.words, self.bits, seed=seed) if protection == "none"
+                      else ProtectedMemory(profile, self.words, self.bits, protection, seed=seed))
+            self._memories[key] = (profile, memory)
             if len(self._memories) > _MEMORY_CACHE_SIZE:
                 self._memories.popitem(last=False)
         self._memories.move_to_end(key)
@@ -199,26 +208,38 @@ class QuantizedModel:
             self._clean_run_key = key
         return self._clean_run
 
-    def evaluator(self, x, profile, chip=0, seed=0, batch_size=2048, cache_bytes=1 << 30):
+    def evaluator(self, x, profile, chip=0, seed=0, batch_size=2048, cache_bytes=1 << 30, *,
+                  protection="none", on_detect="zero"):
         """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``.
 
         Evaluators of the same inputs share one clean pass and its cached
         activations (up to ``cache_bytes``), from which faulty runs start.
+        ``protection`` and ``on_detect`` are as in :meth:`run`.
         """
-        return Evaluator(self, self.clean_run(x, batch_size, cache_bytes), self.memory(profile, seed), chip)
+        from accelsim.sram.protection import check_on_detect
 
-    def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None) -> RunResult:
+        on_detect = check_on_detect(on_detect)
+        return Evaluator(self, self.clean_run(x, batch_size, cache_bytes),
+                         self.memory(profile, seed, protection), chip, on_detect=on_detect)
+
+    def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None, *, protection="none",
+            on_detect="zero") -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
 
         ``act_faults`` (:class:`~accelsim.engine.ActivationFaults`, needs
         ``act_quant``) also corrupts activations in the activation SRAM.
+        ``protection`` (``none``, ``parity:N``, ``secded:N``, ``msb:K``,
+        ``msb:K:tmr``; see :mod:`accelsim.sram.protection`) stores the words
+        encoded and decodes them on read; ``on_detect`` (``zero`` or ``keep``)
+        is what a detected-uncorrectable word reads as.
 
         Returns
         -------
         RunResult
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
-        return self.evaluator(x, profile, chip, seed, cache_bytes=0).run(vdd_v, act_faults)
+        return self.evaluator(x, profile, chip, seed, cache_bytes=0, protection=protection,
+                              on_detect=on_detect).run(vdd_v, act_faults)
 
     def energy(self, profile, vdd_v, x=None, accelerator=None):
         """Energy per inference with the weight SRAM of ``profile`` at ``vdd_v``.

@@ -24,9 +24,11 @@ __all__ = ["Journal", "point_key", "JOURNAL_NAME"]
 JOURNAL_NAME = "journal.jsonl"
 
 
-def point_key(model: object, chip: object, vdd_v: object) -> tuple[str, int, float]:
-    """Identity of one sweep point."""
-    return (str(model), int(chip), float(vdd_v))  # type: ignore[call-overload,arg-type]
+def point_key(model: object, chip: object, vdd_v: object, protection: object = "none",
+              bank_vdd_v: object = "") -> tuple[str, int, float, str, str]:
+    """Identity of one sweep point (``protection``: one row group per scheme; ``bank_vdd_v``:
+    the bank voltages of a ``--bank-voltages`` point, empty for a uniform voltage)."""
+    return (str(model), int(chip), float(vdd_v), str(protection), str(bank_vdd_v))  # type: ignore[call-overload,arg-type]
 
 
 def _valid_row(row: object, columns: Iterable[str]) -> bool:
@@ -39,6 +41,8 @@ def _valid_row(row: object, columns: Iterable[str]) -> bool:
     if not isinstance(chip, int) or isinstance(chip, bool) or chip < 0:
         return False
     if not isinstance(vdd_v, (int, float)) or isinstance(vdd_v, bool) or not math.isfinite(vdd_v) or vdd_v <= 0:
+        return False
+    if not isinstance(row.get("protection", "none"), str) or not isinstance(row.get("bank_vdd_v", ""), str):
         return False
     for key in ("accuracy", "energy_j"):
         value = row.get(key, 0.0)
@@ -81,7 +85,8 @@ class Journal:
             if not _valid_row(row, self._columns):
                 self.damaged += 1
                 continue
-            key = point_key(row["model"], row["chip"], row["vdd_v"])
+            key = point_key(row["model"], row["chip"], row["vdd_v"], row.get("protection", "none"),
+                            row.get("bank_vdd_v", ""))
             if key not in self._rows:
                 self._rows[key] = row
                 good.append(line)
@@ -102,7 +107,8 @@ class Journal:
 
     def append(self, row: dict) -> None:
         """Record one finished point durably (flushed and fsynced)."""
-        key = point_key(row["model"], row["chip"], row["vdd_v"])
+        key = point_key(row["model"], row["chip"], row["vdd_v"], row.get("protection", "none"),
+                        row.get("bank_vdd_v", ""))
         if key in self._rows:
             return
         if self._fd is None:

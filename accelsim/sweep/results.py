@@ -25,7 +25,8 @@ from accelsim._safeio import atomic_write
 
 __all__ = [
     "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
-    "summarize", "pareto_mask", "OperatingPoint", "operating_points",
+    "summarize", "pareto_mask", "OperatingPoint", "operating_points", "wilson_interval",
+    "chip_within_tolerance",
 ]
 
 POINT_COLUMNS = (
@@ -33,6 +34,9 @@ POINT_COLUMNS = (
     "profile_ber", "faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
     "robust_error", "energy_j", "weight_mem_energy_j", "energy_rel", "energy_rel_vmin",
     "clean_accuracy", "tiled",
+    # issue 11: protection (appended)
+    "protection", "corrected_words", "detected_words", "miscorrected_words",
+    "residual_flipped_bits", "bank_vdd_v",
 )
 
 SUMMARY_COLUMNS = (
@@ -40,12 +44,49 @@ SUMMARY_COLUMNS = (
     "profile_ber", "model_ber", "accuracy", "accuracy_ci95_low", "accuracy_ci95_high",
     "robust_error", "robust_error_ci95_low", "robust_error_ci95_high", "energy_j",
     "weight_mem_energy_j", "energy_rel", "energy_rel_vmin", "clean_accuracy", "pareto",
+    # issue 11: chip yield (appended), and the protection of the row group
+    "yield", "yield_ci95_low", "yield_ci95_high", "protection", "bank_vdd_v",
 )
 
 
 def sorted_rows(rows):
-    """Rows ordered by model, chip, then voltage from high to low."""
-    return sorted(rows, key=lambda r: (str(r["model"]), int(r["chip"]), -float(r["vdd_v"])))
+    """Rows ordered by model, protection (``none`` first), chip, then voltage from high to low."""
+    return sorted(rows, key=lambda r: (str(r["model"]), _protection_order(r),
+                                       str(r.get("bank_vdd_v", "")), int(r["chip"]),
+                                       -float(r["vdd_v"])))
+
+
+def _protection_order(row):
+    protection = str(row.get("protection", "none"))
+    return (protection != "none", protection)
+
+
+def wilson_interval(successes, n, z=1.959963984540054):
+    """Wilson score interval of a binomial proportion (95% by default).
+
+    Chosen over the normal approximation, which collapses to a zero-width
+    interval at 0 or n successes (the usual case for yield), and over
+    Clopper-Pearson, which is conservative (coverage above 95%); Wilson's
+    coverage is close to nominal already at 10-20 chips.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    # The ends are exact at 0 and n successes; rounding would leave ~1e-17 there.
+    return (0.0 if successes == 0 else max(0.0, centre - half),
+            1.0 if successes == n else min(1.0, centre + half))
+
+
+def chip_within_tolerance(accuracy, reference, tolerance_pp):
+    """Whether one chip's accuracy is within ``tolerance_pp`` points of ``reference``."""
+    return (reference - float(accuracy)) * 100 <= tolerance_pp + 1e-9
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -109,16 +150,25 @@ def pareto_mask(energy, accuracy):
     return mask
 
 
-def summarize(rows):
-    """Per (model, voltage) means and 95% CIs over chips, with the Pareto front on ``energy_j``."""
+def summarize(rows, tolerance_pp=1.0, reference=None):
+    """Per (model, protection, voltage) means and 95% CIs over chips, with the Pareto front on ``energy_j``.
+
+    ``yield`` is the share of chips whose accuracy is within ``tolerance_pp``
+    points of ``reference`` (default: the group's own clean accuracy), with
+    its 95% Wilson interval (:func:`wilson_interval`).
+    """
     groups = {}
     for row in sorted_rows(rows):
-        groups.setdefault((row["model"], row["vdd_v"]), []).append(row)
+        groups.setdefault((row["model"], row.get("protection", "none"), row.get("bank_vdd_v", ""),
+                           row["vdd_v"]), []).append(row)
     summary = []
-    for (model, vdd_v), group in groups.items():
+    for (model, protection, bank_vdd_v, vdd_v), group in groups.items():
         first = group[0]
         acc = _mean_ci([r["accuracy"] for r in group])
         rerr = _mean_ci([r["robust_error"] for r in group])
+        ref = float(first["clean_accuracy"]) if reference is None else float(reference)
+        good = sum(chip_within_tolerance(r["accuracy"], ref, tolerance_pp) for r in group)
+        low, high = wilson_interval(good, len(group))
         summary.append({
             **{c: first[c] for c in ("model", "method", "bits", "quant_scheme", "profile", "vdd_v",
                                      "vdd_rel", "energy_j", "weight_mem_energy_j", "energy_rel",
@@ -129,6 +179,8 @@ def summarize(rows):
             "accuracy": acc[0], "accuracy_ci95_low": acc[1], "accuracy_ci95_high": acc[2],
             "robust_error": rerr[0], "robust_error_ci95_low": rerr[1],
             "robust_error_ci95_high": rerr[2],
+            "yield": good / len(group), "yield_ci95_low": low, "yield_ci95_high": high,
+            "protection": protection, "bank_vdd_v": bank_vdd_v,
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])
     for s, on_front in zip(summary, front):
@@ -152,6 +204,15 @@ class OperatingPoint:
     accuracy_change_pp: float
     reference_accuracy: float
     energy_reference: str = ""
+    protection: str = "none"
+    chip_yield: float | None = None
+    chip_yield_ci95_low: float | None = None
+
+
+def _uniform(rows, protection=None):
+    """Rows at one uniform voltage (no --bank-voltages vector), of ``protection`` when given."""
+    return [s for s in rows if not s.get("bank_vdd_v")
+            and (protection is None or s.get("protection", "none") == protection)]
 
 
 def _nominal_energy(summary, model):
@@ -161,11 +222,21 @@ def _nominal_energy(summary, model):
 
         models = sorted({s["model"] for s in summary})
         raise SweepError(f"--energy-ref {model!r} is not a model of this sweep; expected one of {', '.join(models)}")
+    # The reference is the model as it is, unprotected when that was swept, at its highest uniform voltage.
+    protections = sorted({s.get("protection", "none") for s in rows}, key=lambda p: (p != "none", p))
+    rows = _uniform(rows, protections[0]) or rows
     return float(max(rows, key=lambda s: float(s["vdd_v"]))["energy_j"])
 
 
-def operating_points(summary, models, tolerance_pp=1.0, energy_ref=None):
-    """Per model, the lowest-energy point whose mean accuracy is within tolerance.
+def operating_points(summary, models, tolerance_pp=1.0, energy_ref=None, yield_target=None):
+    """Per model and protection, the lowest-energy point whose mean accuracy is within tolerance.
+
+    With ``yield_target`` the point must instead have the lower end of its
+    95% yield interval (``yield_ci95_low``) at or above the target: the
+    promise is then "at least this yield, with 95% confidence", which a
+    handful of lucky chips cannot make (5 of 5 good chips have a point
+    estimate of 100% but a lower end of 57%). The yield's tolerance is the
+    one the summary was computed with.
 
     Parameters
     ----------
@@ -180,23 +251,40 @@ def operating_points(summary, models, tolerance_pp=1.0, energy_ref=None):
         The model whose energy at nominal voltage (its highest swept voltage)
         every saving is relative to; default the first model. One reference
         for all, so a 4-bit model's saving against an 8-bit one shows.
+    yield_target : float, optional
+        In (0, 1]: the lowest yield interval end the point must reach.
     """
     reference = next(float(s["clean_accuracy"]) for s in summary if s["model"] == models[0])
     energy_ref = models[0] if energy_ref is None else energy_ref
     ref_energy = _nominal_energy(summary, energy_ref)
     points = []
     for model in models:
-        rows = [s for s in summary if s["model"] == model]
-        ok = [s for s in rows if (reference - float(s["accuracy"])) * 100 <= tolerance_pp + 1e-9]
-        if not ok:
-            best = max(rows, key=lambda s: float(s["vdd_v"]))
-            points.append(OperatingPoint(model, None, 1 - float(best["energy_j"]) / ref_energy, 0.0,
-                                         float(best["accuracy"]), (float(best["accuracy"]) - reference) * 100,
-                                         reference, energy_ref))
-            continue
-        best = min(ok, key=lambda s: (float(s["energy_j"]), float(s["vdd_v"])))
-        points.append(OperatingPoint(
-            model, float(best["vdd_v"]), 1 - float(best["energy_j"]) / ref_energy,
-            1 - float(best["energy_rel_vmin"]), float(best["accuracy"]),
-            (float(best["accuracy"]) - reference) * 100, reference, energy_ref))
+        protections = sorted({s.get("protection", "none") for s in summary if s["model"] == model},
+                             key=lambda p: (p != "none", p))
+        for protection in protections:
+            # Uniform voltages only: a --bank-voltages point is a vector, not an operating voltage.
+            rows = _uniform([s for s in summary if s["model"] == model], protection)
+            if yield_target is None:
+                ok = [s for s in rows if (reference - float(s["accuracy"])) * 100 <= tolerance_pp + 1e-9]
+            else:
+                ok = [s for s in rows if float(s["yield_ci95_low"]) >= yield_target - 1e-12]
+            extra = {"energy_reference": energy_ref, "protection": protection}
+            if not ok:
+                best = max(rows, key=lambda s: float(s["vdd_v"]))
+                points.append(OperatingPoint(model, None, 1 - float(best["energy_j"]) / ref_energy, 0.0,
+                                             float(best["accuracy"]), (float(best["accuracy"]) - reference) * 100,
+                                             reference, **extra, **_yield_of(best)))
+                continue
+            best = min(ok, key=lambda s: (float(s["energy_j"]), float(s["vdd_v"])))
+            points.append(OperatingPoint(
+                model, float(best["vdd_v"]), 1 - float(best["energy_j"]) / ref_energy,
+                1 - float(best["energy_rel_vmin"]), float(best["accuracy"]),
+                (float(best["accuracy"]) - reference) * 100, reference, **extra, **_yield_of(best)))
     return points
+
+
+def _yield_of(summary_row):
+    if summary_row.get("yield") in (None, ""):
+        return {}
+    return {"chip_yield": float(summary_row["yield"]),
+            "chip_yield_ci95_low": float(summary_row["yield_ci95_low"])}

@@ -25,7 +25,7 @@ from accelsim.sweep.results import (
     write_csv,
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import load_unit_inputs
+from accelsim.sweep.unit import load_unit_inputs, unit_points
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "SweepOutputError", "default_voltages"]
 
@@ -63,13 +63,16 @@ class SweepResult:
     summary: list
     damaged_journal_lines: int = 0
 
-    def operating_points(self, tolerance_pp=1.0, energy_ref=None):
-        """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy.
+    def operating_points(self, tolerance_pp=1.0, energy_ref=None, yield_target=None):
+        """Per model (and protection), the lowest-energy voltage within ``tolerance_pp`` of the reference.
 
         Energy savings are relative to ``energy_ref`` (a label; default the
-        first model) at nominal voltage.
+        first model) at nominal voltage. With ``yield_target`` the point's
+        yield interval's lower end (Wilson, 95%) must reach it; the yield is
+        measured at the spec's tolerance.
         """
-        return operating_points(self.summary, list(self.spec.labels), tolerance_pp, energy_ref)
+        return operating_points(self.summary, list(self.spec.labels), tolerance_pp, energy_ref,
+                                yield_target=yield_target)
 
 
 def default_voltages(profile, n=_DEFAULT_POINTS):
@@ -163,10 +166,21 @@ def _prepare(spec, allow_large=False):
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
     models = {}
+    from accelsim.sram.protection import parse_protection
+
     for i, (item, label) in enumerate(zip(spec.models, spec.labels)):
         qm = load_unit_inputs(spec, i)[1]
         check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
+        for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
+            parse_protection(protection).check_word_bits(qm.bits)
+        if spec.bank_voltages:
+            from accelsim.sweep.unit import model_banks
+
+            model_banks(qm, len(spec.bank_voltages[0]))  # too many banks for the model's layers
         models[label] = model_fingerprint(item)
+    for vector in spec.bank_voltages:
+        for vdd_v in vector:
+            profile.check_voltage(vdd_v)
     versions = _versions()
     fingerprints = {"profile": profile.fingerprint(), "models": models, "dataset": _tensor_sha256(x, y),
                     "code": {k: versions[k] for k in _RESULT_VERSIONS}}
@@ -275,6 +289,11 @@ def _output_error(directory, exc):
         f"{JOURNAL_NAME}: fix that and rerun the same command with --resume")
 
 
+def _reference_accuracy(rows, reference_model):
+    """The first model's clean quantized accuracy (the reference of tolerance and yield)."""
+    return next((float(r["clean_accuracy"]) for r in rows if r["model"] == reference_model), None)
+
+
 def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, allow_large=False,
               overwrite=False):
     """Run ``spec``, writing results into ``out_dir`` as points finish.
@@ -337,7 +356,9 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
               "resumes": [*(previous.get("resumes") or []), now] if previous else [],
               "end_time": None}
     labels = spec.labels
-    wanted = {point_key(label, c, v) for label in labels for c in range(spec.chips) for v in spec.voltages_v}
+    points = unit_points(spec)
+    wanted = {point_key(label, c, v, p, b) for label in labels for c in range(spec.chips)
+              for (p, v, b) in points}
     try:
         _write_spec(directory, record)
         journal = Journal(directory, POINT_COLUMNS)
@@ -359,13 +380,13 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
         units = []
         for model, label in zip(spec.models, labels):
             for chip in range(spec.chips):
-                rows = {v: finished[point_key(label, chip, v)] for v in spec.voltages_v
-                        if point_key(label, chip, v) in finished}
-                if len(rows) < len(spec.voltages_v):
+                rows = {(p, v, b): finished[point_key(label, chip, v, p, b)] for (p, v, b) in points
+                        if point_key(label, chip, v, p, b) in finished}
+                if len(rows) < len(points):
                     units.append((model, chip, rows))
         runner.map_units(spec, units, on_row)
         rows = sorted_rows(r for k, r in journal.rows.items() if k in wanted)
-    summary = summarize(rows)
+    summary = summarize(rows, tolerance_pp=spec.tolerance_pp, reference=_reference_accuracy(rows, labels[0]))
     try:
         write_csv(directory / "sweep.csv", rows, POINT_COLUMNS)
         write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS)

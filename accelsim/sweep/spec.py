@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from accelsim._errors import UserInputError
 from accelsim._limits import MAX_VOLTAGES
 
-__all__ = ["SweepError", "SweepSpec", "parse_voltages", "DEFAULT_MODELS", "DEFAULT_PROFILE"]
+__all__ = ["SweepError", "SweepSpec", "parse_voltages", "parse_bank_voltages", "DEFAULT_MODELS", "DEFAULT_PROFILE"]
 
 SCHEMA_VERSION = 1
 DEFAULT_MODELS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-randbet-8b")
@@ -34,6 +34,23 @@ def _check_count(n, max_voltages):
     if max_voltages is not None and n > max_voltages:
         raise SweepError(f"--voltages: {n} voltages exceed the limit of {max_voltages}; "
                          "pass --allow-large to lift it")
+
+
+def parse_bank_voltages(text):
+    """Parse ``V1,V2,...`` (one supply per bank, in bank order) for ``--bank-voltages``."""
+    parts = [p for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise SweepError(f"--bank-voltages = {text!r}: expected V1,V2,... (one voltage per bank)")
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            raise SweepError(f"--bank-voltages = {text!r}: {part!r} is not a number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise SweepError(f"--bank-voltages = {text!r}: expected positive volts")
+        values.append(round(value, 9))
+    return tuple(values)
 
 
 def parse_voltages(text, max_voltages=MAX_VOLTAGES):
@@ -112,6 +129,17 @@ class SweepSpec:
         Torch intra-op threads, pinned alike in every executor so results agree.
     scheme : str
         Quantization preset of models given as ``nn.Module`` or ``module:attr``.
+    protections : tuple of str
+        Protection schemes (``accelsim.sram.protection``); each is one more
+        row group of every (model, chip, voltage).
+    on_detect : str
+        ``zero`` or ``keep``: what a detected-uncorrectable word reads as.
+    tolerance_pp : float
+        Accuracy loss in points that still counts a chip as good (yield).
+    bank_voltages : tuple of tuple of float
+        Extra points with one supply per weight bank (``--bank-voltages``);
+        the model's layers are split into that many banks of contiguous
+        layers balanced by stored bits (:func:`accelsim.accel.banks.split_layers`).
     """
 
     models: tuple = DEFAULT_MODELS
@@ -124,9 +152,15 @@ class SweepSpec:
     limit: int | None = None
     batch_size: int = 2048
     torch_threads: int = 1
+    protections: tuple = ("none",)
+    on_detect: str = "zero"
+    tolerance_pp: float = 1.0
+    bank_voltages: tuple = ()
     scheme: str = "rquant"
 
     def __post_init__(self):
+        from accelsim._checks import Interval, check
+        from accelsim.sram.protection import check_on_detect, parse_protection
         from accelsim.sweep import inputs  # torch: only once a spec is made
 
         models = self.models
@@ -134,6 +168,19 @@ class SweepSpec:
             models = (models,)  # one model given on its own (an nn.Sequential is iterable, yet one model)
         object.__setattr__(self, "models", tuple(inputs.as_model(m) for m in models))
         object.__setattr__(self, "dataset", inputs.as_dataset(self.dataset))
+        protections = tuple(parse_protection(p).name for p in (self.protections or ("none",)))
+        if len(set(protections)) != len(protections):
+            raise SweepError(f"--protection lists a scheme twice: {list(protections)}")
+        object.__setattr__(self, "protections", protections)
+        check_on_detect(self.on_detect)
+        vectors = tuple(tuple(float(v) for v in vector) for vector in self.bank_voltages)
+        if len({len(v) for v in vectors}) > 1 or any(len(v) == 0 for v in vectors):
+            raise SweepError(f"--bank-voltages: every point needs the same number (>= 1) of bank "
+                             f"voltages, got {[list(v) for v in vectors]}")
+        object.__setattr__(self, "bank_voltages", vectors)
+        object.__setattr__(self, "tolerance_pp", check(
+            "--tolerance", self.tolerance_pp, Interval(float, 0, None), error=SweepError,
+            meaning="accuracy loss in percentage points"))
         object.__setattr__(self, "voltages_v", tuple(float(v) for v in self.voltages_v))
         if not self.models:
             raise SweepError("a sweep needs at least one model (--model NAME|PATH)")
@@ -197,6 +244,7 @@ class SweepSpec:
         data["voltages_v"] = list(self.voltages_v)
         if not isinstance(data["dataset"], (str, type(None))):
             data["dataset"] = self.dataset.to_dict()
+        data["bank_voltages"] = [list(v) for v in self.bank_voltages]
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod

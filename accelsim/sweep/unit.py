@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from accelsim._errors import UserInputError
 from accelsim.accel import default_accelerator
 from accelsim.data import load_dataset
 from accelsim.models import load_model, model_path
@@ -22,10 +23,11 @@ from accelsim.sram._lookup import resolve_profile
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
 from accelsim.sweep.spec import SweepError
 
-__all__ = ["run_unit", "model_label", "load_unit_inputs"]
+__all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
-                      "robust_error", "tiled")
+                      "robust_error", "tiled", "corrected_words", "detected_words",
+                      "miscorrected_words", "residual_flipped_bits")
 
 
 def model_label(name_or_path, bits=None):
@@ -117,8 +119,19 @@ class _Energy:
         return self._accelerator.energy(self._workloads, self._profile.energy, vdd_v,
                                         self._profile.vdd_nominal_v)
 
-    def columns(self, vdd_v):
+    def columns(self, vdd_v, protection="none"):
+        if protection != "none":
+            return self._protected_columns(vdd_v, protection)
         e = self.at(vdd_v)
+        return {"energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
+                "energy_rel": float(e.total_j / self.nominal.total_j),
+                "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
+
+    def _protected_columns(self, vdd_v, protection):
+        from accelsim.accel.banks import banked_energy
+
+        e = banked_energy(self._accelerator, self._workloads, self._profile.energy, [vdd_v],
+                          self._profile.vdd_nominal_v, protections=[protection])
         return {"energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
                 "energy_rel": float(e.total_j / self.nominal.total_j),
                 "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
@@ -132,7 +145,10 @@ def _inference_columns(result, clean_pred, y):
             "model_ber": float(result.model_ber), "accuracy": accuracy,
             "error": float(wrong.double().mean()),
             "robust_error": float((wrong | (clean_pred != y)).double().mean()),
-            "tiled": result.tiled}
+            "tiled": result.tiled, "corrected_words": int(result.corrected_words),
+            "detected_words": int(result.detected_words),
+            "miscorrected_words": int(result.miscorrected_words),
+            "residual_flipped_bits": int(result.residual_flipped_bits)}
 
 
 def run_unit(spec, model_name, chip, done_rows, on_row):
@@ -144,7 +160,7 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
     model_name : str
     chip : int
     done_rows : dict
-        Finished rows of this unit by ``vdd_v`` (from the journal).
+        Finished rows of this unit by ``(protection, vdd_v)`` (from the journal).
     on_row : callable
         Called with each new row (a dict of the point columns) as it finishes.
     """
@@ -165,22 +181,83 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
             "profile_ber": float(profile.ber(vdd_v, chip=chip))}
 
 
+def bank_label(vector):
+    """The ``bank_vdd_v`` column of a ``--bank-voltages`` point (``"0.7;0.6"``; empty: uniform)."""
+    return ";".join(repr(float(v)) for v in vector)
+
+
+def unit_points(spec):
+    """Every ``(protection, vdd_v, bank_vdd_v)`` a unit computes, in order."""
+    points = [(p, v, "") for p in spec.protections for v in spec.voltages_v]
+    points += [(p, min(vector), bank_label(vector)) for p in spec.protections
+               for vector in spec.bank_voltages]
+    return points
+
+
+def model_banks(qm, n_banks, x=None):
+    """``n_banks`` banks of contiguous layers of ``qm``, balanced by stored bits."""
+    from accelsim.accel.banks import split_layers
+
+    workloads = qm.workloads(x)
+    try:
+        return split_layers([(w.name, w.n_weights * w.weight_bits) for w in workloads], n_banks,
+                            default_accelerator().weight_memory.capacity_bits)
+    except UserInputError as exc:
+        raise SweepError(f"--bank-voltages: {n_banks} voltages per point need {n_banks} banks; "
+                         f"{exc}") from None
+
+
+def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on_row):
+    from accelsim.accel.banks import banked_energy
+    from accelsim.engine.banked import BankedEvaluator
+
+    banks = model_banks(qm, len(spec.bank_voltages[0]), x)
+    nominal = energy.nominal
+    for protection in spec.protections:
+        evaluator = None
+        for vector in spec.bank_voltages:
+            label = bank_label(vector)
+            if (protection, min(vector), label) in done_rows:
+                continue
+            if evaluator is None:
+                evaluator = BankedEvaluator(qm, x, profile, [b.layers for b in banks],
+                                            [protection] * len(banks), chip=chip, seed=spec.seed,
+                                            on_detect=spec.on_detect, batch_size=spec.batch_size)
+                clean_pred = evaluator.clean_logits.argmax(dim=1)
+                clean_accuracy = float((clean_pred == y).double().mean())
+            result = evaluator.run(vector).run_result(protection)
+            e = banked_energy(energy._accelerator, energy._workloads, profile.energy, vector,
+                              profile.vdd_nominal_v, banks=banks, protections=[protection] * len(banks))
+            row = {**_point_columns(spec, model_name, qm, profile, chip, min(vector)),
+                   **_inference_columns(result, clean_pred, y),
+                   "energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
+                   "energy_rel": float(e.total_j / nominal.total_j),
+                   "energy_rel_vmin": float(e.weight_mem_j / energy.vmin.weight_mem_j),
+                   "clean_accuracy": clean_accuracy, "protection": protection, "bank_vdd_v": label}
+            on_row(row)
+
+
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
-    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
-    clean_pred = evaluator.clean_logits.argmax(dim=1)
-    clean_accuracy = float((clean_pred == y).double().mean())
-    previous = None
-    for vdd_v in spec.voltages_v:
-        row = done_rows.get(vdd_v)
-        if row is None:
-            faulty = evaluator.faulty_cells(vdd_v)
-            if previous is not None and previous["faulty_cells"] == faulty:
-                inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
-            else:
-                inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
-            row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
-                   **energy.columns(vdd_v), "clean_accuracy": clean_accuracy}
-            on_row(row)
-        previous = row
+    for protection in spec.protections:
+        evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
+                                 protection=protection, on_detect=spec.on_detect)
+        clean_pred = evaluator.clean_logits.argmax(dim=1)
+        clean_accuracy = float((clean_pred == y).double().mean())
+        previous = None
+        for vdd_v in spec.voltages_v:
+            row = done_rows.get((protection, vdd_v, ""))
+            if row is None:
+                faulty = evaluator.faulty_cells(vdd_v)
+                if previous is not None and previous["faulty_cells"] == faulty:
+                    inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
+                else:
+                    inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
+                row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
+                       **energy.columns(vdd_v, protection), "clean_accuracy": clean_accuracy,
+                       "protection": protection, "bank_vdd_v": ""}
+                on_row(row)
+            previous = row
+    if spec.bank_voltages:
+        _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on_row)

@@ -20,7 +20,8 @@ def _row(model, chip, vdd_v, accuracy, energy_j, clean=0.95):
             "flipped_bits": 2, "model_ber": 1e-4, "accuracy": accuracy, "error": 1 - accuracy,
             "robust_error": 1 - accuracy, "energy_j": energy_j, "weight_mem_energy_j": energy_j / 2,
             "energy_rel": energy_j / 10.0, "energy_rel_vmin": energy_j / 8.0, "clean_accuracy": clean,
-            "tiled": False}
+            "tiled": False, "protection": "none", "corrected_words": 0, "detected_words": 0,
+            "miscorrected_words": 0, "residual_flipped_bits": 2, "bank_vdd_v": ""}
 
 
 def test_rows_sort_by_model_chip_then_voltage_descending():
@@ -80,6 +81,8 @@ def test_formula_cells_are_quoted_on_disk_and_unquoted_on_reading(tmp_path, name
     assert ",-0.5," in cells  # numbers are never quoted
     back = read_csv(tmp_path / "x.csv")[0]
     assert back["model"] == name and back["vdd_v"] == "-0.5"
+
+
 def test_intervals_over_few_chips_stay_within_zero_and_one():
     rows = [_row("a", c, 0.7, acc, 2.0) for c, acc in enumerate([0.05, 0.95])]
     (s,) = summarize(rows)
@@ -98,3 +101,34 @@ def test_savings_of_every_model_are_relative_to_one_reference():
     assert points["4b"].energy_reference == "8b"
     other = {p.model: p for p in operating_points(summarize(rows), ["8b", "4b"], energy_ref="4b")}
     assert other["8b"].energy_saving == pytest.approx(1 - 100 / 84)
+
+
+def test_yield_counts_chips_within_tolerance_with_a_wilson_interval():
+    from accelsim.sweep.results import wilson_interval
+
+    rows = [_row("a", c, 0.7, acc, 2.0, clean=0.95) for c, acc in enumerate([0.95, 0.945, 0.93, 0.9])]
+    (s,) = summarize(rows, tolerance_pp=1.0)
+    assert s["yield"] == 0.5
+    assert (s["yield_ci95_low"], s["yield_ci95_high"]) == pytest.approx(wilson_interval(2, 4))
+    assert s["yield_ci95_low"] < 0.5 < s["yield_ci95_high"]
+    # Known values (Wilson 1927; e.g. 10 of 10 -> [0.722, 1]).
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0
+
+
+def test_yield_target_uses_the_interval_lower_end():
+    good = [_row("a", c, 0.6, 0.95, 1.0) for c in range(5)]  # 5 of 5 good: low end 0.57
+    many = [_row("a", c, 0.7, 0.95, 2.0) for c in range(60)]  # 60 of 60: low end 0.94
+    summary = summarize(good + many, tolerance_pp=1.0)
+    (point,) = operating_points(summary, ["a"], yield_target=0.9)
+    assert point.vdd_v == 0.7 and point.chip_yield == 1.0
+    (point,) = operating_points(summary, ["a"], yield_target=0.5)
+    assert point.vdd_v == 0.6
+
+
+def test_protections_are_separate_row_groups():
+    rows = [_row("a", 0, 0.7, 0.9, 1), {**_row("a", 0, 0.7, 0.95, 1.2), "protection": "secded:64"}]
+    summary = summarize(rows)
+    assert [s["protection"] for s in summary] == ["none", "secded:64"]
+    points = operating_points(summary, ["a"], tolerance_pp=1.0)
+    assert [(p.protection, p.vdd_v) for p in points] == [("none", None), ("secded:64", 0.7)]

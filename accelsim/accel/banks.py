@@ -1,0 +1,242 @@
+"""Weight SRAM banks: voltage domains, their layers, and energy with protection overheads.
+
+An accelerator file may split the weight SRAM into banks, each on its own
+supply::
+
+    [[weight_banks]]
+    name = "early"
+    capacity_bits = 65536
+    layers = ["conv1", "conv2"]
+
+    [[weight_banks]]
+    name = "late"
+    capacity_bits = 1048576
+    layers = ["fc1", "fc2"]
+
+Every layer with weights must sit in exactly one bank (a layer is the name
+of a :class:`~accelsim.accel.LayerWorkload`, the module path of the layer).
+Without banks the weight SRAM is one bank holding every layer (today's
+behaviour). A bank's ``layers`` may be empty in a file and filled by
+:func:`split_layers` (contiguous layers, balanced by stored bits).
+
+Energy per bank (:func:`banked_energy`), with the cost model of
+:mod:`accelsim.accel.energy`: the bank's stored bits (data plus check bits
+or TMR copies, see :mod:`accelsim.sram.protection`) are read once per
+inference at the bank's supply; its leakage is that of
+``max(capacity_bits, stored bits)`` at its supply over the inference's
+latency; bits of an ``msb:K`` protected domain are read and leak at nominal;
+the decoder costs a constant per codeword read
+(:data:`accelsim.sram.protection.DECODER_ENERGY_J`, overridable by the
+accelerator's ``decoder_energy_j`` table). The latency, the activation SRAM
+and the MACs are those of :meth:`Accelerator.energy` at the lowest bank
+supply (with ``alpha_power`` the slowest bank sets the clock).
+"""
+
+import math
+from dataclasses import dataclass
+
+from accelsim.accel._validate import AcceleratorError, check_int, check_text
+
+__all__ = ["BankedEnergy", "WeightBank", "bank_assignment", "banked_energy", "split_layers"]
+
+
+@dataclass(frozen=True)
+class WeightBank:
+    """One weight SRAM bank on its own supply.
+
+    Parameters
+    ----------
+    name : str
+    capacity_bits : int
+        Bits of SRAM in the bank (leaks even when not full).
+    layers : tuple of str
+        Layers whose weights the bank holds.
+    """
+
+    name: str
+    capacity_bits: int
+    layers: tuple = ()
+
+    def __post_init__(self):
+        check_text("weight_banks.name", self.name)
+        object.__setattr__(self, "capacity_bits", check_int(
+            f"weight_banks[{self.name!r}].capacity_bits", self.capacity_bits, minimum=1,
+            meaning="bank size in bits"))
+        layers = self.layers
+        if isinstance(layers, str) or not all(isinstance(x, str) for x in layers):
+            raise AcceleratorError(f"weight_banks[{self.name!r}].layers = {layers!r}: expected a "
+                                   "list of layer names")
+        object.__setattr__(self, "layers", tuple(layers))
+
+    def to_dict(self):
+        return {"name": self.name, "capacity_bits": self.capacity_bits, "layers": list(self.layers)}
+
+    @classmethod
+    def from_dict(cls, data):
+        if not isinstance(data, dict):
+            raise AcceleratorError(f"weight_banks entry = {data!r}: expected a table")
+        unknown = sorted(set(data) - {"name", "capacity_bits", "layers"})
+        if unknown:
+            raise AcceleratorError(f"weight_banks: unknown key(s) {', '.join(unknown)}; expected "
+                                   "name, capacity_bits, layers")
+        if "name" not in data or "capacity_bits" not in data:
+            raise AcceleratorError("weight_banks: every bank needs name and capacity_bits")
+        return cls(data["name"], data["capacity_bits"], tuple(data.get("layers", ())))
+
+
+def split_layers(layer_bits, n_banks, capacity_bits=None):
+    """``n_banks`` banks of contiguous layers, balanced by stored bits.
+
+    Parameters
+    ----------
+    layer_bits : sequence of (str, int)
+        Layers in execution order with their stored bits.
+    n_banks : int
+        Banks wanted (at most the number of layers).
+    capacity_bits : int, optional
+        Capacity of the whole weight SRAM, shared in proportion to the bits
+        each bank holds (default: each bank exactly its bits).
+
+    Returns
+    -------
+    tuple of WeightBank
+    """
+    names = [name for name, _ in layer_bits]
+    bits = [int(b) for _, b in layer_bits]
+    if not 1 <= n_banks <= len(names):
+        raise AcceleratorError(f"--banks = {n_banks!r}: expected an integer from 1 to {len(names)} "
+                               "(the model's layers with weights)")
+    total = sum(bits)
+    # Greedy cut at the cumulative share closest to k / n_banks, each bank non-empty.
+    cuts, start = [], 0
+    prefix = [0]
+    for b in bits:
+        prefix.append(prefix[-1] + b)
+    for k in range(1, n_banks):
+        target = total * k / n_banks
+        lo, hi = start + 1, len(names) - (n_banks - k)
+        best = min(range(lo, hi + 1), key=lambda i: abs(prefix[i] - target))
+        cuts.append(best)
+        start = best
+    bounds = [0, *cuts, len(names)]
+    banks = []
+    for k in range(n_banks):
+        members = tuple(names[bounds[k]:bounds[k + 1]])
+        held = prefix[bounds[k + 1]] - prefix[bounds[k]]
+        capacity = held if capacity_bits is None else max(1, round(capacity_bits * held / max(total, 1)))
+        banks.append(WeightBank(f"bank{k}", max(1, capacity), members))
+    return tuple(banks)
+
+
+def bank_assignment(banks, layer_names):
+    """Index of the bank of each layer; every layer in exactly one bank.
+
+    Raises
+    ------
+    AcceleratorError
+        If a bank names an unknown layer, a layer is in two banks or in none.
+    """
+    known = set(layer_names)
+    owner = {}
+    for i, bank in enumerate(banks):
+        for layer in bank.layers:
+            if layer not in known:
+                raise AcceleratorError(
+                    f"weight_banks[{bank.name!r}].layers names {layer!r}, not a layer of the model; "
+                    f"expected among {', '.join(layer_names)}")
+            if layer in owner:
+                raise AcceleratorError(f"layer {layer!r} is in two weight banks "
+                                       f"({banks[owner[layer]].name!r} and {bank.name!r})")
+            owner[layer] = i
+    missing = [name for name in layer_names if name not in owner]
+    if missing:
+        raise AcceleratorError(f"layer(s) {', '.join(missing)} in no weight bank; add them to "
+                               "the layers of a [[weight_banks]] table")
+    return [owner[name] for name in layer_names]
+
+
+@dataclass(frozen=True)
+class BankedEnergy:
+    """Energy of one inference with per-bank supplies and protection (joules).
+
+    ``weight_mem_j`` includes check bits, protected domains and decoders;
+    ``per_bank_j`` splits it by bank.
+    """
+
+    total_j: float
+    weight_mem_j: float
+    decoder_j: float
+    act_mem_j: float
+    mac_j: float
+    latency_s: float
+    per_bank_j: tuple
+
+
+def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal_v, *, banks=None,
+                  protections=None):
+    """Energy per inference with one supply and one protection per bank (see module docs).
+
+    Parameters
+    ----------
+    accelerator : Accelerator
+    workloads : sequence of LayerWorkload
+    weight_energy : accelsim.sram.EnergyModel
+    bank_vdd_v : sequence of float
+        Supply of each bank, volts.
+    vdd_nominal_v : float
+    banks : sequence of WeightBank, optional
+        Default: the accelerator's ``weight_banks``, or one bank of
+        ``weight_memory.capacity_bits`` holding every layer.
+    protections : sequence of str or Protection, optional
+        One per bank (default: ``none``).
+
+    Returns
+    -------
+    BankedEnergy
+    """
+    from accelsim.sram.protection import parse_protection
+
+    workloads = list(workloads)
+    # The per-bit energies the accelerator itself prices the weight SRAM with (its node, or the profile's).
+    weight_energy = accelerator.weight_energy_model(weight_energy)
+    if banks is None:
+        banks = accelerator.weight_banks or (WeightBank(
+            "weights", accelerator.weight_memory.capacity_bits,
+            tuple(w.name for w in workloads)),)
+    owner = bank_assignment(banks, [w.name for w in workloads])
+    bank_vdd_v = [float(v) for v in bank_vdd_v]
+    if len(bank_vdd_v) != len(banks):
+        raise AcceleratorError(f"bank voltages = {bank_vdd_v!r}: expected {len(banks)} values, "
+                               "one per weight bank")
+    protections = [parse_protection(p) for p in (protections or ["none"] * len(banks))]
+    if len(protections) != len(banks):
+        raise AcceleratorError(f"protections = {[p.name for p in protections]!r}: expected "
+                               f"{len(banks)} values, one per weight bank")
+    swept = accelerator.weight_memory.voltage_domain == "swept"
+    if not swept:
+        bank_vdd_v = [vdd_nominal_v] * len(banks)
+    base = accelerator.energy(workloads, weight_energy, min(bank_vdd_v), vdd_nominal_v)
+    latency = base.latency_s
+    table = dict(accelerator.decoder_energy_j or {})
+    read_nominal = weight_energy.read_energy_j(1, vdd_nominal_v, vdd_nominal_v)
+    per_bank, decoder_total = [], 0.0
+    for i, bank in enumerate(banks):
+        p, vdd = protections[i], bank_vdd_v[i]
+        layers = [w for w, b in zip(workloads, owner) if b == i]
+        dyn = leak = dec = 0.0
+        faulty_bits = nominal_bits = 0.0
+        for w in layers:
+            faulty_bits += w.n_weights * p.faulty_bits_per_word(w.weight_bits)
+            nominal_bits += w.n_weights * p.nominal_bits_per_word(w.weight_bits)
+            dec += p.decoder_energy_j(w.n_weights, w.weight_bits, table)
+        dyn = faulty_bits * weight_energy.read_energy_j(1, vdd, vdd_nominal_v) + nominal_bits * read_nominal
+        leak = (weight_energy.leakage_power_w(max(bank.capacity_bits, math.ceil(faulty_bits)), vdd,
+                                              vdd_nominal_v)
+                + (weight_energy.leakage_power_w(math.ceil(nominal_bits), vdd_nominal_v, vdd_nominal_v)
+                   if nominal_bits else 0.0)) * latency
+        per_bank.append(dyn + leak + dec)
+        decoder_total += dec
+    weight_mem_j = math.fsum(per_bank)
+    return BankedEnergy(total_j=weight_mem_j + base.act_mem_j + base.mac_j, weight_mem_j=weight_mem_j,
+                        decoder_j=decoder_total, act_mem_j=base.act_mem_j, mac_j=base.mac_j,
+                        latency_s=latency, per_bank_j=tuple(per_bank))

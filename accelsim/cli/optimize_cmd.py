@@ -1,0 +1,65 @@
+"""``accelsim optimize``: bank voltages and protection at a yield target, checked on held-out chips."""
+
+__all__ = ["register"]
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "optimize", help="search per-bank voltages and protection at a yield target",
+        description="Per-layer sensitivity, then a greedy descent of the weight SRAM banks' voltages "
+                    "per protection scheme, calibrated on --chips chips and re-measured on "
+                    "--holdout-chips other chips; writes candidates.csv, pareto.csv, uniform.csv, "
+                    "sensitivity.csv, optimum.json and front.png, and prints the optimum.")
+    parser.add_argument("--model", required=True, metavar="NAME|PATH", help="zoo name or checkpoint")
+    parser.add_argument("--profile", default="14nm", metavar="NAME|PATH", help="SRAM profile (default: 14nm)")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset spec (default: the model's zoo dataset, else digits)")
+    parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
+                        help="accuracy loss allowed, in points (default: 1)")
+    parser.add_argument("--yield", dest="yield_target", type=float, default=0.9, metavar="Y",
+                        help="share of chips within tolerance, in (0, 1] (default: 0.9)")
+    parser.add_argument("--banks", type=int, default=4, help="weight SRAM banks (default: 4)")
+    parser.add_argument("--protection", action="append", metavar="P",
+                        help="protection scheme to try (repeatable; default: none)")
+    parser.add_argument("--chips", type=int, default=10, help="calibration chips (default: 10)")
+    parser.add_argument("--holdout-chips", type=int, default=10, help="held-out chips (default: 10)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
+    parser.add_argument("--on-detect", default="zero", choices=("zero", "keep"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(handler=_run)
+
+
+def _dataset(model):
+    from accelsim.models import zoo
+
+    for record in zoo():
+        if record.name == model:
+            return record.dataset
+    return "digits"
+
+
+def _run(args):
+    import sys
+
+    from accelsim.optimize import format_optimum, optimize
+    from accelsim.plot_optimize import draw_front
+
+    def progress(text):
+        if not args.quiet:
+            print(f"\roptimize: {text}", end="", file=sys.stderr, flush=True)
+
+    result = optimize(args.model, args.profile, args.dataset or _dataset(args.model),
+                      tolerance_pp=args.tolerance, yield_target=args.yield_target, banks=args.banks,
+                      protections=tuple(args.protection or ("none",)), chips=args.chips,
+                      holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
+                      seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress)
+    if not args.quiet:
+        print(file=sys.stderr)
+    draw_front(args.out)
+    print(f"results: {args.out}/ (optimum.json, candidates.csv, pareto.csv, uniform.csv, "
+          "sensitivity.csv, front.png)")
+    print(format_optimum(result))
+    return 0

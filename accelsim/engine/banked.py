@@ -1,0 +1,145 @@
+"""A model whose weight SRAM is split into banks, each with its own supply and protection.
+
+Each bank is its own array: bank ``k`` of chip ``c`` is drawn as chip
+``c * n_banks + k`` of the profile (one bank: chip ``c`` itself, so one bank
+is exactly today's memory), holding the words of its layers in memory order.
+A run reads every bank at its voltage (decoding it under its protection),
+patches the clean weights with the words that differ, and re-runs the
+network from the first changed layer, like :class:`Evaluator`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from accelsim.engine.evaluate import Evaluator
+
+__all__ = ["BankedEvaluator", "BankedRun", "tensor_layer"]
+
+
+def tensor_layer(name):
+    """The layer of a parameter tensor (``conv1.weight`` -> ``conv1``)."""
+    return name.rpartition(".")[0] or name
+
+
+@dataclass(frozen=True, eq=False)
+class BankedRun:
+    """Logits and the counters of one banked read (summed over banks)."""
+
+    logits: torch.Tensor
+    faulty_cells: int
+    flipped_bits: int
+    corrected_words: int
+    detected_words: int
+    miscorrected_words: int
+    residual_flipped_bits: int
+    stored_bits: int = 0
+    tiled: bool = False
+
+    def run_result(self, protection="none"):
+        """The same as a :class:`~accelsim.engine.RunResult` (``model_ber`` over the banks' cells)."""
+        from accelsim.engine.evaluate import RunResult
+
+        return RunResult(logits=self.logits, faulty_cells=self.faulty_cells,
+                         flipped_bits=self.flipped_bits,
+                         model_ber=self.flipped_bits / self.stored_bits if self.stored_bits else 0.0,
+                         stored_bits=self.stored_bits, changed_tensors=(), first_step=0,
+                         tiled=self.tiled, protection=protection,
+                         corrected_words=self.corrected_words, detected_words=self.detected_words,
+                         miscorrected_words=self.miscorrected_words,
+                         residual_flipped_bits=self.residual_flipped_bits)
+
+
+class BankedEvaluator:
+    """Runs a :class:`QuantizedModel` on fixed inputs out of banked weight SRAM.
+
+    Parameters
+    ----------
+    qm : QuantizedModel
+    x : Tensor
+    profile : Profile
+    bank_layers : sequence of sequence of str
+        Layers of each bank (every parameter tensor's layer in one bank).
+    protections : sequence of str
+        Protection of each bank.
+    chip, seed : int
+    on_detect : {"zero", "keep"}
+    batch_size : int
+    """
+
+    def __init__(self, qm, x, profile, bank_layers, protections, chip=0, seed=0, on_detect="zero",
+                 batch_size=2048):
+        from accelsim.sram import SimulatedMemory
+        from accelsim.sram.protection import ProtectedMemory, parse_protection
+
+        self._qm = qm
+        self._clean = qm.clean_run(x, batch_size)
+        self._logits = Evaluator(qm, self._clean, None, chip)._logits
+        self._on_detect = on_detect
+        self.profile = profile
+        n_banks = len(bank_layers)
+        owner = {layer: k for k, layers in enumerate(bank_layers) for layer in layers}
+        self._index, self._memories, self._chips = [], [], []
+        for k in range(n_banks):
+            ranges = [qm._word_range(t) for t in qm.tensor_names if owner.get(tensor_layer(t)) == k]
+            index = (np.concatenate([np.arange(lo, hi) for lo, hi in ranges]) if ranges
+                     else np.empty(0, np.int64))
+            self._index.append(index)
+            p = parse_protection(protections[k])
+            if index.size == 0:
+                self._memories.append(None)
+            elif p.kind == "none":
+                self._memories.append(SimulatedMemory(profile, qm.words[index], qm.bits, seed=seed))
+            else:
+                self._memories.append(ProtectedMemory(profile, qm.words[index], qm.bits, p, seed=seed))
+            self._chips.append(chip if n_banks == 1 else chip * n_banks + k)
+        missing = [t for t in qm.tensor_names if tensor_layer(t) not in owner]
+        if missing:
+            from accelsim.accel import AcceleratorError
+
+            raise AcceleratorError(f"tensor(s) {', '.join(missing)} in no weight bank")
+
+    @property
+    def clean_logits(self):
+        return self._clean.logits
+
+    def run(self, bank_vdd_v):
+        """Read every bank at its voltage and run the inputs; a :class:`BankedRun`."""
+        qm = self._qm
+        indices, values, zero = [], [], []
+        totals = np.zeros(6, np.int64)
+        tiled = False
+        for k, memory in enumerate(self._memories):
+            if memory is None:
+                continue
+            index, vdd, chip = self._index[k], float(bank_vdd_v[k]), self._chips[k]
+            if hasattr(memory, "read_sparse"):
+                read = memory.read_sparse(vdd, chip)
+                differs = read.words != memory.words[read.word_index]
+                local, words = read.word_index[differs], read.words[differs]
+                totals += [read.faulty_cells, read.flipped_bits, 0, 0, 0, read.flipped_bits]
+            else:
+                read = memory.read(vdd, chip, self._on_detect)
+                local, words = read.word_index, read.words
+                if self._on_detect == "zero":
+                    zero.append(index[read.detected_index])
+                totals += [read.faulty_cells, read.flipped_bits, read.corrected_words,
+                           read.detected_words, read.miscorrected_words, read.residual_flipped_bits]
+            tiled = tiled or bool(read.tiled)
+            indices.append(index[local])
+            values.append(words)
+        word_index = np.concatenate(indices) if indices else np.empty(0, np.int64)
+        words = np.concatenate(values) if values else qm.words[:0]
+        zero = np.unique(np.concatenate(zero)) if zero else np.empty(0, np.int64)
+        touched = np.union1d(word_index, zero)
+        changed = qm.tensors_at_bits(touched * qm.bits)
+        weights = qm.patched_weights(word_index, words, changed)
+        if zero.size:
+            weights = dict(weights)
+            for name in qm.tensors_at_bits(zero * qm.bits):
+                lo, hi = qm._word_range(name)
+                weights[name].view(-1)[zero[(zero >= lo) & (zero < hi)] - lo] = 0.0
+        logits, _ = self._logits(weights, changed, None)
+        stored = sum(m.n_bits for m in self._memories if m is not None)
+        return BankedRun(logits, *(int(v) for v in totals), stored_bits=int(stored), tiled=tiled)

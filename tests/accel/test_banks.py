@@ -1,0 +1,88 @@
+"""Weight banks: the TOML tables, the layer mapping, per-bank energy with protection."""
+
+import dataclasses
+
+import pytest
+
+from accelsim.accel import (
+    Accelerator,
+    AcceleratorError,
+    LayerWorkload,
+    default_accelerator,
+)
+from accelsim.accel.banks import (
+    WeightBank,
+    bank_assignment,
+    banked_energy,
+    split_layers,
+)
+from accelsim.sram import EnergyModel
+
+
+def _workloads():
+    return [LayerWorkload(name=f"l{i}", kind="linear", n_weights=n, weight_bits=8, macs=n,
+                          act_in=64, act_out=n // 64, act_bits=8, zero_fraction=0.0)
+            for i, n in enumerate([64 * 10, 64 * 40, 64 * 30, 64 * 20])]
+
+
+def test_banks_round_trip_through_toml(tmp_path):
+    accel = dataclasses.replace(default_accelerator(), weight_banks=(
+        WeightBank("a", 1000, ("l0", "l1")), WeightBank("b", 2000, ("l2", "l3"))),
+        decoder_energy_j={"secded:64": 1e-12})
+    path = tmp_path / "a.toml"
+    path.write_text(accel.to_toml())
+    assert Accelerator.from_toml(path) == accel
+
+
+@pytest.mark.parametrize("banks, fragment", [
+    ((WeightBank("a", 10, ("l0", "l1", "l2")),), "l3"),
+    ((WeightBank("a", 10, ("l0", "l1", "l2", "l3", "nope")),), "nope"),
+    ((WeightBank("a", 10, ("l0", "l1")), WeightBank("b", 10, ("l1", "l2", "l3"))), "two weight banks"),
+])
+def test_bad_mappings_are_refused(banks, fragment):
+    with pytest.raises(AcceleratorError, match=fragment):
+        bank_assignment(banks, ["l0", "l1", "l2", "l3"])
+
+
+def test_bad_bank_tables_are_refused(tmp_path):
+    text = default_accelerator().to_toml() + '\n[[weight_banks]]\nname = "a"\nlayers = ["x"]\n'
+    path = tmp_path / "a.toml"
+    path.write_text(text)
+    with pytest.raises(AcceleratorError, match="capacity_bits"):
+        Accelerator.from_toml(path)
+    with pytest.raises(AcceleratorError, match="decoder_energy_j.hamming"):
+        dataclasses.replace(default_accelerator(), decoder_energy_j={"hamming": 1.0})
+
+
+def test_split_layers_is_contiguous_and_balanced():
+    banks = split_layers([(w.name, w.n_weights * 8) for w in _workloads()], 2)
+    assert [b.layers for b in banks] == [("l0", "l1"), ("l2", "l3")]
+    with pytest.raises(AcceleratorError, match="--banks"):
+        split_layers([("a", 1)], 2)
+
+
+def test_one_unprotected_bank_is_the_accelerator_energy():
+    accel, energy = default_accelerator(), EnergyModel()
+    for vdd in (0.9, 0.7):
+        plain = accel.energy(_workloads(), energy, vdd, 0.9)
+        banked = banked_energy(accel, _workloads(), energy, [vdd], 0.9)
+        assert banked.total_j == pytest.approx(plain.total_j, rel=1e-12)
+        assert banked.weight_mem_j == pytest.approx(plain.weight_mem_j, rel=1e-12)
+
+
+def test_protection_overheads_and_bank_voltages():
+    accel = dataclasses.replace(default_accelerator(), weight_memory=dataclasses.replace(
+        default_accelerator().weight_memory, capacity_bits=1))  # leakage follows the stored bits
+    energy = EnergyModel()
+    banks = split_layers([(w.name, w.n_weights * 8) for w in _workloads()], 2, capacity_bits=1)
+    none = banked_energy(accel, _workloads(), energy, [0.7, 0.7], 0.9, banks=banks)
+    secded = banked_energy(accel, _workloads(), energy, [0.7, 0.7], 0.9, banks=banks,
+                           protections=["secded:64", "secded:64"])
+    # 72/64 stored bits, plus a decoder per codeword.
+    assert secded.decoder_j == pytest.approx(sum(w.n_weights * 8 // 64 for w in _workloads()) * 0.7e-12)
+    assert secded.weight_mem_j - secded.decoder_j == pytest.approx(none.weight_mem_j * 72 / 64, rel=1e-6)
+    lower = banked_energy(accel, _workloads(), energy, [0.7, 0.6], 0.9, banks=banks)
+    assert lower.per_bank_j[0] == pytest.approx(none.per_bank_j[0], rel=1e-9)
+    assert lower.per_bank_j[1] < none.per_bank_j[1]
+    with pytest.raises(AcceleratorError, match="expected 2 values"):
+        banked_energy(accel, _workloads(), energy, [0.7], 0.9, banks=banks)
