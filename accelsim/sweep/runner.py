@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim._version import __version__
+from accelsim.data import DatasetError
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import Journal, point_key
@@ -113,8 +114,14 @@ def _prepare(spec):
     and dataset that do not fit end in one line (a ``SweepError``) before any
     computation.
     """
+    defaulted = spec.dataset is None
     spec = _default_dataset(spec)
-    profile, _, (x, y) = load_unit_inputs(spec, 0)
+    try:
+        profile, _, (x, y) = load_unit_inputs(spec, 0)
+    except DatasetError as exc:
+        if not defaulted:
+            raise
+        raise DatasetError(f"no --dataset given, so {spec.labels[0]}'s own dataset {spec.dataset!r}: {exc}") from None
     if not spec.voltages_v:
         spec = dataclasses.replace(spec, voltages_v=default_voltages(profile))
     for vdd_v in spec.voltages_v:
