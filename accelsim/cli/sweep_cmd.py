@@ -44,7 +44,7 @@ def register(subparsers):
 
 
 def format_operating_point(point):
-    """The one-line answer for one model (DESIGN.md's format)."""
+    """The one-line answer for one model (the format of docs/file-formats.md)."""
     if point.vdd_v is None:
         return (f"operating point: {point.model}: none within tolerance "
                 f"(accuracy {point.accuracy * 100:.1f}% at the highest voltage, {point.accuracy_change_pp:+.1f})")
