@@ -196,7 +196,7 @@ def _finish(fig, ax, xlabel, ylabel, title=None, legend_size="small", legend=Tru
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, which="both" if "log" in (ax.get_yscale(), ax.get_xscale()) else "major")
-    if legend:
+    if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=legend_size)
     return fig
 
@@ -301,7 +301,8 @@ def accuracy_voltage_figure(summary, context):
     points = context.operating_points(summary)
     reference_pct = next(iter(points.values())).reference_accuracy * 100
     volts_all = sorted({float(r["vdd_v"]) for r in summary})
-    crop = _flat_above_vmin(summary, context.vdd_min_v) and any(v > context.vdd_min_v for v in volts_all)
+    crop = (_flat_above_vmin(summary, context.vdd_min_v) and any(v > context.vdd_min_v for v in volts_all)
+            and any(v <= context.vdd_min_v + 1e-12 for v in volts_all))
     lows, highs = [reference_pct - context.tolerance_pp], []
     for model, rows in groups.items():
         volts = _floats(rows, "vdd_v")
@@ -355,7 +356,10 @@ def error_ber_figure(summary, context):
         ax.errorbar(rate[keep], err[keep], yerr=[err[keep] - low[keep], high[keep] - err[keep]], marker="o",
                     ms=4, capsize=2, lw=1, label=model)
         highs.append(high[keep].max())
-    ax.set_xscale("log")
+    if len(highs) > 1:
+        ax.set_xscale("log")
+    else:
+        ax.text(0.5, 0.5, "no flipped bit at any swept voltage", transform=ax.transAxes, ha="center")
     ax.set_ylim(0, min(100, max(highs) + 2))
     return _finish(fig, ax, "flipped-bit rate of the stored weights (flipped bits / stored bits)",
                    "robust error (%)", f"Robust error vs flipped-bit rate ({context.where})")
@@ -378,7 +382,10 @@ def ber_voltage_figure(summary, context):
                 label=f"flipped-bit rate of {model} (flipped / stored bits)")
     if context.vdd_min_v is not None:
         ax.axvline(context.vdd_min_v, color="grey", ls=":", lw=1, label="Vmin")
-    ax.set_yscale("log")
+    if (cells > 0).any():
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no faulty cell at any swept voltage", transform=ax.transAxes, ha="center")
     return _finish(fig, ax, "weight SRAM supply voltage (V)", "rate (mean over chips)",
                    f"Faulty cells and flipped bits vs voltage ({context.where})", legend_size="x-small")
 

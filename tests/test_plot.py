@@ -181,3 +181,16 @@ def test_fail_map_opens_on_the_most_faulty_array_with_square_cells(chip):
     assert ax.get_aspect() == 1.0
     image = ax.get_images()[0]
     assert image.get_clim() == (chip.vdd_floor_v, chip.vdd_min_v)
+
+
+def test_sweep_figures_of_a_nominal_only_sweep(tmp_path):
+    import warnings
+
+    from accelsim.plot import draw_sweep
+    from accelsim.sweep import SweepSpec, run_sweep
+
+    run_sweep(SweepSpec(models=("digits-cnn-normal-8b",), voltages_v=(0.8,), chips=1, limit=50), tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = draw_sweep(tmp_path, fmt="svg")
+    assert [p.suffix for p in paths] == [".svg"] * 4

@@ -65,7 +65,7 @@ def resume_hint(args, argv):
 
 
 def format_operating_point(point, show_yield=False):
-    """The one-line answer for one model (DESIGN.md's format; with ``show_yield``, its chip yield)."""
+    """The one-line answer for one model (the format of docs/file-formats.md; with ``show_yield``, its chip yield)."""
     protection = getattr(point, "protection", "none")
     label = point.model if protection == "none" else f"{point.model} [{protection}]"
     yield_text = ("" if not show_yield or getattr(point, "chip_yield", None) is None

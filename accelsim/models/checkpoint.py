@@ -2,7 +2,7 @@
 
 ``state_dict`` loads into ``accelsim.models.build(meta["arch"])``; ``meta`` is
 a JSON string describing how the model was trained and how well it does
-(DESIGN.md, "Checkpoints"). Required meta keys are :data:`REQUIRED_META`.
+(docs/file-formats.md, "Checkpoint"). Required meta keys are :data:`REQUIRED_META`.
 """
 
 import json

@@ -2,7 +2,7 @@
 
 ``run_sweep(SweepSpec(...), out_dir)`` walks each model and chip from high to
 low voltage and returns plain data (:class:`SweepResult`); the files it
-writes are described in DESIGN.md ("Sweep results"). The package itself is
+writes are described in docs/file-formats.md ("Sweep results"). The package itself is
 callable: ``accelsim.sweep(spec, out_dir)`` is ``run_sweep(spec, out_dir)``.
 """
 

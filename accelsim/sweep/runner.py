@@ -13,6 +13,7 @@ import numpy as np
 from accelsim._limits import MAX_CHIPS, MAX_SWEEP_POINTS, MAX_VOLTAGES
 from accelsim._safeio import FolderLock, atomic_write, describe_os_error
 from accelsim._version import __version__
+from accelsim.data import DatasetError
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
@@ -155,8 +156,14 @@ def _prepare(spec, allow_large=False):
     computation.
     """
     _check_limits(spec, allow_large)  # chips and explicit voltages, before any loading
+    defaulted = spec.dataset is None
     spec = _default_dataset(spec)
-    profile, _, (x, y) = load_unit_inputs(spec, 0)
+    try:
+        profile, _, (x, y) = load_unit_inputs(spec, 0)
+    except DatasetError as exc:
+        if not defaulted:
+            raise
+        raise DatasetError(f"no --dataset given, so {spec.labels[0]}'s own dataset {spec.dataset!r}: {exc}") from None
     if len(y) == 0:
         raise SweepError(f"dataset {_dataset_label(spec.dataset)!r} has no test examples; "
                          "a sweep needs at least one")

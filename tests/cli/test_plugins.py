@@ -34,7 +34,13 @@ def plugin(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-plugin-iss12\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[accelsim.plugins]\nmy_plugin_iss12 = my_plugin_iss12:register\n")
     monkeypatch.syspath_prepend(str(site))
-    return site
+    yield site
+    # Leave the process's registries as they were, so other tests see only the built-in architectures.
+    from accelsim import _plugins
+    from accelsim.models.registry import ARCHITECTURES
+
+    ARCHITECTURES.pop("my-net-iss12", None)
+    _plugins._loaded.discard(("my_plugin_iss12", "my_plugin_iss12:register"))
 
 
 def test_train_then_sweep_a_plugin_architecture(plugin, tmp_path, capsys):

@@ -165,3 +165,14 @@ def test_default_sweep_uses_mnist_when_accelsim_data_has_it(tmp_path, monkeypatc
     assert dataset == "mnist" and limit * 0.01 >= 10 and all(m.startswith("mnist-") for m in models)
     args.model = ["digits-cnn-normal-8b"]
     assert default_models_and_data(args) == (("digits-cnn-normal-8b",), None, None)
+
+
+def test_a_checkpoints_own_dataset_is_the_default_and_a_mismatch_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ACCELSIM_DATA", raising=False)
+    assert main(["sweep", "--quiet", "--model", "mnist-lenet-normal-8b", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "own dataset 'mnist'" in err[0] and "$ACCELSIM_DATA" in err[0]
+    assert main(["sweep", "--quiet", "--model", "mnist-lenet-normal-8b", "--dataset", "digits",
+                 "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expects inputs of shape 1x28x28" in err[0] and "--dataset mnist" in err[0]

@@ -8,6 +8,17 @@ from accelsim.data import DatasetError, DatasetInfo, dataset_info, dataset_names
 INFO = DatasetInfo("tiny", 3, (1, 4, 4), (0.0,), (1.0,))
 
 
+@pytest.fixture(autouse=True)
+def _clean_registry():
+    """Registrations of a test end with it: other tests see only the built-in datasets."""
+    from accelsim.data import loading
+
+    before = dict(loading._REGISTERED)
+    yield
+    loading._REGISTERED.clear()
+    loading._REGISTERED.update(before)
+
+
 def _loader(split, limit):
     x = torch.arange(6 * 16, dtype=torch.float32).reshape(6, 1, 4, 4)
     y = torch.tensor([0, 1, 2, 0, 1, 2])

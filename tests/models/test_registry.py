@@ -110,7 +110,8 @@ def test_bad_num_classes(num_classes):
 
 
 def test_names_rejects_an_unknown_dataset():
-    with pytest.raises(ArchitectureError, match=r"dataset is 'svhn'; expected None or one of digits, mnist, fashion-mnist, cifar10"):
+    expected = r"dataset is 'svhn'; expected None or one of digits, mnist, fashion-mnist, cifar10"
+    with pytest.raises(ArchitectureError, match=expected):
         names("svhn")
 
 
