@@ -32,9 +32,14 @@ class RunResult:
     changed_tensors : tuple of str
         Parameter tensors with at least one faulty cell.
     first_step : int
-        Index of the first executed program step (0: full run).
+        Index of the first program step that reads a changed weight (the
+        number of steps when no weight changed); also :attr:`first_changed_step`.
     tiled : bool
         True when the model is larger than a measured chip, which repeats.
+    first_executed_step : int
+        Index of the first step actually executed: the latest cached cut at
+        or before ``first_step`` (0: the whole network ran; the number of
+        steps: nothing ran, the clean logits were reused).
     """
 
     logits: torch.Tensor
@@ -45,6 +50,12 @@ class RunResult:
     changed_tensors: tuple
     first_step: int
     tiled: bool
+    first_executed_step: int = 0
+
+    @property
+    def first_changed_step(self) -> int:
+        """The first step reading a changed weight (same as ``first_step``)."""
+        return self.first_step
 
 
 class CleanRun:
@@ -112,6 +123,12 @@ class CleanRun:
             self._cache = caches
         return self._logits
 
+    def start_for(self, first, transform=None):
+        """The step :meth:`run_from` starts executing at for a change at step ``first``."""
+        if transform is not None and transform is not self.transform:
+            return 0
+        return max((c for c in self.cuts if c <= first), default=0)
+
     def run_from(self, first, weights, transform=None):
         """Logits with ``weights``, executing from the latest cached cut at or before step ``first``.
 
@@ -120,7 +137,7 @@ class CleanRun:
         """
         if transform is None:
             transform = self.transform
-        start = max((c for c in self.cuts if c <= first), default=0) if transform is self.transform else 0
+        start = self.start_for(first, transform)
         if start:
             _ = self.logits  # fills the cache
         outputs = []
@@ -173,14 +190,17 @@ class Evaluator:
         weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
         if act_faults is not None:
             logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
-            first = 0
+            first = executed = 0
         elif not changed:
             logits, first = self._clean.logits, len(self._clean.program.steps)
+            executed = first
         else:
             first = self._clean.program.first_step_reading(changed)
+            executed = self._clean.start_for(first)
             logits = self._clean.run_from(first, weights)
         stored = self._qm.stored_bits
         return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
                          flipped_bits=int(read.flipped_bits),
                          model_ber=read.flipped_bits / stored, stored_bits=stored,
-                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
+                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled),
+                         first_executed_step=executed)

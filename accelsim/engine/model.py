@@ -1,6 +1,7 @@
 """QuantizedModel: a network whose every parameter tensor is fixed-point codes in memory."""
 
 import copy
+import hashlib
 import json
 from collections import OrderedDict
 
@@ -18,6 +19,14 @@ from accelsim.sram import SimulatedMemory
 __all__ = ["QuantizedModel"]
 
 _MEMORY_CACHE_SIZE = 4
+
+
+def _content_key(x):
+    """Digest of a tensor's dtype, shape and bytes: equal keys mean equal inputs."""
+    x = x.detach().cpu().contiguous()
+    digest = hashlib.blake2b(f"{x.dtype}{tuple(x.shape)}".encode(), digest_size=16)
+    digest.update(x.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 class QuantizedModel:
@@ -191,8 +200,12 @@ class QuantizedModel:
         return self._memories[key][1]
 
     def clean_run(self, x, batch_size=2048, cache_bytes=1 << 30):
-        """The clean pass on ``x`` (cached for the last inputs, shared by chips)."""
-        key = (id(x), int(batch_size), int(cache_bytes))
+        """The clean pass on ``x`` (cached for the last inputs, shared by chips).
+
+        The cache is keyed on the content of ``x`` (a digest of its bytes), not
+        its identity, so inputs changed in place are never served stale logits.
+        """
+        key = (_content_key(x), int(batch_size), int(cache_bytes))
         if self._clean_run_key != key:
             self._clean_run = CleanRun(self._program, self._clean_weights, x, batch_size, cache_bytes,
                                        self._clean_transform)

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,7 +56,6 @@ def test_output_shape_gives_channels_and_pixels():
 
 
 def test_numpy_integers_are_normalised():
-    np = pytest.importorskip("numpy")
     workload = LayerWorkload(**{**BASE, "n_weights": np.int64(66)}, output_shape=[np.int64(6)])
     assert type(workload.n_weights) is int
     assert workload.output_shape == (6,)
