@@ -67,12 +67,10 @@ def _spec(args):
 
 
 def _run(args):
+    from accelsim._checks import Interval, check
     from accelsim.cli._progress import ProgressBar
     from accelsim.plot import draw_sweep
-    from accelsim.sweep import run_sweep
-
-    from accelsim._checks import Interval, check
-    from accelsim.sweep import SweepError
+    from accelsim.sweep import SweepError, run_sweep
 
     check("--tolerance", args.tolerance, Interval(float, 0, 100), meaning="accuracy points", error=SweepError)
     spec = _spec(args)

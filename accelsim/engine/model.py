@@ -62,7 +62,7 @@ class QuantizedModel:
         self._tensor_index = {name: i for i, name in enumerate(self.tensor_names)}
         self._shapes = tuple(p.shape for p in parameters.values())
         self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
-        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams)]
+        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams, strict=True)]
         chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
         self.words = np.concatenate(chunks)
         self.words.setflags(write=False)

@@ -109,7 +109,7 @@ def summarize(rows):
     for row in sorted_rows(rows):
         groups.setdefault((row["model"], row["vdd_v"]), []).append(row)
     summary = []
-    for (model, vdd_v), group in groups.items():
+    for group in groups.values():
         first = group[0]
         acc = _mean_ci([r["accuracy"] for r in group])
         rerr = _mean_ci([r["robust_error"] for r in group])
@@ -125,7 +125,7 @@ def summarize(rows):
             "robust_error_ci95_high": rerr[2],
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])
-    for s, on_front in zip(summary, front):
+    for s, on_front in zip(summary, front, strict=True):
         s["pareto"] = bool(on_front)
     return summary
 
