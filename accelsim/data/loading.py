@@ -1,9 +1,16 @@
 """One entry point for every dataset: ``load_dataset(spec)`` and ``dataset_info(spec)``."""
 
+from typing import TYPE_CHECKING
+
 from accelsim.data._spec import DatasetError, check_limit, check_split, parse_spec
 from accelsim.data.cifar10 import cifar10_info, load_cifar10
 from accelsim.data.digits import DIGITS_INFO, load_digits
 from accelsim.data.mnist import load_mnist, mnist_info
+
+if TYPE_CHECKING:
+    import torch
+
+    from accelsim.data._spec import DatasetInfo
 
 __all__ = ["DATASET_NAMES", "load_dataset", "dataset_info"]
 
@@ -22,7 +29,8 @@ def _parse(spec, folder_required):
     return name, directory
 
 
-def load_dataset(spec, split="test", *, limit=None):
+def load_dataset(spec: str, split: str = "test", *,
+                 limit: int | None = None) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Examples and labels of a dataset, normalised as the reference models expect.
 
     Parameters
@@ -61,7 +69,7 @@ def load_dataset(spec, split="test", *, limit=None):
     return load(directory, split, limit=limit)
 
 
-def dataset_info(spec):
+def dataset_info(spec: str) -> "DatasetInfo":
     """The `DatasetInfo` of a dataset: classes, input shape, normalisation.
 
     Parameters

@@ -14,7 +14,7 @@ from accelsim.engine.activations import ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
-from accelsim.sram import SimulatedMemory
+from accelsim.sram import Profile, SimulatedMemory
 
 __all__ = ["QuantizedModel"]
 
@@ -80,7 +80,8 @@ class QuantizedModel:
         self._clean_run = None
 
     @classmethod
-    def from_torch(cls, module, scheme, example_input, meta=None, act_quant=None):
+    def from_torch(cls, module: torch.nn.Module, scheme: "str | quant.QuantScheme", example_input: torch.Tensor,
+                   meta: dict | None = None, act_quant=None) -> "QuantizedModel":
         """Quantize ``module`` and prepare it for execution out of memory.
 
         Parameters
@@ -176,7 +177,7 @@ class QuantizedModel:
         return reference.eval()
 
     # -- execution ----------------------------------------------------------------
-    def forward(self, x, weights=None):
+    def forward(self, x: torch.Tensor, weights: dict | None = None) -> torch.Tensor:
         """Logits of ``x`` with ``weights`` (default: the clean quantized ones)."""
         logits, _ = self._program.run(x, self._clean_weights if weights is None else weights,
                                       transform=self._clean_transform)
@@ -189,7 +190,7 @@ class QuantizedModel:
                               "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
         return self._act_path.transform(act_faults)
 
-    def memory(self, profile, seed=0):
+    def memory(self, profile: Profile, seed: int = 0) -> SimulatedMemory:
         """The :class:`SimulatedMemory` holding this model's words in ``profile`` (cached)."""
         key = (id(profile), int(seed))
         if key not in self._memories:
@@ -212,7 +213,8 @@ class QuantizedModel:
             self._clean_run_key = key
         return self._clean_run
 
-    def evaluator(self, x, profile, chip=0, seed=0, batch_size=2048, cache_bytes=1 << 30):
+    def evaluator(self, x: torch.Tensor, profile: Profile, chip: int = 0, seed: int = 0, batch_size: int = 2048,
+                  cache_bytes: int = 1 << 30) -> Evaluator:
         """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``.
 
         Evaluators of the same inputs share one clean pass and its cached

@@ -106,12 +106,12 @@ class Profile:
         return self._meta
 
     @property
-    def cells_per_array(self):
+    def cells_per_array(self) -> int:
         """Cells (bits) per array: ``rows * cols``."""
         return self._meta.cells_per_array
 
     @property
-    def n_cells(self):
+    def n_cells(self) -> int:
         """Cells of the declared chip: ``arrays * rows * cols``."""
         return self._meta.n_cells
 
@@ -119,18 +119,18 @@ class Profile:
         """The JSON-ready ``meta`` dict, as :meth:`save` writes it."""
         return self._meta.to_dict()
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write the profile to ``path`` (a ``.npz`` file, version 1)."""
         write_profile_file(path, self.to_meta(), self._cells)
 
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         """sha256 (hex) of the file-level content: the meta and any listed cells."""
         digest = hashlib.sha256(json.dumps(self.to_meta(), sort_keys=True).encode())
         if self._cells is not None:
             digest.update(chip_fingerprint(self._cells).encode())
         return digest.hexdigest()
 
-    def check_voltage(self, vdd_v):
+    def check_voltage(self, vdd_v: float | np.ndarray) -> None:
         """Raise ``ProfileError`` unless every ``vdd_v`` is in ``[vdd_floor_v, vdd_nominal_v]``."""
         volts = _as_float_array("vdd_v", vdd_v)
         outside = ~((volts >= self.vdd_floor_v) & (volts <= self.vdd_nominal_v))
@@ -182,7 +182,7 @@ class Profile:
         return CellTable(self._cells.cell_index[:end], self._cells.v_fail_v[:end],
                          self._cells.fault_kind[:end], self._cells.p_error[:end])
 
-    def faulty_cells(self, vdd_v, chip=0):
+    def faulty_cells(self, vdd_v: float | np.ndarray, chip: int = 0) -> int | np.ndarray:
         """Number of cells of chip ``chip`` (declared arrays) faulty at ``vdd_v``.
 
         Returns an ``int`` for a scalar ``vdd_v``, else an int64 array of its shape.
@@ -202,7 +202,7 @@ class Profile:
             self._sorted_v_fail[chip] = np.sort(self.chip_cells(chip).v_fail_v)
         return self._sorted_v_fail[chip]
 
-    def ber(self, vdd_v, chip=None):
+    def ber(self, vdd_v: float | np.ndarray, chip: int | None = None) -> float | np.ndarray:
         """Bit error rate at ``vdd_v``: the fraction of cells faulty there.
 
         Parameters
@@ -227,7 +227,7 @@ class Profile:
             rate = np.asarray(self.faulty_cells(vdd_v, 0 if chip is None else chip)) / self.n_cells
         return float(rate) if np.ndim(rate) == 0 else np.asarray(rate, dtype=np.float64)
 
-    def voltage_for_ber(self, ber):
+    def voltage_for_ber(self, ber: float) -> float:
         """Highest voltage at which the population BER reaches ``ber``.
 
         Parameters
@@ -270,7 +270,7 @@ class Profile:
         return v_fail_descending[np.maximum(needed, 1) - 1]
 
 
-def load_profile(name_or_path):
+def load_profile(name_or_path: str | os.PathLike) -> Profile:
     """Load a profile by path, or by name from the profile folders.
 
     Names are looked up as ``NAME.npz`` in the folders of

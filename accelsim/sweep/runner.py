@@ -4,9 +4,12 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +22,7 @@ from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.results import (
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
+    OperatingPoint,
     operating_points,
     sorted_rows,
     summarize,
@@ -26,6 +30,9 @@ from accelsim.sweep.results import (
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
 from accelsim.sweep.unit import load_unit_inputs, model_label
+
+if TYPE_CHECKING:
+    from accelsim.sram import Profile
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "SweepOutputError", "default_voltages"]
 
@@ -63,12 +70,12 @@ class SweepResult:
     summary: list
     damaged_journal_lines: int = 0
 
-    def operating_points(self, tolerance_pp=1.0):
+    def operating_points(self, tolerance_pp: float = 1.0) -> list[OperatingPoint]:
         """Per model, the lowest-energy voltage within ``tolerance_pp`` of the reference accuracy."""
         return operating_points(self.summary, [model_label(m, self.spec.bits) for m in self.spec.models], tolerance_pp)
 
 
-def default_voltages(profile, n=_DEFAULT_POINTS):
+def default_voltages(profile: "Profile", n: int = _DEFAULT_POINTS) -> tuple[float, ...]:
     """Nominal, then ``n`` voltages from Vmin down to where BER reaches 10% (or the floor)."""
     try:
         low = max(profile.vdd_floor_v, profile.voltage_for_ber(_DEFAULT_LOWEST_BER))
@@ -242,7 +249,9 @@ def _output_error(directory, exc):
         f"{JOURNAL_NAME}: fix that and rerun the same command with --resume")
 
 
-def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, allow_large=False):
+def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, executor: str = "local", resume: bool = False,
+              progress: Callable[[SweepProgress], None] | None = None, *,
+              allow_large: bool = False) -> SweepResult:
     """Run ``spec``, writing results into ``out_dir`` as points finish.
 
     Parameters

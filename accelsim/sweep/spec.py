@@ -36,7 +36,7 @@ def _check_count(n, max_voltages):
                          "pass --allow-large to lift it")
 
 
-def parse_voltages(text, max_voltages=MAX_VOLTAGES):
+def parse_voltages(text: str, max_voltages: int | None = MAX_VOLTAGES) -> tuple[float, ...]:
     """Parse ``START:STOP:N`` (N evenly spaced, both ends included) or ``V1,V2,...``.
 
     Parameters
@@ -105,9 +105,9 @@ class SweepSpec:
         Torch intra-op threads, pinned alike in every executor so results agree.
     """
 
-    models: tuple = DEFAULT_MODELS
+    models: tuple[str, ...] = DEFAULT_MODELS
     profile: str = DEFAULT_PROFILE
-    voltages_v: tuple = ()
+    voltages_v: tuple[float, ...] = ()
     chips: int = 5
     bits: int | None = None
     dataset: str = "digits"
@@ -136,12 +136,12 @@ class SweepSpec:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
             raise SweepError(f"seed must be a whole number in [0, 2**63), got {self.seed!r}")
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """Plain JSON-ready dict with a schema version."""
         return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: dict) -> "SweepSpec":
         """Inverse of :meth:`to_dict`; unknown keys or versions are errors."""
         data = dict(data)
         version = data.pop("schema_version", None)
