@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from accelsim._checks import float_array
 from accelsim.sram._chip_models import chip_fingerprint, draw_chip
 from accelsim.sram._lookup import list_profiles, resolve_profile
 from accelsim.sram._meta import META_KEYS, ProfileMeta
@@ -132,7 +133,7 @@ class Profile:
 
     def check_voltage(self, vdd_v: float | np.ndarray) -> None:
         """Raise ``ProfileError`` unless every ``vdd_v`` is in ``[vdd_floor_v, vdd_nominal_v]``."""
-        volts = _as_float_array("vdd_v", vdd_v)
+        volts = float_array("vdd_v", vdd_v, error=ProfileError, finite=False)
         outside = ~((volts >= self.vdd_floor_v) & (volts <= self.vdd_nominal_v))
         if np.any(outside):
             first = volts[outside].flat[0].item()
@@ -245,7 +246,7 @@ class Profile:
         ProfileError
             If a rate is outside what the profile describes.
         """
-        rates = _as_float_array("ber", ber)
+        rates = float_array("ber", ber, error=ProfileError, finite=False)
         low, high = self.ber(self.vdd_nominal_v), self.ber(self.vdd_floor_v)
         outside = ~((rates >= low) & (rates <= high) & (rates > 0))
         if np.any(outside):
@@ -330,16 +331,4 @@ def _check_all(where, field, values, valid, expected):
         bad = np.flatnonzero(~valid)[0]
         raise ProfileError(f"{where}: {field} holds {values[bad].item()!r} "
                            f"({np.count_nonzero(~valid)} invalid entries); expected {expected}")
-
-
-def _as_float_array(field, value):
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ProfileError(f"{field} = {value!r} is not a number; expected a real number or "
-                           "an array of them")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ProfileError(f"{field} = {value!r} is not a number; expected a real number or "
-                           "an array of them") from None
-    return array
 
