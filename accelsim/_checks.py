@@ -38,6 +38,7 @@ __all__ = [
     "check",
     "check_all",
     "fail",
+    "float_array",
 ]
 
 
@@ -185,6 +186,33 @@ def check(
         expected = constraint.describe() + (f" ({meaning})" if meaning else "")
         fail(where, value, expected, error)
     return clean
+
+
+def float_array(where: str, value: object, *, error: type[UserInputError] = UserInputError,
+                low: float | None = None, closed: str = "both", finite: bool = True):
+    """``value`` as a float64 NumPy array (a number or an array of them), every entry finite and above ``low``.
+
+    ``closed="neither"`` refuses ``low`` itself. Strings and booleans are refused.
+    ``finite=False`` lets NaN and infinities through (for a caller whose own
+    range check names them better).
+    """
+    import numpy as np
+
+    expected = f"a {'finite ' if finite else ''}number or an array of them"
+    if low is not None:
+        expected += f" ({'>=' if closed == 'both' else '>'} {low})"
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        fail(where, value, expected, error)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(where, value, expected, error)
+    bad = ~np.isfinite(array) if finite else np.zeros(array.shape, bool)
+    if low is not None:
+        bad |= array < low if closed == "both" else array <= low
+    if np.any(bad):
+        fail(where, array[bad].flat[0].item(), expected, error)
+    return array
 
 
 def check_all(values: dict, constraints: dict, *, error: type[UserInputError] = UserInputError,

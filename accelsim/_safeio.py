@@ -118,7 +118,7 @@ def describe_os_error(exc: OSError) -> str:
     reason = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
               errno.EFBIG: "file size limit exceeded", errno.EROFS: "read-only file system",
               errno.EACCES: "permission denied", errno.ELOOP: "refusing to follow a symlink"}
-    return reason.get(exc.errno, exc.strerror or str(exc))
+    return reason.get(exc.errno or 0, exc.strerror or str(exc))
 
 
 class FolderLock:

@@ -204,7 +204,7 @@ def inference_energy(accelerator, workloads, weight_energy, vdd_v, vdd_nominal_v
     act = accelerator.activation_memory
     layers = tuple(
         _layer_energy(workload, cost, accelerator, clock_hz, read_j_per_bit, leakage_w, act)
-        for workload, cost in zip(workloads, costs))
+        for workload, cost in zip(workloads, costs, strict=True))
     return EnergyBreakdown(
         vdd_v=vdd_v,
         vdd_nominal_v=vdd_nominal_v,

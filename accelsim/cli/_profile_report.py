@@ -80,6 +80,6 @@ def _ber_table(profile, chip):
     faulty = profile.faulty_cells(volts, chip=chip)
     rows = [f"  {'V':>8}  {'V/Vmin':>7}  {'BER population':>14}  {f'BER chip {chip}':>12}  "
             f"{'faulty cells':>12}"]
-    for v, p, c, n in zip(volts, population, counted, faulty):
+    for v, p, c, n in zip(volts, population, counted, faulty, strict=True):
         rows.append(f"  {v:8.4f}  {v / profile.vdd_min_v:7.3f}  {p:14.3e}  {c:12.3e}  {n:12,d}")
     return "\n".join(rows)

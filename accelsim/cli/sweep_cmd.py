@@ -121,14 +121,12 @@ def _spec(args):
 
 
 def _run(args):
+    from accelsim._checks import Interval, check
     from accelsim.cli._progress import ProgressBar
     from accelsim.plot import draw_sweep
     from accelsim.report import write_report
-    from accelsim.sweep import run_sweep
+    from accelsim.sweep import SweepError, run_sweep
     from accelsim.sweep.diagnostics import sweep_warnings
-
-    from accelsim._checks import Interval, check
-    from accelsim.sweep import SweepError
 
     check("--tolerance", args.tolerance, Interval(float, 0, 100), meaning="accuracy points", error=SweepError)
     yield_target = check("--yield", args.yield_target, Interval(float, 0, 1, closed="right"),

@@ -16,7 +16,7 @@ def format_table(records):
     """A fixed-width table of zoo records, a header line first."""
     rows = [_COLUMNS] + [tuple(_cell(getattr(r, c), c) for c in _COLUMNS) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def _cell(value, column):

@@ -61,7 +61,7 @@ def stratified_split(labels, n_test, seed):
     per_class[by_fraction[: n_test - per_class.sum()]] += 1
     rng = np.random.default_rng(seed)
     test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k]
-                           for c, k in zip(classes, per_class)])
+                           for c, k in zip(classes, per_class, strict=True)])
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test] = True
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accelsim._plugins import load_plugins
 from accelsim.data._spec import DatasetError, DatasetInfo, check_limit, check_split, parse_spec
@@ -21,6 +22,9 @@ from accelsim.data.mnist import fashion_mnist_info, load_fashion_mnist, load_mni
 
 __all__ = ["DATASET_NAMES", "DATA_ENV", "load_dataset", "dataset_info", "dataset_names", "register",
            "dataset_name", "data_folder"]
+
+if TYPE_CHECKING:
+    import torch
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
 DATA_ENV = "ACCELSIM_DATA"
@@ -119,7 +123,8 @@ def _parse(spec, folder_required):
     return name, directory
 
 
-def load_dataset(spec, split="test", *, limit=None):
+def load_dataset(spec: str, split: str = "test", *,
+                 limit: int | None = None) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Examples and labels of a dataset, normalised as the reference models expect.
 
     Parameters
@@ -162,7 +167,7 @@ def load_dataset(spec, split="test", *, limit=None):
     return load(directory, split, limit=limit)
 
 
-def dataset_info(spec):
+def dataset_info(spec: str) -> "DatasetInfo":
     """The `DatasetInfo` of a dataset: classes, input shape, normalisation.
 
     Parameters

@@ -140,6 +140,6 @@ class BankedEvaluator:
             for name in qm.tensors_at_bits(zero * qm.bits):
                 lo, hi = qm._word_range(name)
                 weights[name].view(-1)[zero[(zero >= lo) & (zero < hi)] - lo] = 0.0
-        logits, _ = self._logits(weights, changed, None)
+        logits, _, _ = self._logits(weights, changed, None)
         stored = sum(m.n_bits for m in self._memories if m is not None)
         return BankedRun(logits, *(int(v) for v in totals), stored_bits=int(stored), tiled=tiled)

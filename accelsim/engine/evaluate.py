@@ -32,7 +32,8 @@ class RunResult:
     changed_tensors : tuple of str
         Parameter tensors with at least one faulty cell.
     first_step : int
-        Index of the first executed program step (0: full run).
+        Index of the first program step that reads a changed weight (the
+        number of steps when no weight changed); also :attr:`first_changed_step`.
     tiled : bool
         True when the model is larger than a measured chip, which repeats.
     protection : str
@@ -42,6 +43,10 @@ class RunResult:
         ``flipped_bits`` for ``none``. With protection, ``faulty_cells``,
         ``flipped_bits`` and ``model_ber`` count the cells of the swept array,
         check bits included (``stored_bits`` is that array's size).
+    first_executed_step : int
+        Index of the first step actually executed: the latest cached cut at
+        or before ``first_step`` (0: the whole network ran; the number of
+        steps: nothing ran, the clean logits were reused).
     """
 
     logits: torch.Tensor
@@ -57,10 +62,16 @@ class RunResult:
     detected_words: int = 0
     miscorrected_words: int = 0
     residual_flipped_bits: int = -1
+    first_executed_step: int = 0
 
     def __post_init__(self):
         if self.residual_flipped_bits < 0:  # unprotected: every flipped bit is delivered
             object.__setattr__(self, "residual_flipped_bits", int(self.flipped_bits))
+
+    @property
+    def first_changed_step(self) -> int:
+        """The first step reading a changed weight (same as ``first_step``)."""
+        return self.first_step
 
 
 class CleanRun:
@@ -128,6 +139,12 @@ class CleanRun:
             self._cache = caches
         return self._logits
 
+    def start_for(self, first, transform=None):
+        """The step :meth:`run_from` starts executing at for a change at step ``first``."""
+        if transform is not None and transform is not self.transform:
+            return 0
+        return max((c for c in self.cuts if c <= first), default=0)
+
     def run_from(self, first, weights, transform=None):
         """Logits with ``weights``, executing from the latest cached cut at or before step ``first``.
 
@@ -136,7 +153,7 @@ class CleanRun:
         """
         if transform is None:
             transform = self.transform
-        start = max((c for c in self.cuts if c <= first), default=0) if transform is self.transform else 0
+        start = self.start_for(first, transform)
         if start:
             _ = self.logits  # fills the cache
         outputs = []
@@ -192,37 +209,40 @@ class Evaluator:
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])
         weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
-        logits, first = self._logits(weights, changed, act_faults)
+        logits, first, executed = self._logits(weights, changed, act_faults)
         stored = self._qm.stored_bits
         return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
                          flipped_bits=int(read.flipped_bits),
                          model_ber=read.flipped_bits / stored, stored_bits=stored,
-                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
+                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled),
+                         first_executed_step=executed)
 
     def _run_protected(self, vdd_v, act_faults):
         from accelsim.engine.protected import protected_weights
 
         read = self._memory.read(vdd_v, self.chip, self._on_detect)
         weights, changed = protected_weights(self._qm, read, self._on_detect)
-        logits, first = self._logits(weights, changed, act_faults)
+        logits, first, executed = self._logits(weights, changed, act_faults)
         stored = self._memory.stored_bits
         return RunResult(logits=logits, faulty_cells=read.faulty_cells,
                          flipped_bits=read.flipped_bits,
                          model_ber=read.flipped_bits / stored if stored else 0.0, stored_bits=stored,
                          changed_tensors=changed, first_step=first, tiled=read.tiled,
-                         protection=self._memory.protection.name,
+                         first_executed_step=executed, protection=self._memory.protection.name,
                          corrected_words=read.corrected_words, detected_words=read.detected_words,
                          miscorrected_words=read.miscorrected_words,
                          residual_flipped_bits=read.residual_flipped_bits)
 
     def _logits(self, weights, changed, act_faults):
-        """Logits with ``weights`` and the first executed step."""
+        """Logits with ``weights``, the first step reading a changed weight and the first executed step."""
         if act_faults is not None:
             logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
-            first = 0
+            first = executed = 0
         elif not changed:
             logits, first = self._clean.logits, len(self._clean.program.steps)
+            executed = first
         else:
             first = self._clean.program.first_step_reading(changed)
+            executed = self._clean.start_for(first)
             logits = self._clean.run_from(first, weights)
-        return logits, first
+        return logits, first, executed

@@ -1,6 +1,7 @@
 """QuantizedModel: a network whose every parameter tensor is fixed-point codes in memory."""
 
 import copy
+import hashlib
 import json
 from collections import OrderedDict
 
@@ -13,11 +14,19 @@ from accelsim.engine.activations import ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
-from accelsim.sram import SimulatedMemory
+from accelsim.sram import Profile, SimulatedMemory
 
 __all__ = ["QuantizedModel"]
 
 _MEMORY_CACHE_SIZE = 4
+
+
+def _content_key(x):
+    """Digest of a tensor's dtype, shape and bytes: equal keys mean equal inputs."""
+    x = x.detach().cpu().contiguous()
+    digest = hashlib.blake2b(f"{x.dtype}{tuple(x.shape)}".encode(), digest_size=16)
+    digest.update(x.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 class QuantizedModel:
@@ -53,7 +62,7 @@ class QuantizedModel:
         self._tensor_index = {name: i for i, name in enumerate(self.tensor_names)}
         self._shapes = tuple(p.shape for p in parameters.values())
         self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
-        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams)]
+        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams, strict=True)]
         chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
         self.words = np.concatenate(chunks)
         self.words.setflags(write=False)
@@ -71,7 +80,8 @@ class QuantizedModel:
         self._clean_run = None
 
     @classmethod
-    def from_torch(cls, module, scheme, example_input, meta=None, act_quant=None):
+    def from_torch(cls, module: torch.nn.Module, scheme: "str | quant.QuantScheme", example_input: torch.Tensor,
+                   meta: dict | None = None, act_quant=None) -> "QuantizedModel":
         """Quantize ``module`` and prepare it for execution out of memory.
 
         Parameters
@@ -167,7 +177,7 @@ class QuantizedModel:
         return reference.eval()
 
     # -- execution ----------------------------------------------------------------
-    def forward(self, x, weights=None):
+    def forward(self, x: torch.Tensor, weights: dict | None = None) -> torch.Tensor:
         """Logits of ``x`` with ``weights`` (default: the clean quantized ones)."""
         logits, _ = self._program.run(x, self._clean_weights if weights is None else weights,
                                       transform=self._clean_transform)
@@ -180,7 +190,7 @@ class QuantizedModel:
                               "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
         return self._act_path.transform(act_faults)
 
-    def memory(self, profile, seed=0, protection="none"):
+    def memory(self, profile: Profile, seed: int = 0, protection: str = "none") -> SimulatedMemory:
         """The memory holding this model's words in ``profile`` (cached).
 
         A :class:`SimulatedMemory`, or with a ``protection`` other than
@@ -200,16 +210,20 @@ class QuantizedModel:
         return self._memories[key][1]
 
     def clean_run(self, x, batch_size=2048, cache_bytes=1 << 30):
-        """The clean pass on ``x`` (cached for the last inputs, shared by chips)."""
-        key = (id(x), int(batch_size), int(cache_bytes))
+        """The clean pass on ``x`` (cached for the last inputs, shared by chips).
+
+        The cache is keyed on the content of ``x`` (a digest of its bytes), not
+        its identity, so inputs changed in place are never served stale logits.
+        """
+        key = (_content_key(x), int(batch_size), int(cache_bytes))
         if self._clean_run_key != key:
             self._clean_run = CleanRun(self._program, self._clean_weights, x, batch_size, cache_bytes,
                                        self._clean_transform)
             self._clean_run_key = key
         return self._clean_run
 
-    def evaluator(self, x, profile, chip=0, seed=0, batch_size=2048, cache_bytes=1 << 30, *,
-                  protection="none", on_detect="zero"):
+    def evaluator(self, x: torch.Tensor, profile: Profile, chip: int = 0, seed: int = 0, batch_size: int = 2048,
+                  cache_bytes: int = 1 << 30, *, protection: str = "none", on_detect: str = "zero") -> Evaluator:
         """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``.
 
         Evaluators of the same inputs share one clean pass and its cached

@@ -16,7 +16,7 @@ def _lenet(num_classes, norm_groups):
         ("fc2", nn.Linear(120, 84), 84, None),
     ]
     layers = []
-    for i, ((name, layer, width, pool), groups) in enumerate(zip(hidden, norm_groups), start=1):
+    for i, ((name, layer, width, pool), groups) in enumerate(zip(hidden, norm_groups, strict=True), start=1):
         layers.append((name, layer))
         if groups is not None:
             layers.append((f"norm{i}", nn.GroupNorm(groups, width)))

@@ -8,6 +8,7 @@ method when a dataset has models of several bounds.
 """
 
 import difflib
+import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,7 +99,7 @@ def _record(path, mtime_ns):
                      quant_scheme=meta["quant_scheme"], clean_accuracy=meta["clean_accuracy"], path=path)
 
 
-def model_path(name_or_path):
+def model_path(name_or_path: str | os.PathLike) -> Path:
     """The checkpoint file of a zoo name, or ``name_or_path`` itself when it is a file.
 
     Raises
@@ -119,7 +120,8 @@ def model_path(name_or_path):
                    f"zoo names: {', '.join(names) or '(none shipped)'}")
 
 
-def load_model(name_or_path, bits=None, scheme=None):
+def load_model(name_or_path: str | os.PathLike, bits: int | None = None,
+               scheme: str | QuantScheme | None = None) -> "QuantizedModel":
     """The :class:`~accelsim.engine.QuantizedModel` of a zoo name or checkpoint.
 
     Parameters
@@ -154,10 +156,10 @@ def load_model(name_or_path, bits=None, scheme=None):
         raise CheckpointError(f"checkpoint {path} does not fit architecture {meta['arch']!r}: {exc}") from None
     if scheme is None:
         scheme = QuantScheme.from_dict(meta["scheme"])
-    scheme = get_scheme(scheme, meta["bits"] if bits is None else bits)
-    meta = {**meta, "name": path.stem, "path": str(path), "bits": scheme.bits, "quant_scheme": scheme.name,
+    resolved = get_scheme(scheme, meta["bits"] if bits is None else bits)
+    meta = {**meta, "name": path.stem, "path": str(path), "bits": resolved.bits, "quant_scheme": resolved.name,
             "trained_bits": meta["bits"], "trained_quant_scheme": meta["quant_scheme"]}
-    return QuantizedModel.from_torch(module, scheme, _example_input(spec), meta=meta)
+    return QuantizedModel.from_torch(module, resolved, _example_input(spec), meta=meta)
 
 
 def _example_input(spec):

@@ -126,7 +126,7 @@ def _observation_matrix(obs):
     cell_index = np.unique(np.concatenate(obs.faulty_index))
     seen = np.zeros((cell_index.size, obs.voltages_v.size), dtype=bool)
     kind_seen = np.zeros(seen.shape, dtype=np.uint8)
-    for k, (index, kinds) in enumerate(zip(obs.faulty_index, obs.fault_kind)):
+    for k, (index, kinds) in enumerate(zip(obs.faulty_index, obs.fault_kind, strict=True)):
         rows = np.searchsorted(cell_index, index)
         seen[rows, k] = True
         kind_seen[rows, k] = kinds

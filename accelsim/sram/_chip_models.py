@@ -308,10 +308,10 @@ def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v)
         drawn = generator.model.draw_array(rng, rows, cols, vdd_floor_v, vdd_nominal_v)
         order = np.argsort(drawn[0], kind="stable")
         columns[0].append(drawn[0][order] + array * cells_per_array)
-        for column, values in zip(columns[1:], drawn[1:]):
+        for column, values in zip(columns[1:], drawn[1:], strict=True):
             column.append(values[order])
     dtypes = (np.int64, np.float64, np.uint8, np.float64)
-    return CellTable(*(_concatenate(column, dtype) for column, dtype in zip(columns, dtypes)))
+    return CellTable(*(_concatenate(column, dtype) for column, dtype in zip(columns, dtypes, strict=True)))
 
 
 def chip_fingerprint(cells):

@@ -5,9 +5,7 @@ Each check takes the dotted name of the field (``meta.arrays``,
 found and what was expected.
 """
 
-import math
-import numbers
-
+from accelsim._checks import Interval, check, fail
 from accelsim._errors import UserInputError
 
 __all__ = ["ProfileError", "require_int", "require_real", "require_str", "require_mapping"]
@@ -19,35 +17,21 @@ class ProfileError(UserInputError):
 
 def require_int(field, value, *, minimum=None):
     """Return ``value`` as an ``int``; booleans and floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ProfileError(f"{field} = {value!r} is not an integer; expected an integer"
-                           + _bound_text(minimum))
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ProfileError(f"{field} = {value} is out of range; expected an integer"
-                           + _bound_text(minimum))
-    return value
+    return check(field, value, Interval(int, minimum), error=ProfileError)
 
 
 def require_real(field, value, *, minimum=None, maximum=None, open_minimum=False):
     """Return ``value`` as a finite ``float`` inside the given bounds."""
-    expected = "a finite number" + _range_text(minimum, maximum, open_minimum)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ProfileError(f"{field} = {value!r} is not a number; expected {expected}")
-    value = float(value)
-    below = minimum is not None and (value <= minimum if open_minimum else value < minimum)
-    above = maximum is not None and value > maximum
-    if not math.isfinite(value) or below or above:
-        raise ProfileError(f"{field} = {value!r} is out of range; expected {expected}")
-    return value
+    closed = ("right" if open_minimum else "both") if maximum is not None or minimum is not None else "both"
+    if maximum is None and open_minimum:
+        closed = "neither"
+    return check(field, value, Interval(float, minimum, maximum, closed=closed), error=ProfileError)
 
 
 def require_str(field, value, *, allow_empty=True):
     """Return ``value`` if it is a string (non-empty unless allowed)."""
-    if not isinstance(value, str):
-        raise ProfileError(f"{field} = {value!r} is not a string; expected a string")
-    if not allow_empty and not value.strip():
-        raise ProfileError(f"{field} is empty; expected a non-empty string")
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        fail(field, value, "a string" if allow_empty else "a non-empty string", ProfileError)
     return value
 
 
@@ -55,27 +39,20 @@ def require_mapping(field, value, keys, *, optional=()):
     """Check that ``value`` is a dict holding ``keys`` and at most ``optional`` besides."""
     allowed = ", ".join(tuple(keys) + tuple(optional))
     if not isinstance(value, dict):
-        raise ProfileError(f"{field} = {value!r} is a {type(value).__name__}; "
-                           f"expected an object with keys {allowed}")
+        fail(field, value, f"an object with keys {allowed}", ProfileError)
     missing = [key for key in keys if key not in value]
-    if missing:
-        raise ProfileError(f"{field} lacks key(s) {', '.join(missing)}; expected keys {allowed}")
     unknown = sorted(str(key) for key in value if key not in keys and key not in optional)
-    if unknown:
-        raise ProfileError(f"{field} has unknown key(s) {', '.join(unknown)}; "
-                           f"expected only {allowed}")
+    if missing or unknown:
+        problem = f"lacks key(s) {', '.join(missing)}" if missing else f"has unknown key(s) {', '.join(unknown)}"
+        fail(field, _Keys(value), f"an object with keys {allowed} ({problem})", ProfileError)
     return value
 
 
-def _bound_text(minimum):
-    return "" if minimum is None else f" >= {minimum}"
+class _Keys:
+    """Shows a mapping briefly in a message (its values may be large arrays)."""
 
+    def __init__(self, mapping):
+        self._n = len(mapping)
 
-def _range_text(minimum, maximum, open_minimum):
-    if minimum is None and maximum is None:
-        return ""
-    if maximum is None:
-        return f" {'>' if open_minimum else '>='} {minimum}"
-    if minimum is None:
-        return f" <= {maximum}"
-    return f" in {'(' if open_minimum else '['}{minimum}, {maximum}]"
+    def __repr__(self):
+        return f"{{...{self._n} keys}}"

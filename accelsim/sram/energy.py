@@ -8,12 +8,11 @@ exponentially with the supply (DIBL), so leakage power scales as
 ``(V / Vnom) * exp(k * (V - Vnom))``.
 """
 
-import math
-import numbers
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+from accelsim._checks import Interval, check, float_array
 from accelsim._errors import UserInputError
 
 __all__ = ["EnergyModel", "EnergyModelError"]
@@ -72,17 +71,10 @@ class EnergyModel:
 
     def __post_init__(self):
         for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise EnergyModelError(
-                    f"energy.{field.name} = {value!r} is not a number; "
-                    "expected a finite, non-negative real number")
-            if not math.isfinite(value) or value < 0:
-                raise EnergyModelError(
-                    f"energy.{field.name} = {value!r} is out of range; "
-                    "expected a finite, non-negative real number")
-            # Normalise numpy scalars and ints so equality and JSON are plain.
-            object.__setattr__(self, field.name, float(value))
+            # Normalised to a plain float so equality and JSON are plain.
+            value = check(f"energy.{field.name}", getattr(self, field.name), Interval(float, 0),
+                          error=EnergyModelError)
+            object.__setattr__(self, field.name, value)
 
     def to_dict(self):
         """The ``energy`` block of a profile's meta: the four parameters."""
@@ -163,9 +155,9 @@ class EnergyModel:
 
     @staticmethod
     def _scaled(per_bit, n_bits, vdd_v, vdd_nominal_v, scale):
-        n_bits = _as_float_array("n_bits", n_bits, allow_zero=True)
-        vdd_v = _as_float_array("vdd_v", vdd_v, allow_zero=False)
-        vdd_nominal_v = _as_float_array("vdd_nominal_v", vdd_nominal_v, allow_zero=False)
+        n_bits = float_array("n_bits", n_bits, error=EnergyModelError, low=0)
+        vdd_v = float_array("vdd_v", vdd_v, error=EnergyModelError, low=0, closed="neither")
+        vdd_nominal_v = float_array("vdd_nominal_v", vdd_nominal_v, error=EnergyModelError, low=0, closed="neither")
         if vdd_nominal_v.ndim != 0:
             raise EnergyModelError(
                 f"vdd_nominal_v has shape {vdd_nominal_v.shape}; expected a scalar voltage")
@@ -183,17 +175,3 @@ _FIELD_NAMES = tuple(field.name for field in fields(EnergyModel))
 
 def _dynamic_scale(vdd_v, vdd_nominal_v):
     return (vdd_v / vdd_nominal_v) ** 2
-
-
-def _as_float_array(name, value, *, allow_zero):
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise EnergyModelError(f"{name} = {value!r} is not numeric; expected a real number "
-                               "or an array of them") from None
-    bound = "non-negative" if allow_zero else "positive"
-    bad = ~np.isfinite(array) | (array < 0 if allow_zero else array <= 0)
-    if np.any(bad):
-        first = array[bad].flat[0]
-        raise EnergyModelError(f"{name} contains {first!r}; expected finite, {bound} values")
-    return array

@@ -34,12 +34,12 @@ from accelsim.sram._assemble import (
 )
 from accelsim.sram._readers import (
     ProfileImportError,
-    stream_hex_dump,
     parse_cells_csv,
     parse_fault_map,
     parse_hex_name,
     parse_map_name,
     read_file,
+    stream_hex_dump,
 )
 from accelsim.sram.cells import SA0, SA1, CellTable
 from accelsim.sram.profile import Profile
@@ -109,7 +109,7 @@ def import_fpga_hex(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, seed=0,
     if not paths:
         raise ProfileImportError("no input files; pass at least one file to import")
     bits_per_array = FPGA_ROWS * FPGA_COLS
-    chip_names, voltages_v = zip(*(parse_hex_name(path) for path in paths))  # names first: no reading
+    chip_names, voltages_v = zip(*(parse_hex_name(path) for path in paths), strict=True)  # names first: no reading
     # Streamed in chunks: a dump of gigabytes never sits in memory whole (or twice).
     streamed = [stream_hex_dump(path, bits_per_array) for path in paths]
     decoded = [(zero_bits, n_cells) for zero_bits, n_cells, _ in streamed]
@@ -166,7 +166,7 @@ def import_stuck_at_maps(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, se
     keys = [parse_map_name(raw.path) for raw in raws]
     maps = [parse_fault_map(raw) for raw in raws]
     shape = maps[0].shape
-    for raw, fault_map in zip(raws, maps):
+    for raw, fault_map in zip(raws, maps, strict=True):
         if fault_map.shape != shape:
             raise ProfileImportError(
                 f"{raw.path}: a {fault_map.shape[0]} x {fault_map.shape[1]} map, but "
@@ -175,7 +175,7 @@ def import_stuck_at_maps(paths, *, vdd_nominal_v=1.0, name=None, step_v=None, se
     voltages_v = sorted({vdd_v for _, vdd_v in keys})
     polarities = _check_polarities(keys, raws, voltages_v)
     faulty_index, fault_kind = zip(*(_stuck_cells_at(vdd_v, polarities, maps, keys, raws)
-                                     for vdd_v in voltages_v))
+                                     for vdd_v in voltages_v), strict=True)
     observations = Observations(np.asarray(voltages_v), list(faulty_index), list(fault_kind),
                                 arrays=1, rows=shape[0], cols=shape[1])
     return profile_from_observations(

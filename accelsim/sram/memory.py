@@ -21,11 +21,15 @@ words plus work proportional to the faulty cells, not to the stored bits.
 import math
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
+
+if TYPE_CHECKING:
+    from accelsim.sram.profile import Profile
 
 __all__ = ["SimulatedMemory", "Placement", "ReadResult", "SparseRead", "SimulatedMemoryError"]
 
@@ -180,7 +184,7 @@ class SimulatedMemory:
     (dtype('uint8'), True)
     """
 
-    def __init__(self, profile, words, word_bits, *, seed=0):
+    def __init__(self, profile: "Profile", words: np.ndarray, word_bits: int, *, seed: int = 0) -> None:
         self._words = _validated_words(words, word_bits)
         self._word_bits = int(word_bits)
         self._seed = _validated_count("seed", seed, upper=2**64)
@@ -188,7 +192,7 @@ class SimulatedMemory:
         # Read once: attribute access on a profile is slower than a read of
         # few faulty cells should be.
         self._vdd_range_v = (float(profile.vdd_floor_v), float(profile.vdd_nominal_v))
-        self._placements = {}
+        self._placements: dict = {}
         self._scratch = None
 
     @property
@@ -247,7 +251,7 @@ class SimulatedMemory:
             self._placements[chip] = self._place(chip)
         return self._placements[chip]
 
-    def faulty_cells(self, vdd_v, chip=0):
+    def faulty_cells(self, vdd_v: float, chip: int = 0) -> int:
         """Number of footprint cells faulty at ``vdd_v`` on ``chip``.
 
         Never decreases as the voltage drops. Raises ``ProfileError`` if

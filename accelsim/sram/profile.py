@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from accelsim._checks import float_array
 from accelsim.sram._chip_models import chip_fingerprint, draw_chip
 from accelsim.sram._lookup import list_profiles, resolve_profile
 from accelsim.sram._meta import META_KEYS, ProfileMeta
@@ -106,12 +107,12 @@ class Profile:
         return self._meta
 
     @property
-    def cells_per_array(self):
+    def cells_per_array(self) -> int:
         """Cells (bits) per array: ``rows * cols``."""
         return self._meta.cells_per_array
 
     @property
-    def n_cells(self):
+    def n_cells(self) -> int:
         """Cells of the declared chip: ``arrays * rows * cols``."""
         return self._meta.n_cells
 
@@ -119,20 +120,20 @@ class Profile:
         """The JSON-ready ``meta`` dict, as :meth:`save` writes it."""
         return self._meta.to_dict()
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write the profile to ``path`` (a ``.npz`` file, version 1)."""
         write_profile_file(path, self.to_meta(), self._cells)
 
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         """sha256 (hex) of the file-level content: the meta and any listed cells."""
         digest = hashlib.sha256(json.dumps(self.to_meta(), sort_keys=True).encode())
         if self._cells is not None:
             digest.update(chip_fingerprint(self._cells).encode())
         return digest.hexdigest()
 
-    def check_voltage(self, vdd_v):
+    def check_voltage(self, vdd_v: float | np.ndarray) -> None:
         """Raise ``ProfileError`` unless every ``vdd_v`` is in ``[vdd_floor_v, vdd_nominal_v]``."""
-        volts = _as_float_array("vdd_v", vdd_v)
+        volts = float_array("vdd_v", vdd_v, error=ProfileError, finite=False)
         outside = ~((volts >= self.vdd_floor_v) & (volts <= self.vdd_nominal_v))
         if np.any(outside):
             first = volts[outside].flat[0].item()
@@ -182,7 +183,7 @@ class Profile:
         return CellTable(self._cells.cell_index[:end], self._cells.v_fail_v[:end],
                          self._cells.fault_kind[:end], self._cells.p_error[:end])
 
-    def faulty_cells(self, vdd_v, chip=0):
+    def faulty_cells(self, vdd_v: float | np.ndarray, chip: int = 0) -> int | np.ndarray:
         """Number of cells of chip ``chip`` (declared arrays) faulty at ``vdd_v``.
 
         Returns an ``int`` for a scalar ``vdd_v``, else an int64 array of its shape.
@@ -202,7 +203,7 @@ class Profile:
             self._sorted_v_fail[chip] = np.sort(self.chip_cells(chip).v_fail_v)
         return self._sorted_v_fail[chip]
 
-    def ber(self, vdd_v, chip=None):
+    def ber(self, vdd_v: float | np.ndarray, chip: int | None = None) -> float | np.ndarray:
         """Bit error rate at ``vdd_v``: the fraction of cells faulty there.
 
         Parameters
@@ -227,7 +228,7 @@ class Profile:
             rate = np.asarray(self.faulty_cells(vdd_v, 0 if chip is None else chip)) / self.n_cells
         return float(rate) if np.ndim(rate) == 0 else np.asarray(rate, dtype=np.float64)
 
-    def voltage_for_ber(self, ber):
+    def voltage_for_ber(self, ber: float) -> float:
         """Highest voltage at which the population BER reaches ``ber``.
 
         Parameters
@@ -245,7 +246,7 @@ class Profile:
         ProfileError
             If a rate is outside what the profile describes.
         """
-        rates = _as_float_array("ber", ber)
+        rates = float_array("ber", ber, error=ProfileError, finite=False)
         low, high = self.ber(self.vdd_nominal_v), self.ber(self.vdd_floor_v)
         outside = ~((rates >= low) & (rates <= high) & (rates > 0))
         if np.any(outside):
@@ -270,7 +271,7 @@ class Profile:
         return v_fail_descending[np.maximum(needed, 1) - 1]
 
 
-def load_profile(name_or_path):
+def load_profile(name_or_path: str | os.PathLike) -> Profile:
     """Load a profile by path, or by name from the profile folders.
 
     Names are looked up as ``NAME.npz`` in the folders of
@@ -330,16 +331,4 @@ def _check_all(where, field, values, valid, expected):
         bad = np.flatnonzero(~valid)[0]
         raise ProfileError(f"{where}: {field} holds {values[bad].item()!r} "
                            f"({np.count_nonzero(~valid)} invalid entries); expected {expected}")
-
-
-def _as_float_array(field, value):
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ProfileError(f"{field} = {value!r} is not a number; expected a real number or "
-                           "an array of them")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ProfileError(f"{field} = {value!r} is not a number; expected a real number or "
-                           "an array of them") from None
-    return array
 

@@ -162,7 +162,7 @@ def summarize(rows, tolerance_pp=1.0, reference=None):
         groups.setdefault((row["model"], row.get("protection", "none"), row.get("bank_vdd_v", ""),
                            row["vdd_v"]), []).append(row)
     summary = []
-    for (model, protection, bank_vdd_v, vdd_v), group in groups.items():
+    for (_model, protection, bank_vdd_v, _vdd_v), group in groups.items():
         first = group[0]
         acc = _mean_ci([r["accuracy"] for r in group])
         rerr = _mean_ci([r["robust_error"] for r in group])
@@ -183,7 +183,7 @@ def summarize(rows, tolerance_pp=1.0, reference=None):
             "protection": protection, "bank_vdd_v": bank_vdd_v,
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])
-    for s, on_front in zip(summary, front):
+    for s, on_front in zip(summary, front, strict=True):
         s["pareto"] = bool(on_front)
     return summary
 

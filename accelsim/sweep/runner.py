@@ -4,9 +4,12 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +23,7 @@ from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.results import (
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
+    OperatingPoint,
     operating_points,
     sorted_rows,
     summarize,
@@ -27,6 +31,9 @@ from accelsim.sweep.results import (
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
 from accelsim.sweep.unit import load_unit_inputs, unit_points
+
+if TYPE_CHECKING:
+    from accelsim.sram import Profile
 
 __all__ = ["run_sweep", "SweepResult", "SweepProgress", "SweepOutputError", "default_voltages"]
 
@@ -64,7 +71,8 @@ class SweepResult:
     summary: list
     damaged_journal_lines: int = 0
 
-    def operating_points(self, tolerance_pp=1.0, energy_ref=None, yield_target=None):
+    def operating_points(self, tolerance_pp: float = 1.0, energy_ref: str | None = None,
+                         yield_target: float | None = None) -> list[OperatingPoint]:
         """Per model (and protection), the lowest-energy voltage within ``tolerance_pp`` of the reference.
 
         Energy savings are relative to ``energy_ref`` (a label; default the
@@ -76,7 +84,7 @@ class SweepResult:
                                 yield_target=yield_target)
 
 
-def default_voltages(profile, n=_DEFAULT_POINTS):
+def default_voltages(profile: "Profile", n: int = _DEFAULT_POINTS) -> tuple[float, ...]:
     """Nominal, then ``n`` voltages from Vmin down to where BER reaches 10% (or the floor)."""
     try:
         low = max(profile.vdd_floor_v, profile.voltage_for_ber(_DEFAULT_LOWEST_BER))
@@ -301,8 +309,9 @@ def _reference_accuracy(rows, reference_model):
     return next((float(r["clean_accuracy"]) for r in rows if r["model"] == reference_model), None)
 
 
-def run_sweep(spec, out_dir, executor="local", resume=False, progress=None, *, allow_large=False,
-              overwrite=False):
+def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, executor: str = "local", resume: bool = False,
+              progress: Callable[[SweepProgress], None] | None = None, *,
+              allow_large: bool = False, overwrite: bool = False) -> SweepResult:
     """Run ``spec``, writing results into ``out_dir`` as points finish.
 
     Parameters

@@ -53,7 +53,7 @@ def parse_bank_voltages(text):
     return tuple(values)
 
 
-def parse_voltages(text, max_voltages=MAX_VOLTAGES):
+def parse_voltages(text: str, max_voltages: int | None = MAX_VOLTAGES) -> tuple[float, ...]:
     """Parse ``START:STOP:N`` (N evenly spaced, both ends included) or ``V1,V2,...``.
 
     Parameters
@@ -142,9 +142,9 @@ class SweepSpec:
         layers balanced by stored bits (:func:`accelsim.accel.banks.split_layers`).
     """
 
-    models: tuple = DEFAULT_MODELS
+    models: tuple[str, ...] = DEFAULT_MODELS
     profile: str = DEFAULT_PROFILE
-    voltages_v: tuple = ()
+    voltages_v: tuple[float, ...] = ()
     chips: int = 5
     bits: int | None = None
     dataset: object = None
@@ -231,7 +231,7 @@ class SweepSpec:
         return (not isinstance(self.dataset, (str, type(None)))
                 or any(not isinstance(m, str) for m in self.models))
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """Plain JSON-ready dict with a schema version.
 
         In-memory models and data appear as descriptions with a sha256
@@ -248,7 +248,7 @@ class SweepSpec:
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: dict) -> "SweepSpec":
         """Inverse of :meth:`to_dict`; unknown keys or versions are errors."""
         data = dict(data)
         version = data.pop("schema_version", None)

@@ -112,7 +112,7 @@ class TrainConfig:
         """The zoo's method: ``clipping`` for normal training with a clip, else ``method``."""
         return method_label(self.method, self.clip)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """Plain, JSON-serialisable dict with a ``schema_version``."""
         return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
 

@@ -6,6 +6,7 @@ each epoch, the fault chips), and the data order of an epoch depends only on
 of an uninterrupted one.
 """
 
+import functools
 import json
 import math
 import platform
@@ -151,7 +152,7 @@ def train(config, out=None, progress=None):
         loss = _train_epoch(config, model, optimizer, step_fn, x_train, y_train, epoch, batches, progress)
         with torch.no_grad():
             weights = model.quantize().values
-        accuracy = evaluate_accuracy(lambda x: model.forward(x, weights), module, x_test, y_test)
+        accuracy = evaluate_accuracy(functools.partial(model.forward, weights=weights), module, x_test, y_test)
         history.append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
                         "lr": lr_at(config, epoch * batches, batches)})
         if progress is not None:
@@ -198,7 +199,7 @@ def _train_epoch(config, model, optimizer, step_fn, x, y, epoch, batches, progre
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, global_step, batches)
         result = step_fn(model, x[index], y[index], global_step)
-        for p, g in zip(model.parameters.values(), result.grads):
+        for p, g in zip(model.parameters.values(), result.grads, strict=True):
             p.grad = g
         optimizer.step()
         if config.clip is not None:
@@ -216,7 +217,7 @@ def evaluate_accuracy(forward, module, x, y):
     module.eval()
     try:
         correct = sum(int((forward(xb).argmax(1) == yb).sum())
-                      for xb, yb in zip(torch.split(x, _EVAL_BATCH), torch.split(y, _EVAL_BATCH)))
+                      for xb, yb in zip(torch.split(x, _EVAL_BATCH), torch.split(y, _EVAL_BATCH), strict=True))
     finally:
         module.train(was_training)
     return correct / len(y)

@@ -144,7 +144,7 @@ def randbet_step(model, objective, x, y, faults, step, grad_clip):
     words = faults.apply(quantized.words(), model.scheme.bits, step)
     faulty_loss, faulty = objective.gradient(model, model.faulty_weights(quantized, words), x, y,
                                              update_statistics=False)
-    grads = [(c + f.clamp(-grad_clip, grad_clip)) / 2 for c, f in zip(clean, faulty)]
+    grads = [(c + f.clamp(-grad_clip, grad_clip)) / 2 for c, f in zip(clean, faulty, strict=True)]
     return StepResult(grads, loss, faulty_loss)
 
 
@@ -153,6 +153,6 @@ def saq_step(model, objective, x, y, rho):
     quantized = model.quantize()
     loss, clean = objective.gradient(model, quantized.values, x, y)
     norm = torch.sqrt(sum((g * g).sum() for g in clean)).clamp_min(1e-12)
-    moved = [v.detach() + rho * g / norm for v, g in zip(quantized.values.values(), clean)]
+    moved = [v.detach() + rho * g / norm for v, g in zip(quantized.values.values(), clean, strict=True)]
     second_loss, grads = objective.gradient(model, model.straight_through(moved), x, y, update_statistics=False)
     return StepResult(grads, loss, second_loss)

@@ -102,14 +102,14 @@ class QatModel:
         """
         deployed = [p.detach() for p in self.deployed().values()]
         params = quant.calibrate(deployed, self.scheme)
-        codes = [quant.quantize(p, qp, self.scheme) for p, qp in zip(deployed, params)]
-        values = self.straight_through([quant.dequantize(c, qp) for c, qp in zip(codes, params)])
+        codes = [quant.quantize(p, qp, self.scheme) for p, qp in zip(deployed, params, strict=True)]
+        values = self.straight_through([quant.dequantize(c, qp) for c, qp in zip(codes, params, strict=True)])
         return QuantizedWeights(values, params, codes, self.scheme.bits)
 
     def faulty_weights(self, quantized, words):
         """Values decoded from (faulty) ``words``, gradients straight through to the float parameters."""
         decoded, start = [], 0
-        for clean, qp in zip(quantized.codes, quantized.params):
+        for clean, qp in zip(quantized.codes, quantized.params, strict=True):
             codes = quant.words_to_codes(words[start:start + clean.numel()]).reshape(clean.shape)
             start += clean.numel()
             decoded.append(quant.dequantize(codes, qp))
@@ -118,7 +118,7 @@ class QatModel:
     def straight_through(self, targets):
         """Weights equal to ``targets`` (in memory order) whose gradient flows unchanged to the parameters."""
         return {name: p + (target.to(p.dtype) - p).detach()
-                for (name, p), target in zip(self.deployed().items(), targets)}
+                for (name, p), target in zip(self.deployed().items(), targets, strict=True)}
 
     def forward(self, x, weights, update_statistics=True):
         """Logits of ``x`` with parameter ``weights``.

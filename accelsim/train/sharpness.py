@@ -92,7 +92,7 @@ def max_loss_increase(module, weights, x, y, radius, steps, seed):
         loss = _loss(module, moved, x, y)
         best = max(best, float(loss.detach()) - base)
         grads = torch.autograd.grad(loss, list(moved.values()))
-        for (name, d), g in zip(delta.items(), grads):
+        for (name, d), g in zip(delta.items(), grads, strict=True):
             stepped = d + _scaled(g, 2 * bounds[name] / steps)
             delta[name] = _scaled(stepped, torch.minimum(stepped.norm(), bounds[name]))
     final = {name: weights[name] + d for name, d in delta.items()}
@@ -126,7 +126,7 @@ def hessian_trace(module, weights, x, y, samples, seed, adaptive=False):
         if adaptive:
             vs = [v * w.detach().abs() for v, w in zip(vs, leaves.values())]
         hvs = torch.autograd.grad(grads, list(leaves.values()), grad_outputs=vs, retain_graph=True)
-        total += float(sum((v * hv).sum() for v, hv in zip(vs, hvs)))
+        total += float(sum((v * hv).sum() for v, hv in zip(vs, hvs, strict=True)))
     return total / samples
 
 

@@ -74,7 +74,7 @@ def test_alpha_power_needs_supply_above_threshold():
     (lambda: ActivationMemorySpec(4096, ideal="yes"), r"activation_memory\.ideal = 'yes'"),
     (lambda: PEArray(rows=16, cols=0), r"pe_array\.cols = 0"),
     (lambda: MacEnergies(mult_8b_j=0.0),
-     r"mac_energy\.mult_8b_j = 0\.0: expected a finite, positive"),
+     r"mac_energy\.mult_8b_j = 0\.0: expected a finite number > 0"),
     (lambda: MacEnergies(accumulator_bits=128), r"mac_energy\.accumulator_bits = 128"),
     (lambda: AlphaPower(alpha=float("inf")), r"alpha_power\.alpha = inf"),
 ])

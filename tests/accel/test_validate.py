@@ -44,12 +44,12 @@ def test_check_real_accepts_only_finite_non_negative(value):
     if math.isfinite(value) and value >= 0:
         assert check_real("x", value) == value
     else:
-        with pytest.raises(AcceleratorError, match="expected a finite, non-negative number"):
+        with pytest.raises(AcceleratorError, match="expected a finite number >= 0"):
             check_real("x", value)
 
 
 def test_check_real_positive_refuses_zero_and_normalises():
-    with pytest.raises(AcceleratorError, match="positive"):
+    with pytest.raises(AcceleratorError, match="x = 0: expected a finite number > 0"):
         check_real("x", 0, positive=True)
     assert type(check_real("x", np.float32(2.0))) is float
     assert type(check_real("x", 2)) is float
@@ -57,7 +57,7 @@ def test_check_real_positive_refuses_zero_and_normalises():
 
 def test_check_fraction_bounds():
     assert check_fraction("f", 1) == 1.0
-    with pytest.raises(AcceleratorError, match=r"f = 1\.01: expected a fraction in \[0, 1\]"):
+    with pytest.raises(AcceleratorError, match=r"f = 1\.01: expected a finite number in \[0, 1\]"):
         check_fraction("f", 1.01)
 
 

@@ -20,9 +20,22 @@ def test_suffix_run_is_bit_identical_to_full_run(small_net, images):
     full = qm.evaluator(images, profile, batch_size=16, cache_bytes=0)
     fast, slow = cached.run(0.6), full.run(0.6)
     assert fast.changed_tensors == (qm.tensor_names[-1],)
-    assert fast.first_step > 0 and slow.first_step > 0
+    assert fast.first_changed_step == slow.first_changed_step > 0
+    # The cache must have kicked in: the cached run executed fewer steps than the full one.
+    assert slow.first_executed_step == 0
+    assert 0 < fast.first_executed_step <= fast.first_changed_step
     assert torch.equal(fast.logits, slow.logits)
     assert not torch.equal(fast.logits, cached.clean_logits)
+
+
+def test_clean_logits_follow_inputs_changed_in_place(small_net, images, uniform):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    x = images.clone()
+    before = qm.evaluator(x, uniform).clean_logits.clone()
+    x.mul_(-1)  # same tensor object, new content
+    after = qm.evaluator(x, uniform).clean_logits
+    assert not torch.equal(before, after)
+    assert torch.equal(after, qm.forward(x))
 
 
 def test_voltage_above_every_fault_reuses_clean_logits(small_net, images):
@@ -31,6 +44,7 @@ def test_voltage_above_every_fault_reuses_clean_logits(small_net, images):
     result = evaluator.run(0.75)
     assert result.faulty_cells == 0 and result.changed_tensors == ()
     assert result.logits is evaluator.clean_logits
+    assert result.first_executed_step == result.first_changed_step > 0  # nothing executed
 
 
 def test_evaluations_are_repeatable(small_net, images, uniform):

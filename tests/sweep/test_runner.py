@@ -50,10 +50,15 @@ def test_nominal_point_is_the_clean_model(finished):
 
 
 def test_energy_falls_with_voltage_and_model_ber_counts_footprint(finished):
+    from accelsim.models import load_model
+
     rows = [r for r in finished.rows if r["model"] == MODELS[0] and r["chip"] == 0]
     energies = [r["energy_j"] for r in rows]
     assert energies == sorted(energies, reverse=True)
-    assert all(r["model_ber"] <= r["faulty_cells"] / 1e3 for r in rows)
+    stored_bits = load_model(MODELS[0]).stored_bits
+    assert all(r["model_ber"] == r["flipped_bits"] / stored_bits for r in rows)
+    assert all(r["flipped_bits"] <= r["faulty_cells"] for r in rows)
+    assert rows[-1]["flipped_bits"] > 0  # so the equality above is not 0 == 0
 
 
 def test_summary_and_spec_files(finished):
@@ -141,6 +146,9 @@ def test_kill_9_then_resume_gives_identical_files(finished, tmp_path):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # The kill must have landed mid-sweep, or the test proves nothing about resuming.
+    assert process.returncode == -signal.SIGKILL
+    assert 3 <= len(journal.read_bytes().splitlines()) < 20
     done = subprocess.run(args + ["--resume"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     for name in ("sweep.csv", "summary.csv"):
