@@ -68,7 +68,7 @@ def ci95_halfwidth(values):
 class V2Settings:
     """Chips per cell, test examples, profile of the grid."""
 
-    chips: int = 12
+    chips: int = 20
     test_limit: int = 500
     profile: str = "14nm"
 
