@@ -59,7 +59,7 @@ def _parse(argv):
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--docs", type=Path, default=None,
                         help="also write the tables between the reproduce markers of this markdown file")
-    parser.add_argument("--chips", type=int, default=12, help="v2: chips per cell (default 12)")
+    parser.add_argument("--chips", type=int, default=20, help="v2: chips per cell (default 20)")
     parser.add_argument("--test-limit", type=int, default=500, help="v2: test images (default 500)")
     parser.add_argument("--models", nargs="+", default=None, help="v2: zoo models to compute (default: all)")
     parser.add_argument("--minutes", type=float, default=None, help="v2: stop computing after this long")

@@ -35,7 +35,7 @@ _DIGITS = dict(dataset="digits", arch="digits-cnn", epochs=80)
 _MNIST = dict(epochs=10)
 
 # Stutz et al.'s setting (MLSys 2021): a SimpleNet-style network with group
-# normalisation, here `mnist-simplenet-s` (19 k weights, the width a CPU shared
+# normalisation, here `mnist-simplenet-s` (29 k weights, the width a CPU shared
 # by several jobs trains in minutes), 2 epochs, on MNIST and on
 # Fashion-MNIST. Clipping at W = 0.05 (also 0.1 and 0.025 on MNIST); RandBET
 # with W = 0.1, p = 10% (MNIST) or 5% (Fashion-MNIST) flips per bit, a fresh chip

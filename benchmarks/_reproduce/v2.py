@@ -13,6 +13,8 @@ cells come
 - Table 3 (v2): sharpness of the same models measured scale-invariantly
   (the adaptive Hessian trace ``sum_i w_i^2 H_ii``) beside the measures of
   :mod:`accelsim.train.sharpness`, next to their RErr at 1%;
+- the profiled-chip set (``14nm``, ``14nm-columns``, ``14nm-chip1..3``): RErr
+  of the MNIST 8-bit models at the voltage of 1% faulty cells on each;
 - the fault statistics of the shipped 14 nm profiles, with the faulty-cell
   rate (``profile_ber``, the tables' rate) beside the flipped-bit rate of the
   stored model (``model_ber``).
@@ -50,6 +52,10 @@ MODELS = (
     "mnist-simplenet-normal-4b", "mnist-simplenet-clipping-4b", "mnist-simplenet-randbet-4b",
     "fashion-mnist-simplenet-normal-8b", "fashion-mnist-simplenet-clipping-8b", "fashion-mnist-simplenet-randbet-8b",
 )
+#: Profiles of the profiled-chip table and the rate (faulty cells) they are compared at.
+CHIP_SET = ("14nm", "14nm-columns", "14nm-chip1", "14nm-chip2", "14nm-chip3")
+CHIP_SET_RATE = 0.01
+CHIP_SET_MODELS = ("mnist-simplenet-normal-8b", "mnist-simplenet-clipping-8b", "mnist-simplenet-randbet-8b")
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 _DATASET_FOLDERS = {"mnist": "mnist", "fashion-mnist": "fashion-mnist"}
 
@@ -68,7 +74,7 @@ def ci95_halfwidth(values):
 class V2Settings:
     """Chips per cell, test examples, profile of the grid."""
 
-    chips: int = 12
+    chips: int = 20
     test_limit: int = 500
     profile: str = "14nm"
 
@@ -174,6 +180,35 @@ class V2Run:
                                    f"({time.perf_counter() - start:.0f} s)")
                 if cell.rerr_mean > STOP_RERR:
                     break
+            if name in CHIP_SET_MODELS:
+                for profile_name in CHIP_SET[1:]:
+                    path = self._chip_set_path(name, profile_name)
+                    if load_cell(path, self.settings.key(), chips) is None:
+                        cell = _cell_at_voltage(evaluator, load_profile(profile_name), CHIP_SET_RATE, chips,
+                                                self.settings.key())
+                        save_cell(path, cell)
+                        self._progress(f"v2 {name} on {profile_name} @ {CHIP_SET_RATE:g}: RErr "
+                                       f"{100 * cell.rerr_mean:.2f} %")
+
+    def _chip_set_path(self, name, profile_name):
+        if profile_name == self.settings.profile:
+            return self._cell_path(name, CHIP_SET_RATE)
+        return self.folder / "cells" / self.settings.key() / "chip-set" / profile_name / f"{name}.json"
+
+    def _chip_set_table(self):
+        chips = tuple(range(self.settings.chips))
+        lines = [f"**The profiled-chip set: RErr % (± 95%) at {100 * CHIP_SET_RATE:g}% faulty cells** "
+                 "(each profile at the voltage of that rate; flipped bits `model_ber` in brackets)", "",
+                 "| model | " + " | ".join(f"`{p}`" for p in CHIP_SET) + " |", "|---|" + "---|" * len(CHIP_SET)]
+        for name in CHIP_SET_MODELS:
+            values = []
+            for profile_name in CHIP_SET:
+                cell = load_cell(self._chip_set_path(name, profile_name), self.settings.key(), chips)
+                values.append("pending" if cell is None else
+                              f"{100 * cell.rerr_mean:.2f} ± {100 * ci95_halfwidth(cell.robust_error):.2f} "
+                              f"({100 * np.mean(cell.model_ber):.2f}%)")
+            lines.append(f"| {name} | " + " | ".join(values) + " |")
+        return "\n".join(lines) + "\n"
 
     # -- tables ------------------------------------------------------------------
     def markdown(self):
@@ -181,7 +216,8 @@ class V2Run:
         lines = [f"Settings: zoo SimpleNet models (`mnist-simplenet-s`), profile `{s.profile}`, chips 0..{s.chips - 1} "
                  f"per cell, the first {s.test_limit} test images; ± is the half-width of the 95% interval of "
                  "the mean over chips (Student t). Rates are the profile's faulty-cell rate (`profile_ber`).", ""]
-        lines += [self._fault_table(), self._rerr_table(), self._headline_table(), self._sharpness_table()]
+        lines += [self._fault_table(), self._rerr_table(), self._headline_table(), self._chip_set_table(),
+                  self._sharpness_table()]
         return "\n".join(lines)
 
     def _fault_table(self):
