@@ -328,6 +328,8 @@ def main():
     parser.add_argument("--chips", type=int, default=5)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "protection.md")
+    parser.add_argument("--models", nargs="+", default=list(MNIST_ZOO),
+                        help="MNIST zoo models for the optimizer table (default: all)")
     args = parser.parse_args()
     import torch
 
@@ -342,7 +344,7 @@ def main():
     banks_alone = [run_optimizer(args.work, SWEEP_MODELS[0], args.chips, args.limit, tag="none2")]
     print(f"optimize banks alone done ({time.process_time() - start:.0f} s CPU)", flush=True)
     optimized = []
-    for model in MNIST_ZOO:
+    for model in args.models:
         optimized.append(run_optimizer(args.work, model, args.chips, args.limit,
                                        protections=COMBINED_PROTECTIONS, tag="combined2"))
         print(f"optimize {model} done ({time.process_time() - start:.0f} s CPU)", flush=True)
