@@ -47,6 +47,15 @@ class RunResult:
     tiled: bool
 
 
+def _nbytes(value):
+    """Bytes held by a cached value: a tensor, or a tuple of them (split, attention), or a size."""
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.numel()
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
 class CleanRun:
     """The clean quantized network on fixed inputs: logits and cached activations.
 
@@ -86,7 +95,7 @@ class CleanRun:
         program = self.program
         names = {n for i in program.layer_steps for n in program.live_before(i)}
         _, sample = program.run(self.x[:1], self._weights, keep=names, transform=self.transform)
-        per_sample = {n: v.element_size() * v.numel() for n, v in sample.items()}
+        per_sample = {n: _nbytes(v) for n, v in sample.items()}
         chosen, kept, used = [], set(), 0
         for i in reversed(program.layer_steps[1:]):
             live = set(program.live_before(i))

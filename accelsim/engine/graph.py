@@ -70,12 +70,12 @@ def _module_step(node, module):
         run = STATELESS_MODULES[type(module)]
         return dict(call=lambda args, kwargs, weights: run(module, *args), weight_names=(),
                     layer="", kind="op")
-    names = tuple(f"{node.target}.{name}" for name, _ in module.named_parameters(recurse=False))
+    names = tuple(f"{node.target}.{name}" for name, _ in module.named_parameters(recurse=layer.recurse))
     prefix = len(node.target) + 1
     forward = layer.forward
 
     def call(args, kwargs, weights):
-        return forward(module, {name[prefix:]: w for name, w in weights.items()}, args[0])
+        return forward(module, {name[prefix:]: w for name, w in weights.items()}, *args, **kwargs)
 
     call.module = module
     return dict(call=call, weight_names=names, layer=node.target, kind=layer.kind)
@@ -149,8 +149,11 @@ def trace_program(module):
         raise ModelImportError(
             f"{type(module).__name__} has {len(problems)} part(s) the engine cannot run:\n  "
             + "\n  ".join(problems)
-            + "\nsupported: Conv2d, Linear, BatchNorm2d, GroupNorm, ReLU/ReLU6, MaxPool2d, AvgPool2d, "
-            "AdaptiveAvgPool2d, flatten/view, residual add, Dropout")
+            + "\nsupported: Conv1d/Conv2d (grouped, depthwise), Linear, BatchNorm1d/2d, GroupNorm, LayerNorm, "
+            "RMSNorm (or a module computing it from its own weight), Embedding, MultiheadAttention, "
+            "scaled_dot_product_attention, ReLU/ReLU6/GELU/SiLU/Hardswish/Sigmoid/Tanh/Softmax, pooling, "
+            "matmul/bmm/@, cat/split/chunk, view/reshape/permute/transpose/flatten, mean, residual add/mul, "
+            "Dropout")
     all_parameters = dict(graph_module.named_parameters())
     steps = [_step(node, graph_module, all_parameters) for node in graph_module.graph.nodes]
     ordered = {}
