@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from accelsim.quant import QuantScheme
+
 __all__ = ["RunResult", "CleanRun", "Evaluator"]
 
 
@@ -35,6 +37,12 @@ class RunResult:
         Index of the first executed program step (0: full run).
     tiled : bool
         True when the model is larger than a measured chip, which repeats.
+    erred_scale_words : int
+        Words holding a per-group scale, zero point or shared exponent
+        (:mod:`accelsim.quant.formats`) that read back wrong.
+    nonfinite_weights : int
+        Weights that decode to inf or NaN (a flipped floating-point exponent);
+        the engine propagates them as hardware would.
     """
 
     logits: torch.Tensor
@@ -45,6 +53,8 @@ class RunResult:
     changed_tensors: tuple
     first_step: int
     tiled: bool
+    erred_scale_words: int = 0
+    nonfinite_weights: int = 0
 
 
 def _nbytes(value):
@@ -189,7 +199,12 @@ class Evaluator:
             first = self._clean.program.first_step_reading(changed)
             logits = self._clean.run_from(first, weights)
         stored = self._qm.stored_bits
+        nonfinite = 0
+        if changed and not isinstance(self._qm.scheme, QuantScheme):
+            nonfinite = sum(int((~torch.isfinite(weights[name])).sum()) for name in changed)
         return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
                          flipped_bits=int(read.flipped_bits),
                          model_ber=read.flipped_bits / stored, stored_bits=stored,
-                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled))
+                         changed_tensors=changed, first_step=first, tiled=bool(read.tiled),
+                         erred_scale_words=self._qm.aux_words(read.word_index[differs]),
+                         nonfinite_weights=nonfinite)

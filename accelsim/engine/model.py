@@ -13,6 +13,7 @@ from accelsim.engine.activations import ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
+from accelsim.quant.formats import FormatStore, NumberFormat, resolve_scheme
 from accelsim.sram import SimulatedMemory
 
 __all__ = ["QuantizedModel"]
@@ -52,13 +53,18 @@ class QuantizedModel:
         self.tensor_names = tuple(parameters)
         self._tensor_index = {name: i for i, name in enumerate(self.tensor_names)}
         self._shapes = tuple(p.shape for p in parameters.values())
-        self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
-        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams)]
-        chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
-        self.words = np.concatenate(chunks)
+        self._store = None
+        if isinstance(scheme, NumberFormat):  # second-wave formats: accelsim.quant.formats
+            self._store = FormatStore(scheme, list(parameters.values()))
+            self.words, self._word_offsets = self._store.words, self._store.offsets
+        else:
+            self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
+            codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams)]
+            chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
+            self.words = np.concatenate(chunks)
+            sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+            self._word_offsets = np.concatenate([[0], np.cumsum(sizes)])
         self.words.setflags(write=False)
-        sizes = np.array([len(c) for c in chunks], dtype=np.int64)
-        self._word_offsets = np.concatenate([[0], np.cumsum(sizes)])
         self.stored_bits = int(len(self.words) * self.bits)
         self._example_input = example_input.detach()
         self._clean_weights = self.weights_from_words(self.words)
@@ -78,8 +84,10 @@ class QuantizedModel:
         ----------
         module : torch.nn.Module
             The network; copied once, never modified.
-        scheme : str or accelsim.quant.QuantScheme
-            A preset name (``"rquant"``, ``"normal"``, ...) or a scheme.
+        scheme : str, accelsim.quant.QuantScheme or accelsim.quant.formats.NumberFormat
+            A preset name (``"rquant"``, ``"normal"``, ...), a scheme, or a
+            number format name (``"int4-g128"``, ``"fp8-e4m3"``, ``"bfp-16"``,
+            ...: :mod:`accelsim.quant.formats`).
         example_input : Tensor
             A batch of inputs (``N x C x H x W``) used to check the model runs
             and to measure per-layer workloads.
@@ -109,7 +117,7 @@ class QuantizedModel:
         except Exception as exc:  # a shape mismatch surfaces only when run
             raise ModelImportError(f"the model does not run on example_input of shape "
                                    f"{tuple(example_input.shape)}: {exc}") from None
-        return cls(private, program, parameters, quant.get_scheme(scheme), example_input, meta, act_quant)
+        return cls(private, program, parameters, resolve_scheme(scheme), example_input, meta, act_quant)
 
     # -- weights -----------------------------------------------------------------
     def weights_from_words(self, words, names=None, base=None):
@@ -143,12 +151,18 @@ class QuantizedModel:
 
     def _decode(self, name, chunk):
         i = self._tensor_index[name]
+        if self._store is not None:
+            return self._store.decode(i, chunk)
         return quant.dequantize(quant.words_to_codes(chunk).reshape(self._shapes[i]), self._qparams[i])
 
     @property
     def clean_weights(self):
         """Dequantized weights of the fault-free memory (shared: do not modify)."""
         return self._clean_weights
+
+    def aux_words(self, word_index):
+        """How many of the words ``word_index`` hold scales, zero points or shared exponents."""
+        return 0 if self._store is None else self._store.aux_words(word_index)
 
     def tensors_at_bits(self, bit_positions):
         """Names of the tensors holding the given stored-bit positions."""
