@@ -27,6 +27,12 @@ def register(subparsers):
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
+    parser.add_argument("--metric", default="accuracy", metavar="METRIC",
+                        help="metric_value column: accuracy | top5 | loss | perplexity (default: accuracy; "
+                             "a language model on text: loss or perplexity)")
+    parser.add_argument("--scheme", metavar="NAME",
+                        help="re-quantize every model: a preset (rquant, normal, ...) or a number format "
+                             "(int8, int4, int8-g128, int4-g32, fp16, bf16, fp8-e4m3, fp8-e5m2, bfp-16, ...)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
 
@@ -48,7 +54,8 @@ def _spec(args):
     return SweepSpec(
         models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
+        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit, metric=args.metric,
+        scheme=args.scheme)
 
 
 def _run(args):

@@ -90,7 +90,7 @@ def parse_spec(spec, known_names):
     directory : pathlib.Path or None
         The folder (user home expanded), None when the spec names none.
     """
-    expected = ", ".join(f"{n}" if n == "digits" else f"{n}:DIR" for n in known_names)
+    expected = ", ".join({"digits": "digits", "text": "text[:FILE]"}.get(n, f"{n}:DIR") for n in known_names)
     if not isinstance(spec, str):
         raise DatasetError(f"dataset spec is {spec!r} ({type(spec).__name__}); expected a string, one of: {expected}")
     name, colon, folder = spec.strip().partition(":")

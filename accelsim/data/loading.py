@@ -4,15 +4,18 @@ from accelsim.data._spec import DatasetError, check_limit, check_split, parse_sp
 from accelsim.data.cifar10 import cifar10_info, load_cifar10
 from accelsim.data.digits import DIGITS_INFO, load_digits
 from accelsim.data.mnist import load_mnist, mnist_info
+from accelsim.data.text import load_text
 
 __all__ = ["DATASET_NAMES", "load_dataset", "dataset_info"]
 
-DATASET_NAMES = ("digits", "mnist", "cifar10")
+DATASET_NAMES = ("digits", "mnist", "cifar10", "text")
 _FOLDER_DATASETS = {"mnist": (load_mnist, mnist_info), "cifar10": (load_cifar10, cifar10_info)}
 
 
 def _parse(spec, folder_required):
     name, directory = parse_spec(spec, DATASET_NAMES)
+    if name == "text":
+        return name, directory  # text (generated) or text:FILE
     if name == "digits" and directory is not None:
         raise DatasetError(f"dataset spec {spec!r}: digits ships inside scikit-learn and takes no folder; "
                            "write digits")
@@ -57,6 +60,8 @@ def load_dataset(spec, split="test", *, limit=None):
     split, limit = check_split(split), check_limit(limit)
     if name == "digits":
         return load_digits(split, limit=limit)
+    if name == "text":  # language modelling: no labels (y is None), see accelsim.data.text
+        return load_text(directory, split, limit=limit)
     load, _ = _FOLDER_DATASETS[name]
     return load(directory, split, limit=limit)
 
@@ -77,5 +82,7 @@ def dataset_info(spec):
     name, directory = _parse(spec, folder_required=False)
     if name == "digits":
         return DIGITS_INFO
+    if name == "text":
+        raise DatasetError(f"dataset {spec!r} is text for language models; it has no classes or image shape")
     _, info = _FOLDER_DATASETS[name]
     return info(directory)

@@ -24,7 +24,7 @@ POINT_COLUMNS = (
     "model", "method", "bits", "quant_scheme", "profile", "chip", "vdd_v", "vdd_rel",
     "profile_ber", "faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
     "robust_error", "energy_j", "weight_mem_energy_j", "energy_rel", "energy_rel_vmin",
-    "clean_accuracy", "tiled",
+    "clean_accuracy", "tiled", "metric", "metric_value",
 )
 
 SUMMARY_COLUMNS = (

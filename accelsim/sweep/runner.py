@@ -14,6 +14,7 @@ from accelsim._version import __version__
 from accelsim.models import model_path
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.journal import Journal, point_key
+from accelsim.sweep.metrics import check_metric
 from accelsim.sweep.results import (
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
@@ -86,7 +87,8 @@ def _versions():
 
 def _prepare(spec):
     """Load what the driver must check before any work; return (spec, fingerprints)."""
-    profile = load_unit_inputs(spec, spec.models[0])[0]
+    profile, _, (_, labels) = load_unit_inputs(spec, spec.models[0])
+    check_metric(spec.metric, labels is not None)
     if not spec.voltages_v:
         spec = dataclasses.replace(spec, voltages_v=default_voltages(profile))
     for vdd_v in spec.voltages_v:

@@ -87,6 +87,12 @@ class SweepSpec:
     batch_size : int
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
+    metric : str
+        ``accuracy``, ``top5``, ``loss`` or ``perplexity``: the ``metric_value``
+        column of each row (see :mod:`accelsim.sweep.metrics`).
+    scheme : str or None
+        Re-quantize every model in this scheme (a preset or a number format
+        such as ``int4-g128``; None: as trained).
     """
 
     models: tuple = DEFAULT_MODELS
@@ -99,6 +105,8 @@ class SweepSpec:
     limit: int | None = None
     batch_size: int = 2048
     torch_threads: int = 1
+    metric: str = "accuracy"
+    scheme: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "models", tuple(self.models))
@@ -115,6 +123,12 @@ class SweepSpec:
                 raise SweepError(f"{name} must be a whole number >= {low}, got {value!r}")
         if self.bits is not None and self.bits not in (2, 3, 4, 5, 6, 7, 8, 16):
             raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
+        from accelsim.sweep.metrics import METRICS
+
+        if self.metric not in METRICS:
+            raise SweepError(f"--metric {self.metric!r}: expected one of {', '.join(METRICS)}")
+        if self.scheme is not None and (not isinstance(self.scheme, str) or not self.scheme):
+            raise SweepError(f"--scheme must be a scheme name, got {self.scheme!r}")
         if self.limit is not None and self.limit < 1:
             raise SweepError(f"limit must be >= 1, got {self.limit}")
 

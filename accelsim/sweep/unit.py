@@ -8,6 +8,7 @@ set is nested, so the read is the same), and every faulty read re-runs only
 the layers from the first faulty one on.
 """
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +20,12 @@ from accelsim.data import load_dataset
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
+from accelsim.sweep import metrics
 
 __all__ = ["run_unit", "model_label", "load_unit_inputs"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
-                      "robust_error", "tiled")
+                      "robust_error", "tiled", "metric", "metric_value")
 
 
 def model_label(name_or_path, bits=None):
@@ -53,16 +55,18 @@ def _cached_profile(name, stamp):
 @lru_cache(maxsize=4)
 def _dataset(spec, limit):
     x, y = load_dataset(spec, split="test")
-    return (x, y) if limit is None else (x[:limit], y[:limit])
+    if limit is None:
+        return x, y
+    return x[:limit], (None if y is None else y[:limit])  # text has no labels
 
 
-def _model(name, bits):
-    return _cached_model(name, bits, _file_stamp(model_path(name)))
+def _model(name, bits, scheme=None):
+    return _cached_model(name, bits, scheme, _file_stamp(model_path(name)))
 
 
 @lru_cache(maxsize=8)
-def _cached_model(name, bits, stamp):
-    return load_model(name, bits=bits)
+def _cached_model(name, bits, scheme, stamp):
+    return load_model(name, bits=bits, scheme=scheme)
 
 
 def load_unit_inputs(spec, model_name):
@@ -71,7 +75,8 @@ def load_unit_inputs(spec, model_name):
     Profile and model are reloaded when their file changes (a retrained
     checkpoint), so caching never serves stale results.
     """
-    return _profile(spec.profile), _model(model_name, spec.bits), _dataset(spec.dataset, spec.limit)
+    return (_profile(spec.profile), _model(model_name, spec.bits, spec.scheme),
+            _dataset(spec.dataset, spec.limit))
 
 
 class _Energy:
@@ -95,15 +100,22 @@ class _Energy:
                 "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
 
 
-def _inference_columns(result, clean_pred, y):
+def _inference_columns(result, clean_pred, y, metric, x, clean_logits):
+    columns = {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
+               "model_ber": float(result.model_ber), "tiled": result.tiled, "metric": metric,
+               "metric_value": metrics.metric_value(metric, result.logits, x, y)}
+    if y is None or result.logits.ndim != 2:  # a language model: top-1 of its next tokens
+        if y is None:
+            return {**columns, "accuracy": math.nan, "error": math.nan, "robust_error": math.nan}
+        accuracy = metrics.metric_value("accuracy", result.logits, x, y)
+        return {**columns, "accuracy": accuracy, "error": 1 - accuracy,
+                "robust_error": metrics.robust_error("accuracy", result.logits, clean_logits, x, y)}
     pred = result.logits.argmax(dim=1)
     wrong = pred != y
     accuracy = float((~wrong).double().mean())
-    return {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
-            "model_ber": float(result.model_ber), "accuracy": accuracy,
+    return {**columns, "accuracy": accuracy,
             "error": float(wrong.double().mean()),
-            "robust_error": float((wrong | (clean_pred != y)).double().mean()),
-            "tiled": result.tiled}
+            "robust_error": float((wrong | (clean_pred != y)).double().mean())}
 
 
 def run_unit(spec, model_name, chip, done_rows, on_row):
@@ -140,8 +152,13 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
-    clean_pred = evaluator.clean_logits.argmax(dim=1)
-    clean_accuracy = float((clean_pred == y).double().mean())
+    clean_logits = evaluator.clean_logits
+    if y is None or clean_logits.ndim != 2:
+        clean_pred = None
+        clean_accuracy = math.nan if y is None else metrics.metric_value("accuracy", clean_logits, x, y)
+    else:
+        clean_pred = clean_logits.argmax(dim=1)
+        clean_accuracy = float((clean_pred == y).double().mean())
     previous = None
     for vdd_v in spec.voltages_v:
         row = done_rows.get(vdd_v)
@@ -150,7 +167,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
             if previous is not None and previous["faulty_cells"] == faulty:
                 inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
             else:
-                inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
+                inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y, spec.metric, x,
+                                               clean_logits)
             row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
                    **energy.columns(vdd_v), "clean_accuracy": clean_accuracy}
             on_row(row)
