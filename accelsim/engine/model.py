@@ -21,6 +21,20 @@ __all__ = ["QuantizedModel"]
 _MEMORY_CACHE_SIZE = 4
 
 
+def _copy_without_parameters(module):
+    """A deep copy of ``module`` (buffers and structure) whose parameters are empty placeholders.
+
+    Shared (tied) parameters stay shared; :meth:`QuantizedModel.from_torch`
+    fills them with the dequantized values.
+    """
+    memo = {}
+    for parameter in module.parameters():
+        if id(parameter) not in memo:
+            memo[id(parameter)] = torch.nn.Parameter(torch.empty(0, dtype=parameter.dtype),
+                                                     requires_grad=parameter.requires_grad)
+    return copy.deepcopy(module, memo).eval()
+
+
 class QuantizedModel:
     """A torch model quantized to fixed point, ready to run out of simulated SRAM.
 
@@ -108,16 +122,23 @@ class QuantizedModel:
         if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
             raise ModelImportError("example_input must be a batched tensor (N x ...), "
                                    f"got {type(example_input).__name__}")
-        private = copy.deepcopy(module).eval()
-        program, parameters = trace_program(private)
-        if not parameters:
+        private = _copy_without_parameters(module)
+        program, placeholders = trace_program(private, copy_module=False)
+        if not placeholders:
             raise ModelImportError(f"{type(module).__name__} has no parameters to store in memory")
+        # The user's own tensors, read only: a model of 10^8 parameters is not copied.
+        parameters = {name: module.get_parameter(name).detach() for name in placeholders}
         try:
             program.run(example_input[:1], parameters)
         except Exception as exc:  # a shape mismatch surfaces only when run
             raise ModelImportError(f"the model does not run on example_input of shape "
                                    f"{tuple(example_input.shape)}: {exc}") from None
-        return cls(private, program, parameters, resolve_scheme(scheme), example_input, meta, act_quant)
+        qm = cls(private, program, parameters, resolve_scheme(scheme), example_input, meta, act_quant)
+        # The private copy's parameters become the dequantized values (shared, not copied).
+        with torch.no_grad():
+            for name, value in qm.clean_weights.items():
+                private.get_parameter(name).data = value
+        return qm
 
     # -- weights -----------------------------------------------------------------
     def weights_from_words(self, words, names=None, base=None):

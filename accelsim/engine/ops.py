@@ -160,6 +160,8 @@ FUNCTIONS = {
     torch.sub, torch.mul, torch.div, torch.neg, torch.pow, torch.matmul, torch.bmm,
     torch.mean, torch.sum, torch.square,
     F.scaled_dot_product_attention, F.adaptive_avg_pool1d, F.avg_pool1d, F.max_pool1d,
+    # functional layers reading parameters directly (each parameter still comes from memory)
+    F.linear, F.embedding, F.layer_norm, F.rms_norm, F.conv1d, F.conv2d, F.group_norm,
     # shapes
     torch.cat, torch.concat, torch.stack, torch.split, torch.chunk, torch.reshape, torch.permute,
     torch.transpose, torch.unsqueeze, torch.squeeze, torch.unbind, builtins.getattr,

@@ -150,6 +150,8 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
 
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
+    # Place the chip only down to the lowest voltage of the sweep (not the floor).
+    qm.memory(profile, spec.seed).plan_voltages(min(spec.voltages_v))
     evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
     clean_logits = evaluator.clean_logits

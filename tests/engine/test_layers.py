@@ -205,3 +205,37 @@ def test_every_unsupported_node_is_listed():
     with pytest.raises(ModelImportError) as info:
         QuantizedModel.from_torch(Unsupported(), "rquant", torch.randn(2, 4))
     assert "sort" in str(info.value) and "cumsum" in str(info.value)
+
+
+class TiedLM(nn.Module):
+    """An LM head sharing the embedding table (read as a module and as a parameter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(10, 8)
+        self.head = nn.Linear(8, 10, bias=False)
+        self.head.weight = self.tok.weight
+
+    def forward(self, idx):
+        x = self.tok(idx)
+        return self.head(x) + F.linear(x, self.tok.weight)
+
+
+def test_tied_weights_are_stored_once_and_faults_reach_every_reader(uniform):
+    torch.manual_seed(0)
+    net, x = TiedLM().eval(), torch.randint(0, 10, (4, 5), generator=torch.Generator().manual_seed(0))
+    qm = QuantizedModel.from_torch(net, "int8", x)
+    assert qm.tensor_names == ("tok.weight",)
+    with torch.inference_mode():
+        assert torch.equal(qm.reference_module()(x), qm.forward(x))
+    faulty = dict(qm.clean_weights)
+    faulty["tok.weight"] = faulty["tok.weight"] * 2
+    assert torch.equal(qm.forward(x, faulty), 4 * qm.forward(x))  # table and head both doubled
+
+
+def test_import_does_not_copy_the_users_parameters():
+    net, x = _case("vit")
+    qm = QuantizedModel.from_torch(net, "rquant", x)
+    private = {p.data_ptr() for p in qm._module.parameters()}
+    assert private == {w.data_ptr() for w in qm.clean_weights.values()}
+    assert not private & {p.data_ptr() for p in net.parameters()}
