@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from accelsim.engine import sparse
 from accelsim.quant import QuantScheme
 
 __all__ = ["RunResult", "CleanRun", "Evaluator"]
@@ -186,6 +187,13 @@ class Evaluator:
         ``act_faults`` (:class:`~accelsim.engine.activations.ActivationFaults`)
         also corrupts the quantized activations in the activation SRAM.
         """
+        if act_faults is None and sparse.is_large(self._qm) and sparse.supports_in_place(self._qm):
+            # 10^8 parameters: patch the clean weights in place (accelsim.engine.sparse).
+            logits, faulty, flipped, changed, first, tiled, nonfinite = sparse.run_in_place(self, vdd_v)
+            stored = self._qm.stored_bits
+            return RunResult(logits=logits, faulty_cells=faulty, flipped_bits=flipped,
+                             model_ber=flipped / stored, stored_bits=stored, changed_tensors=changed,
+                             first_step=first, tiled=tiled, nonfinite_weights=nonfinite)
         read = self._memory.read_sparse(vdd_v, self.chip)
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])

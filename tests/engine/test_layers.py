@@ -239,3 +239,22 @@ def test_import_does_not_copy_the_users_parameters():
     private = {p.data_ptr() for p in qm._module.parameters()}
     assert private == {w.data_ptr() for w in qm.clean_weights.values()}
     assert not private & {p.data_ptr() for p in net.parameters()}
+
+
+@pytest.mark.parametrize("scheme", ["rquant", "normal", "int8", "int4", "fp16", "bf16", "fp8-e5m2"])
+def test_in_place_faulty_reads_equal_the_copying_path(scheme, uniform, monkeypatch):
+    from accelsim.engine import sparse
+
+    net, x = _case("lm")
+    qm = QuantizedModel.from_torch(net, scheme, x)
+    vdd_v = uniform.voltage_for_ber(3e-3)
+    expected = [qm.evaluator(x, uniform, chip=c).run(vdd_v) for c in range(3)]
+    monkeypatch.setattr(sparse, "LARGE_MODEL_WORD_BYTES", 1)
+    clean = {k: v.clone() for k, v in qm.clean_weights.items()}
+    for chip, want in enumerate(expected):
+        got = qm.evaluator(x, uniform, chip=chip).run(vdd_v)
+        torch.testing.assert_close(got.logits, want.logits, rtol=0, atol=0, equal_nan=True)
+        assert (got.flipped_bits, got.faulty_cells, got.first_step, got.nonfinite_weights) == (
+            want.flipped_bits, want.faulty_cells, want.first_step, want.nonfinite_weights)
+        assert set(got.changed_tensors) == set(want.changed_tensors)
+    assert all(torch.equal(clean[k], v) for k, v in qm.clean_weights.items())  # restored
