@@ -166,6 +166,9 @@ FUNCTIONS = {
     torch.cat, torch.concat, torch.stack, torch.split, torch.chunk, torch.reshape, torch.permute,
     torch.transpose, torch.unsqueeze, torch.squeeze, torch.unbind, builtins.getattr,
     operator.floordiv, math.sqrt,
+    # position ids and causal masks built in forward()
+    torch.arange, torch.ones, torch.zeros, torch.full, torch.tril, torch.triu, torch.where,
+    torch.masked_fill,
 }
 # Keyword arguments forced at inference time, whatever the traced call said.
 FORCED_KWARGS = {F.relu: {"inplace": False}, F.relu6: {"inplace": False},

@@ -267,20 +267,38 @@ def _float_values(words, dtype):
 
 
 # -- per-channel integers -------------------------------------------------------------
+# Rows are processed in blocks of about this many values, so that the float64
+# and int64 temporaries of a 38-million-value embedding table stay small.
+_BLOCK_VALUES = 1 << 20
+
+
+def _row_blocks(rows, cols):
+    step = max(1, _BLOCK_VALUES // max(cols, 1))
+    return [(r, min(r + step, rows)) for r in range(0, rows, step)]
+
+
 def _channel_encode(values, bits):
     rows, cols = _rows_cols(values.shape)
-    matrix = values.reshape(rows, cols).to(torch.float64)
+    matrix = values.reshape(rows, cols)
     top = 2 ** (bits - 1) - 1
-    scale = (matrix.abs().amax(dim=1, keepdim=True) / top).clamp_min(float(torch.finfo(torch.float32).eps))
-    levels = torch.round(matrix / scale).clamp(-top, top).to(torch.int64)
-    words = (levels & (2**bits - 1)).reshape(-1).numpy().astype(np.uint8)
+    scale = (matrix.abs().amax(dim=1, keepdim=True).to(torch.float64) / top).clamp_min(
+        float(torch.finfo(torch.float32).eps))
+    words = np.empty(rows * cols, dtype=np.uint8)
+    for lo, hi in _row_blocks(rows, cols):
+        levels = torch.round(matrix[lo:hi].to(torch.float64) / scale[lo:hi]).clamp(-top, top).to(torch.int64)
+        words[lo * cols:hi * cols] = (levels & (2**bits - 1)).reshape(-1).numpy()
     return words, scale
 
 
 def _channel_decode(words, bits, scale):
-    codes = torch.from_numpy(words.astype(np.int64)).reshape(scale.shape[0], -1)
-    levels = codes - ((codes >> (bits - 1)) << bits)
-    return (levels * scale).to(torch.float32)
+    rows = scale.shape[0]
+    cols = len(words) // rows
+    out = torch.empty(rows, cols, dtype=torch.float32)
+    for lo, hi in _row_blocks(rows, cols):
+        codes = torch.from_numpy(words[lo * cols:hi * cols].astype(np.int64)).reshape(hi - lo, cols)
+        levels = codes - ((codes >> (bits - 1)) << bits)
+        out[lo:hi] = (levels * scale[lo:hi]).to(torch.float32)
+    return out
 
 
 # -- per-group integers ---------------------------------------------------------------
@@ -366,17 +384,18 @@ class FormatStore:
     def __init__(self, fmt, tensors):
         self.format = fmt
         self._shapes = tuple(t.shape for t in tensors)
-        chunks, states, aux = [], [], []
-        for tensor in tensors:
-            words, state = fmt.encode(tensor)
-            chunks.append(words)
-            states.append(state)
-            aux.append(fmt.layout(tensor.shape)[0])
-        self._states = tuple(states)
-        sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+        layouts = [fmt.layout(t.shape) for t in tensors]
+        sizes = np.array([sum(layout) for layout in layouts], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self.aux_starts = self.offsets[:-1] + np.asarray(aux, dtype=np.int64)
-        self.words = np.concatenate(chunks)
+        self.aux_starts = self.offsets[:-1] + np.asarray([layout[0] for layout in layouts], dtype=np.int64)
+        # Written tensor by tensor into one array: no second copy of the words.
+        self.words = np.empty(int(self.offsets[-1]), dtype=fmt.word_dtype)
+        states = []
+        for i, tensor in enumerate(tensors):
+            words, state = fmt.encode(tensor)
+            self.words[self.offsets[i]:self.offsets[i + 1]] = words
+            states.append(state)
+        self._states = tuple(states)
 
     def decode(self, index, chunk):
         """float32 values of tensor ``index`` from its words ``chunk``."""
