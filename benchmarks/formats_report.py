@@ -39,6 +39,10 @@ FIELDS = {  # bit position -> field, MSB first, for the sensitivity table
     "fp8-e4m3": ["sign"] + ["exp"] * 4 + ["man"] * 3,
     "fp8-e5m2": ["sign"] + ["exp"] * 5 + ["man"] * 2,
     "bfp-16": ["sign"] + ["man"] * 7,
+    # aux words: int4-g128 holds each FP16 scale in four 4-bit words (low bits first) and a 4-bit
+    # zero point per group; bfp-16 one 8-bit shared exponent per block
+    "int4-g128 aux": ["b3", "b2", "b1", "b0"],
+    "bfp-16 aux": ["exp"] * 8,
 }
 
 
@@ -60,16 +64,26 @@ def _sweep(qm, profile, x, score, chips):
     return clean, rows
 
 
-def _sensitivity(qm, x, y, fraction=0.002, draws=2):
+def _word_sets(qm):
+    """Indices of code words and of aux words (scales, zero points, shared exponents)."""
+    aux = np.zeros(len(qm.words), dtype=bool)
+    store = qm._store
+    if store is not None:
+        for start, end in zip(store.aux_starts, store.offsets[1:]):
+            aux[start:end] = True
+    return np.flatnonzero(~aux), np.flatnonzero(aux)
+
+
+def _sensitivity(qm, x, y, eligible, fraction=0.002, draws=2):
     rng = np.random.default_rng(0)
-    n = len(qm.words)
+    n = len(eligible)
     k = max(1, int(round(fraction * n)))
     result = []
     for bit in reversed(range(qm.bits)):  # MSB first
         accs = []
         for _ in range(draws):
             words = qm.words.copy()
-            chosen = rng.choice(n, k, replace=False)
+            chosen = eligible[rng.choice(n, k, replace=False)]
             words[chosen] ^= np.asarray(1 << bit, dtype=words.dtype)
             logits = qm.forward(x, qm.weights_from_words(words))
             accs.append(float((logits.argmax(1) == y).double().mean()))
@@ -80,6 +94,8 @@ def _sensitivity(qm, x, y, fraction=0.002, draws=2):
 def _fmt(value, digits=1, scale=100):
     if value is None or not math.isfinite(value):
         return "nan" if value is not None and math.isnan(value) else "inf"
+    if abs(value * scale) >= 1000:
+        return f"{value * scale:.3g}"
     return f"{value * scale:.{digits}f}"
 
 
@@ -105,7 +121,10 @@ def main():
         vit[fmt] = (qm.stored_bits, *_sweep(qm, profile, x,
                                             lambda logits: float((logits.argmax(1) == y).double().mean()),
                                             args.chips))
-        sens[fmt] = _sensitivity(qm, x[:300], y[:300])
+        codes, aux = _word_sets(qm)
+        sens[fmt] = _sensitivity(qm, x[:300], y[:300], codes)
+        if len(aux):
+            sens[f"{fmt} aux"] = _sensitivity(qm, x[:300], y[:300], aux)
         qm = load_model(args.lm, scheme=fmt)
         lm[fmt] = (qm.stored_bits, *_sweep(qm, profile, tokens,
                                            lambda logits: metric_value("perplexity", logits, tokens, None),
@@ -144,10 +163,14 @@ def main():
     lines += [f"Cell bit error rate of the 14 nm profile at those voltages: {bers}.", "",
               "![accuracy and perplexity against voltage](formats_voltage.png)", "",
               "## Per-bit-position sensitivity (ViT, accuracy % after flipping bit j of 0.2% of the words)", "",
-              f"Clean accuracies: " + ", ".join(f"`{f}` {_fmt(vit[f][1])}" for f in FORMATS) + ". "
-              "Bit positions are listed MSB first (position 0 = the word's most significant bit); for "
-              "`int4-g128` the words include the scale and zero-point words (4% of them).", ""]
-    for fmt in FORMATS:
+              "Clean accuracies: " + ", ".join(f"`{f}` {_fmt(vit[f][1])}" for f in FORMATS) + ". "
+              "Bit positions are listed MSB first (position 0 = the word's most significant bit). Code "
+              "words and aux words are flipped separately: `int4-g128 aux` flips bit j of 0.2% of the words "
+              "holding scales (FP16, split into four 4-bit words, low bits first: bit b3 of the fourth word "
+              "is the scale's sign, b2 its exponent MSB) and zero points; `bfp-16 aux` flips the shared "
+              "exponents. `int4-g128` codes are unsigned (asymmetric), so their MSB moves a weight by "
+              "8 steps; `int8` codes are two's complement.", ""]
+    for fmt in sens:
         accs = sens[fmt]
         lines.append(f"- `{fmt}`: " + ", ".join(f"{FIELDS[fmt][i]} {_fmt(a)}" for i, a in enumerate(accs)))
     lines += ["", "![per-bit sensitivity](formats_bits.png)", "", "## Findings", ""]
@@ -163,8 +186,13 @@ def _findings(vit, lm, sens):
     text = [f"- Flipping the most significant bit of 0.2% of the `int8` words leaves {_fmt(int_msb)}% accuracy; "
             f"flipping the exponent MSB of the same share of floating-point words leaves "
             + ", ".join(f"`{f}` {_fmt(a)}%" for f, a in exp_msb.items())
-            + (f": the exponent MSB is far more harmful (worst `{worst}`)." if exp_msb[worst] < int_msb - 5
+            + (f": the exponent MSB is far more harmful (worst `{worst}`)." if exp_msb[worst] < int_msb - 0.05
                else ": in this model the exponent MSB is not clearly more harmful than the integer MSB.")]
+    aux = sens.get("int4-g128 aux")
+    if aux is not None:
+        text.append(f"- A group's FP16 scale is a single point of failure: flipping bit b2 of 0.2% of the aux words "
+                    f"(in a fifth of them the bit is a scale's exponent MSB) leaves {_fmt(aux[1])}% accuracy, "
+                    f"against {_fmt(sens['int4-g128'][0])}% for the code MSB of 0.2% of the code words.")
     low = {f: vit[f][2][-1]["value"] for f in FORMATS}
     best = max(low, key=lambda f: low[f] if math.isfinite(low[f]) else -1)
     text.append(f"- At 0.54 V the most robust classifier format is `{best}` ({_fmt(low[best])}%); "
@@ -193,9 +221,9 @@ def _plots(out, vit, lm, sens):
     fig.savefig(out / "formats_voltage.png", dpi=120)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for fmt in FORMATS:
-        accs = sens[fmt]
-        ax.plot(range(len(accs)), [a * 100 for a in accs], marker="o", label=fmt)
+    for fmt, accs in sens.items():
+        ax.plot(range(len(accs)), [a * 100 for a in accs], marker="o", label=fmt,
+                linestyle="--" if "aux" in fmt else "-")
     ax.set(xlabel="bit position (0 = most significant)", ylabel="accuracy (%)",
            title="accuracy after flipping one bit position in 0.2% of the words")
     ax.grid(alpha=0.3)

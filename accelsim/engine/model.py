@@ -9,6 +9,7 @@ import torch
 
 from accelsim import quant
 from accelsim.accel import default_accelerator
+from accelsim.engine import sparse
 from accelsim.engine.activations import ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
@@ -138,6 +139,8 @@ class QuantizedModel:
         with torch.no_grad():
             for name, value in qm.clean_weights.items():
                 private.get_parameter(name).data = value
+        if sparse.is_large(qm):
+            sparse.release_freed_memory()  # the encoding's temporaries, before any run
         return qm
 
     # -- weights -----------------------------------------------------------------

@@ -49,25 +49,55 @@ def faulty_words(memory, vdd_v, chip):
     """
     n_faulty = memory.faulty_cells(vdd_v, chip)
     placement = memory.placement(chip, vdd_v)
-    errs = placement.errs[:n_faulty]
-    index = placement.word_index[:n_faulty][errs].astype(np.int64)
-    bit = placement.bit_in_word[:n_faulty][errs].astype(np.uint64)
-    kind = placement.fault_kind[:n_faulty][errs]
-    unique, where = np.unique(index, return_inverse=True)
+    # Cells in word order (sorted once per placement): a read is then linear
+    # in the placement, with no sort of its own.
+    order = _word_order(placement)
+    cells = order[order < n_faulty]
+    cells = cells[placement.errs[cells]]
+    index = placement.word_index[cells].astype(np.int64)
+    bit = placement.bit_in_word[cells].astype(np.uint64)
+    kind = placement.fault_kind[cells]
+    starts = np.flatnonzero(np.concatenate([[True], index[1:] != index[:-1]])) if len(index) else np.zeros(0, int)
+    unique = index[starts]
     old = memory.words[unique].astype(np.uint64)
     mask = np.left_shift(np.uint64(1), bit)
-    keep = np.full(len(unique), np.iinfo(np.uint64).max, dtype=np.uint64)
-    set_ = np.zeros(len(unique), dtype=np.uint64)
-    flip = np.zeros(len(unique), dtype=np.uint64)
-    # Stuck-at-0, stuck-at-1 and flip cells (kinds 0, 1, 2) each hold their own bit.
-    np.bitwise_and.at(keep, where[kind == 0], ~mask[kind == 0])
-    np.bitwise_or.at(set_, where[kind == 1], mask[kind == 1])
-    np.bitwise_or.at(flip, where[kind == 2], mask[kind == 2])
-    new = ((old & keep) | set_) ^ flip
+    zero = np.uint64(0)
+    new = old
+    if len(unique):
+        # Stuck-at-0, stuck-at-1 and flip cells (kinds 0, 1, 2) each hold their own bit.
+        clear = np.bitwise_or.reduceat(np.where(kind == 0, mask, zero), starts)
+        set_ = np.bitwise_or.reduceat(np.where(kind == 1, mask, zero), starts)
+        flip = np.bitwise_or.reduceat(np.where(kind == 2, mask, zero), starts)
+        new = ((old & ~clear) | set_) ^ flip
     flipped = int(np.bitwise_count(old ^ new).sum())
     differs = new != old
     return (unique[differs], new[differs].astype(memory.words.dtype), int(n_faulty), flipped,
             bool(placement.tiled))
+
+
+_ORDERS = {}
+
+
+def _word_order(placement):
+    """Placement entries sorted by word (stable: fail order within a word), cached for the last chips."""
+    key = id(placement)
+    cached = _ORDERS.get(key)
+    if cached is None or cached[0] is not placement:
+        if len(_ORDERS) >= 8:
+            _ORDERS.pop(next(iter(_ORDERS)))
+        cached = (placement, np.argsort(placement.word_index, kind="stable"))
+        _ORDERS[key] = cached
+    return cached[1]
+
+
+def release_freed_memory():
+    """Hand the allocator's freed blocks back to the system (glibc), after a large import."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _decode_elements(qm, i, element, words):
