@@ -160,6 +160,8 @@ class QuantizedModel:
         """Clean weights with tensors ``names`` decoded after writing ``words`` at ``word_index``."""
         if not names:
             return self._clean_weights
+        if self._store is not None and sparse.supports_in_place(self):
+            return sparse.patched_copy(self, np.asarray(word_index, dtype=np.int64), words, names)
         patched = {}
         for name in names:
             lo, hi = self._word_range(name)

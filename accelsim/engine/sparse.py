@@ -122,6 +122,22 @@ def _decode_elements(qm, i, element, words):
     return ((levels - zero[pick]) * scale[pick]).to(torch.float32)
 
 
+def patched_copy(qm, word_index, words, names):
+    """Clean weights with the words ``words`` at ``word_index`` written: changed tensors cloned and
+    patched element by element (no decode of whole tensors), for element-wise number formats."""
+    owner = np.searchsorted(qm._word_offsets, word_index, side="right") - 1
+    patched = {}
+    for name in names:
+        i = qm._tensor_index[name]
+        inside = owner == i
+        element = word_index[inside] - qm._word_offsets[i]
+        tensor = qm.clean_weights[name].clone()
+        tensor.view(-1)[torch.from_numpy(element.astype(np.int64))] = _decode_elements(qm, i, element,
+                                                                                      words[inside])
+        patched[name] = tensor
+    return {**qm.clean_weights, **patched}
+
+
 def run_in_place(evaluator, vdd_v):
     """One faulty run of a large model, patching its clean weights in place (then restoring them).
 

@@ -25,3 +25,24 @@ def test_changed_words_equal_a_full_read(seed, vdd_v, bits):
     changed = np.flatnonzero(expected.words != words)
     assert np.array_equal(index, changed) and np.array_equal(values, expected.words[changed])
     assert (faulty, flipped, tiled) == (expected.faulty_cells, expected.flipped_bits, expected.tiled)
+
+
+def test_patched_copy_equals_decoding_whole_tensors():
+    import torch
+
+    from accelsim.engine import QuantizedModel
+    from accelsim.engine.sparse import patched_copy
+    from tests.engine.test_layers import _case
+
+    net, x = _case("lm")
+    for scheme in ("int8", "int4", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2"):
+        qm = QuantizedModel.from_torch(net, scheme, x)
+        rng = np.random.default_rng(0)
+        index = np.sort(rng.choice(len(qm.words), 300, replace=False))
+        faulty = qm.words.copy()
+        faulty[index] ^= np.asarray(rng.integers(1, 2**qm.bits, 300), dtype=faulty.dtype)
+        names = qm.tensors_at_bits(index * qm.bits)
+        got = patched_copy(qm, index, faulty[index], names)
+        expected = qm.weights_from_words(faulty)
+        for name in qm.tensor_names:
+            torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0, equal_nan=True)
