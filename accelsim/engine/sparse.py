@@ -76,6 +76,7 @@ def faulty_words(memory, vdd_v, chip):
 
 
 _ORDERS = {}
+_TRIMMED = set()
 
 
 def _word_order(placement):
@@ -150,6 +151,10 @@ def run_in_place(evaluator, vdd_v):
     if evaluator._clean.cuts:
         _ = evaluator._clean.logits  # the cached clean activations, before any weight changes
     word_index, words, faulty_cells, flipped, tiled = faulty_words(evaluator._memory, vdd_v, evaluator.chip)
+    if id(evaluator._memory) not in _TRIMMED:
+        # Drawing the chip left freed temporaries with the allocator; hand them back once.
+        _TRIMMED.add(id(evaluator._memory))
+        release_freed_memory()
     owner = np.searchsorted(qm._word_offsets, word_index, side="right") - 1
     weights = qm.clean_weights
     saved, nonfinite, changed = [], 0, []
