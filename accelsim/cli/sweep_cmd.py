@@ -17,8 +17,6 @@ def register(subparsers):
                         help="zoo name, checkpoint path, or an importable model class or factory with "
                              "its weights (my_pkg:MyNet@ckpt.pt) (repeatable; the first is the accuracy "
                              "reference; default: the digits normal, clipping and RandBET models)")
-    parser.add_argument("--scheme", default="rquant",
-                        help="quantization preset of MODULE:ATTR models (default: rquant)")
     parser.add_argument("--profile", metavar="NAME|PATH", help="SRAM profile (default: 14nm)")
     parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
                         help="supply voltages in volts (default: nominal, then Vmin down to BER 10%%)")
@@ -50,6 +48,13 @@ def register(subparsers):
     parser.add_argument("--yield", dest="yield_target", type=float, metavar="Y",
                         help="choose the lowest-energy point whose chip yield (95%% Wilson lower "
                              "end, chips within --tolerance) is at least Y, in (0, 1]")
+    parser.add_argument("--metric", default="accuracy", metavar="METRIC",
+                        help="metric_value column: accuracy | top5 | loss | perplexity (default: accuracy; "
+                             "a language model on text: loss or perplexity)")
+    parser.add_argument("--scheme", metavar="NAME",
+                        help="re-quantize every model: a preset (rquant, normal, ...) or a number format "
+                             "(int8, int4, int8-g128, int4-g32, fp16, bf16, fp8-e4m3, fp8-e5m2, bfp-16, ...); "
+                             "default: models as trained, MODULE:ATTR models in rquant")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--allow-large", action="store_true",
                         help="lift the limits on voltages, chips and points (docs/limits.md)")
@@ -114,7 +119,7 @@ def _spec(args):
         models=models, profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages, max_voltages) if args.voltages is not None else (),
         chips=args.chips,
-        bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme,
+        bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme, metric=args.metric,
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
         tolerance_pp=args.tolerance,
         bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()))

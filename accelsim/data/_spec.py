@@ -91,7 +91,8 @@ def parse_spec(spec, known_names):
     directory : pathlib.Path or None
         The folder (user home expanded), None when the spec names none.
     """
-    expected = ", ".join(f"{n}:DIR" if n in _FOLDER_NAMES else n for n in known_names)
+    expected = ", ".join(f"{n}:DIR" if n in _FOLDER_NAMES else "text[:FILE]" if n == "text" else n
+                         for n in known_names)
     if not isinstance(spec, str):
         raise DatasetError(f"dataset spec is {spec!r} ({type(spec).__name__}); expected a string, one of: {expected}")
     name, colon, folder = spec.strip().partition(":")

@@ -19,6 +19,7 @@ from accelsim.data._spec import DatasetError, DatasetInfo, check_limit, check_sp
 from accelsim.data.cifar10 import cifar10_info, load_cifar10
 from accelsim.data.digits import DIGITS_INFO, load_digits
 from accelsim.data.mnist import fashion_mnist_info, load_fashion_mnist, load_mnist, mnist_info
+from accelsim.data.text import load_text
 
 __all__ = ["DATASET_NAMES", "DATA_ENV", "load_dataset", "dataset_info", "dataset_names", "register",
            "dataset_name", "data_folder"]
@@ -26,7 +27,7 @@ __all__ = ["DATASET_NAMES", "DATA_ENV", "load_dataset", "dataset_info", "dataset
 if TYPE_CHECKING:
     import torch
 
-DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
+DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "text")
 DATA_ENV = "ACCELSIM_DATA"
 # Folder dataset -> (loader, info, subfolder of $ACCELSIM_DATA).
 _FOLDER_DATASETS = {"mnist": (load_mnist, mnist_info, "mnist"),
@@ -107,6 +108,8 @@ def data_folder(name):
 
 def _parse(spec, folder_required):
     name, directory = parse_spec(spec, dataset_names())
+    if name == "text":
+        return name, directory  # text (generated) or text:FILE
     if name in DATASET_NAMES and name not in _FOLDER_DATASETS and directory is not None:
         raise DatasetError(f"dataset spec {spec!r}: {name} ships inside scikit-learn and takes no folder; "
                            f"write {name}")
@@ -161,6 +164,8 @@ def load_dataset(spec: str, split: str = "test", *,
     split, limit = check_split(split), check_limit(limit)
     if name == "digits":
         return load_digits(split, limit=limit)
+    if name == "text":  # language modelling: no labels (y is None), see accelsim.data.text
+        return load_text(directory, split, limit=limit)
     if name in _REGISTERED:
         return _REGISTERED[name].loader(split, limit)
     load = _FOLDER_DATASETS[name][0]
@@ -183,6 +188,8 @@ def dataset_info(spec: str) -> "DatasetInfo":
     name, directory = _parse(spec, folder_required=False)
     if name == "digits":
         return DIGITS_INFO
+    if name == "text":
+        raise DatasetError(f"dataset {spec!r} is text for language models; it has no classes or image shape")
     if name in _REGISTERED:
         return _REGISTERED[name].info
     return _FOLDER_DATASETS[name][1](directory)

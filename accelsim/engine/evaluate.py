@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
+from accelsim.engine import sparse
+from accelsim.quant import QuantScheme
+
 __all__ = ["RunResult", "CleanRun", "Evaluator"]
 
 
@@ -47,6 +50,12 @@ class RunResult:
         Index of the first step actually executed: the latest cached cut at
         or before ``first_step`` (0: the whole network ran; the number of
         steps: nothing ran, the clean logits were reused).
+    erred_scale_words : int
+        Words holding a per-group scale, zero point or shared exponent
+        (:mod:`accelsim.quant.formats`) that read back wrong.
+    nonfinite_weights : int
+        Weights that decode to inf or NaN (a flipped floating-point exponent);
+        the engine propagates them as hardware would.
     """
 
     logits: torch.Tensor
@@ -63,6 +72,8 @@ class RunResult:
     miscorrected_words: int = 0
     residual_flipped_bits: int = -1
     first_executed_step: int = 0
+    erred_scale_words: int = 0
+    nonfinite_weights: int = 0
 
     def __post_init__(self):
         if self.residual_flipped_bits < 0:  # unprotected: every flipped bit is delivered
@@ -72,6 +83,15 @@ class RunResult:
     def first_changed_step(self) -> int:
         """The first step reading a changed weight (same as ``first_step``)."""
         return self.first_step
+
+
+def _nbytes(value):
+    """Bytes held by a cached value: a tensor, or a tuple of them (split, attention), or a size."""
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.numel()
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 0
 
 
 class CleanRun:
@@ -113,7 +133,7 @@ class CleanRun:
         program = self.program
         names = {n for i in program.layer_steps for n in program.live_before(i)}
         _, sample = program.run(self.x[:1], self._weights, keep=names, transform=self.transform)
-        per_sample = {n: v.element_size() * v.numel() for n, v in sample.items()}
+        per_sample = {n: _nbytes(v) for n, v in sample.items()}
         chosen, kept, used = [], set(), 0
         for i in reversed(program.layer_steps[1:]):
             live = set(program.live_before(i))
@@ -205,17 +225,30 @@ class Evaluator:
         """
         if not hasattr(self._memory, "read_sparse"):  # protected: decoded words
             return self._run_protected(vdd_v, act_faults)
+        if act_faults is None and sparse.is_large(self._qm) and sparse.supports_in_place(self._qm):
+            # 10^8 parameters: patch the clean weights in place (accelsim.engine.sparse).
+            logits, faulty, flipped, changed, first, tiled, nonfinite = sparse.run_in_place(self, vdd_v)
+            stored = self._qm.stored_bits
+            return RunResult(logits=logits, faulty_cells=faulty, flipped_bits=flipped,
+                             model_ber=flipped / stored, stored_bits=stored, changed_tensors=changed,
+                             first_step=first, tiled=tiled, nonfinite_weights=nonfinite,
+                             first_executed_step=self._clean.start_for(first))
         read = self._memory.read_sparse(vdd_v, self.chip)
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])
         weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
         logits, first, executed = self._logits(weights, changed, act_faults)
         stored = self._qm.stored_bits
+        nonfinite = 0
+        if changed and not isinstance(self._qm.scheme, QuantScheme):
+            nonfinite = sum(int((~torch.isfinite(weights[name])).sum()) for name in changed)
         return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
                          flipped_bits=int(read.flipped_bits),
                          model_ber=read.flipped_bits / stored, stored_bits=stored,
                          changed_tensors=changed, first_step=first, tiled=bool(read.tiled),
-                         first_executed_step=executed)
+                         first_executed_step=executed,
+                         erred_scale_words=self._qm.aux_words(read.word_index[differs]),
+                         nonfinite_weights=nonfinite)
 
     def _run_protected(self, vdd_v, act_faults):
         from accelsim.engine.protected import protected_weights

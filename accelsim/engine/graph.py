@@ -64,18 +64,21 @@ def _problems(graph_module):
     return problems
 
 
-def _module_step(node, module):
+def _module_step(node, module, canonical):
     layer = layer_op_for(module)
     if layer is None:
         run = STATELESS_MODULES[type(module)]
         return dict(call=lambda args, kwargs, weights: run(module, *args), weight_names=(),
                     layer="", kind="op")
-    names = tuple(f"{node.target}.{name}" for name, _ in module.named_parameters(recurse=False))
-    prefix = len(node.target) + 1
+    # A tied parameter (an LM head sharing the embedding table) is stored once,
+    # under the name torch lists first; the layer reads it by its own name.
+    local = {canonical[id(p)]: name for name, p in module.named_parameters(recurse=layer.recurse,
+                                                                            remove_duplicate=False)}
+    names = tuple(local)
     forward = layer.forward
 
     def call(args, kwargs, weights):
-        return forward(module, {name[prefix:]: w for name, w in weights.items()}, args[0])
+        return forward(module, {local[name]: w for name, w in weights.items()}, *args, **kwargs)
 
     call.module = module
     return dict(call=call, weight_names=names, layer=node.target, kind=layer.kind)
@@ -92,12 +95,12 @@ def _function_step(node):
     return dict(call=call, weight_names=(), layer="", kind="op")
 
 
-def _attr_step(node, graph_module, parameter_names):
-    if node.target in parameter_names:
-        target = node.target
+def _attr_step(node, graph_module, parameter_names, canonical):
+    value = _get_attr(graph_module, node.target)
+    if node.target in parameter_names or id(value) in canonical:
+        target = canonical.get(id(value), node.target)
         return dict(call=lambda args, kwargs, weights: weights[target], weight_names=(target,),
                     layer=node.target.rpartition(".")[0], kind="param")
-    value = _get_attr(graph_module, node.target)
     return dict(call=lambda args, kwargs, weights: value, weight_names=(), layer="", kind="op")
 
 
@@ -107,28 +110,30 @@ def _get_attr(module, target):
     return module
 
 
-def _step(node, graph_module, parameter_names):
+def _step(node, graph_module, parameter_names, canonical):
     if node.op == "placeholder":
         spec = dict(call=None, weight_names=(), layer="", kind="input")
     elif node.op == "output":
         spec = dict(call=lambda args, kwargs, weights: args[0], weight_names=(), layer="", kind="output")
     elif node.op == "call_module":
-        spec = _module_step(node, graph_module.get_submodule(node.target))
+        spec = _module_step(node, graph_module.get_submodule(node.target), canonical)
     elif node.op == "get_attr":
-        spec = _attr_step(node, graph_module, parameter_names)
+        spec = _attr_step(node, graph_module, parameter_names, canonical)
     else:
         spec = _function_step(node)
     return Step(name=node.name, args=template(node.args), kwargs=template(node.kwargs),
                 inputs=node_inputs(node), **spec)
 
 
-def trace_program(module):
+def trace_program(module, copy_module=True):
     """Trace ``module`` into a :class:`Program` over a private copy of it.
 
     Parameters
     ----------
     module : torch.nn.Module
         The user's model; it is copied once and never modified.
+    copy_module : bool
+        False when ``module`` is already a private copy (traced as it is).
 
     Returns
     -------
@@ -142,17 +147,21 @@ def trace_program(module):
     ModelImportError
         If tracing fails or any node is unsupported (all are listed).
     """
-    private = copy.deepcopy(module).eval()
+    private = (copy.deepcopy(module) if copy_module else module).eval()
     graph_module = _trace(private)
     problems = _problems(graph_module)
     if problems:
         raise ModelImportError(
             f"{type(module).__name__} has {len(problems)} part(s) the engine cannot run:\n  "
             + "\n  ".join(problems)
-            + "\nsupported: Conv2d, Linear, BatchNorm2d, GroupNorm, ReLU/ReLU6, MaxPool2d, AvgPool2d, "
-            "AdaptiveAvgPool2d, flatten/view, residual add, Dropout")
+            + "\nsupported: Conv1d/Conv2d (grouped, depthwise), Linear, BatchNorm1d/2d, GroupNorm, LayerNorm, "
+            "RMSNorm (or a module computing it from its own weight), Embedding, MultiheadAttention, "
+            "scaled_dot_product_attention, ReLU/ReLU6/GELU/SiLU/Hardswish/Sigmoid/Tanh/Softmax, pooling, "
+            "matmul/bmm/@, cat/split/chunk, view/reshape/permute/transpose/flatten, mean, residual add/mul, "
+            "Dropout")
     all_parameters = dict(graph_module.named_parameters())
-    steps = [_step(node, graph_module, all_parameters) for node in graph_module.graph.nodes]
+    canonical = {id(p): name for name, p in all_parameters.items()}
+    steps = [_step(node, graph_module, all_parameters, canonical) for node in graph_module.graph.nodes]
     ordered = {}
     for step in steps:
         for name in step.weight_names:

@@ -10,10 +10,12 @@ import torch
 
 from accelsim import quant
 from accelsim.accel import default_accelerator
+from accelsim.engine import sparse
 from accelsim.engine.activations import ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
+from accelsim.quant.formats import FormatStore, NumberFormat, resolve_scheme
 from accelsim.sram import Profile, SimulatedMemory
 
 __all__ = ["QuantizedModel"]
@@ -27,6 +29,20 @@ def _content_key(x):
     digest = hashlib.blake2b(f"{x.dtype}{tuple(x.shape)}".encode(), digest_size=16)
     digest.update(x.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
+
+
+def _copy_without_parameters(module):
+    """A deep copy of ``module`` (buffers and structure) whose parameters are empty placeholders.
+
+    Shared (tied) parameters stay shared; :meth:`QuantizedModel.from_torch`
+    fills them with the dequantized values.
+    """
+    memo = {}
+    for parameter in module.parameters():
+        if id(parameter) not in memo:
+            memo[id(parameter)] = torch.nn.Parameter(torch.empty(0, dtype=parameter.dtype),
+                                                     requires_grad=parameter.requires_grad)
+    return copy.deepcopy(module, memo).eval()
 
 
 class QuantizedModel:
@@ -61,13 +77,18 @@ class QuantizedModel:
         self.tensor_names = tuple(parameters)
         self._tensor_index = {name: i for i, name in enumerate(self.tensor_names)}
         self._shapes = tuple(p.shape for p in parameters.values())
-        self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
-        codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams, strict=True)]
-        chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
-        self.words = np.concatenate(chunks)
+        self._store = None
+        if isinstance(scheme, NumberFormat):  # second-wave formats: accelsim.quant.formats
+            self._store = FormatStore(scheme, list(parameters.values()))
+            self.words, self._word_offsets = self._store.words, self._store.offsets
+        else:
+            self._qparams = tuple(quant.calibrate(list(parameters.values()), scheme))
+            codes = [quant.quantize(p, qp, scheme) for p, qp in zip(parameters.values(), self._qparams, strict=True)]
+            chunks = [quant.codes_to_words(c.reshape(-1), self.bits) for c in codes]
+            self.words = np.concatenate(chunks)
+            sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+            self._word_offsets = np.concatenate([[0], np.cumsum(sizes)])
         self.words.setflags(write=False)
-        sizes = np.array([len(c) for c in chunks], dtype=np.int64)
-        self._word_offsets = np.concatenate([[0], np.cumsum(sizes)])
         self.stored_bits = int(len(self.words) * self.bits)
         self._example_input = example_input.detach()
         self._clean_weights = self.weights_from_words(self.words)
@@ -88,8 +109,10 @@ class QuantizedModel:
         ----------
         module : torch.nn.Module
             The network; copied once, never modified.
-        scheme : str or accelsim.quant.QuantScheme
-            A preset name (``"rquant"``, ``"normal"``, ...) or a scheme.
+        scheme : str, accelsim.quant.QuantScheme or accelsim.quant.formats.NumberFormat
+            A preset name (``"rquant"``, ``"normal"``, ...), a scheme, or a
+            number format name (``"int4-g128"``, ``"fp8-e4m3"``, ``"bfp-16"``,
+            ...: :mod:`accelsim.quant.formats`).
         example_input : Tensor
             A batch of inputs (``N x C x H x W``) used to check the model runs
             and to measure per-layer workloads.
@@ -110,16 +133,25 @@ class QuantizedModel:
         if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
             raise ModelImportError("example_input must be a batched tensor (N x ...), "
                                    f"got {type(example_input).__name__}")
-        private = copy.deepcopy(module).eval()
-        program, parameters = trace_program(private)
-        if not parameters:
+        private = _copy_without_parameters(module)
+        program, placeholders = trace_program(private, copy_module=False)
+        if not placeholders:
             raise ModelImportError(f"{type(module).__name__} has no parameters to store in memory")
+        # The user's own tensors, read only: a model of 10^8 parameters is not copied.
+        parameters = {name: module.get_parameter(name).detach() for name in placeholders}
         try:
             program.run(example_input[:1], parameters)
         except Exception as exc:  # a shape mismatch surfaces only when run
             raise ModelImportError(f"the model does not run on example_input of shape "
                                    f"{tuple(example_input.shape)}: {exc}") from None
-        return cls(private, program, parameters, quant.get_scheme(scheme), example_input, meta, act_quant)
+        qm = cls(private, program, parameters, resolve_scheme(scheme), example_input, meta, act_quant)
+        # The private copy's parameters become the dequantized values (shared, not copied).
+        with torch.no_grad():
+            for name, value in qm.clean_weights.items():
+                private.get_parameter(name).data = value
+        if sparse.is_large(qm):
+            sparse.release_freed_memory()  # the encoding's temporaries, before any run
+        return qm
 
     # -- weights -----------------------------------------------------------------
     def weights_from_words(self, words, names=None, base=None):
@@ -138,6 +170,8 @@ class QuantizedModel:
         """Clean weights with tensors ``names`` decoded after writing ``words`` at ``word_index``."""
         if not names:
             return self._clean_weights
+        if self._store is not None and sparse.supports_in_place(self):
+            return sparse.patched_copy(self, np.asarray(word_index, dtype=np.int64), words, names)
         patched = {}
         for name in names:
             lo, hi = self._word_range(name)
@@ -153,12 +187,18 @@ class QuantizedModel:
 
     def _decode(self, name, chunk):
         i = self._tensor_index[name]
+        if self._store is not None:
+            return self._store.decode(i, chunk)
         return quant.dequantize(quant.words_to_codes(chunk).reshape(self._shapes[i]), self._qparams[i])
 
     @property
     def clean_weights(self):
         """Dequantized weights of the fault-free memory (shared: do not modify)."""
         return self._clean_weights
+
+    def aux_words(self, word_index):
+        """How many of the words ``word_index`` hold scales, zero points or shared exponents."""
+        return 0 if self._store is None else self._store.aux_words(word_index)
 
     def tensors_at_bits(self, bit_positions):
         """Names of the tensors holding the given stored-bit positions."""

@@ -5,6 +5,8 @@ so the engine never writes faulty weights into a module. Stateless modules
 and functions run as they are, in inference mode.
 """
 
+import builtins
+import math
 import operator
 from dataclasses import dataclass
 from typing import Callable
@@ -29,15 +31,24 @@ class LayerOp:
         (``"weight"``, ``"bias"``) to a tensor.
     unsupported : callable
         ``unsupported(module)`` returns why this instance cannot run, or ``""``.
+    recurse : bool
+        The layer reads the parameters of its submodules too (e.g.
+        ``MultiheadAttention.out_proj``); names are relative to the module.
     """
 
     kind: str
     forward: Callable
     unsupported: Callable
+    recurse: bool = False
 
 
 def _conv2d(module, weights, x):
     return F.conv2d(x, weights["weight"], weights.get("bias"), module.stride,
+                    module.padding, module.dilation, module.groups)
+
+
+def _conv1d(module, weights, x):
+    return F.conv1d(x, weights["weight"], weights.get("bias"), module.stride,
                     module.padding, module.dilation, module.groups)
 
 
@@ -66,6 +77,31 @@ def _group_norm(module, weights, x):
     return F.group_norm(x, module.num_groups, weights.get("weight"), weights.get("bias"), module.eps)
 
 
+def _layer_norm(module, weights, x):
+    return F.layer_norm(x, module.normalized_shape, weights.get("weight"), weights.get("bias"), module.eps)
+
+
+def _rms_norm(module, weights, x):
+    return F.rms_norm(x, module.normalized_shape, weights.get("weight"), module.eps)
+
+
+def _embedding(module, weights, x):
+    return F.embedding(x, weights["weight"], module.padding_idx, module.max_norm, module.norm_type,
+                       module.scale_grad_by_freq, module.sparse)
+
+
+def _embedding_unsupported(module):
+    if module.max_norm is not None:
+        return "max_norm renormalises the table in place at every call (not a read-only weight)"
+    return ""
+
+
+def _module_call(module, weights, *args, **kwargs):
+    # The module's own forward with the weights swapped in: the same code path
+    # (and so the same rounding) as reference_module(), without mutating it.
+    return torch.func.functional_call(module, weights, args, kwargs, strict=True)
+
+
 def _always_supported(module):
     return ""
 
@@ -75,6 +111,12 @@ LAYER_OPS = {
     nn.Linear: LayerOp("linear", _linear, _always_supported),
     nn.BatchNorm2d: LayerOp("norm", _batch_norm, _batch_norm_unsupported),
     nn.GroupNorm: LayerOp("norm", _group_norm, _always_supported),
+    nn.Conv1d: LayerOp("conv", _conv1d, _conv2d_unsupported),
+    nn.BatchNorm1d: LayerOp("norm", _batch_norm, _batch_norm_unsupported),
+    nn.LayerNorm: LayerOp("norm", _layer_norm, _always_supported),
+    nn.RMSNorm: LayerOp("norm", _rms_norm, _always_supported),
+    nn.Embedding: LayerOp("embedding", _embedding, _embedding_unsupported),
+    nn.MultiheadAttention: LayerOp("attention", _module_call, _always_supported, recurse=True),
 }
 
 def _identity(module, x):
@@ -90,18 +132,56 @@ STATELESS_MODULES = {
     nn.AdaptiveAvgPool2d: lambda module, x: module(x),
     nn.Flatten: lambda module, x: module(x),
     nn.Dropout: _identity,
+    nn.Dropout1d: _identity,
+    nn.Dropout2d: _identity,
     nn.Identity: _identity,
+    nn.GELU: lambda module, x: F.gelu(x, approximate=module.approximate),
+    nn.SiLU: lambda module, x: F.silu(x),
+    nn.Hardswish: lambda module, x: F.hardswish(x),
+    nn.Hardsigmoid: lambda module, x: F.hardsigmoid(x),
+    nn.Sigmoid: lambda module, x: torch.sigmoid(x),
+    nn.Tanh: lambda module, x: torch.tanh(x),
+    nn.Softmax: lambda module, x: module(x),
+    nn.LeakyReLU: lambda module, x: F.leaky_relu(x, module.negative_slope),
+    nn.MaxPool1d: lambda module, x: module(x),
+    nn.AvgPool1d: lambda module, x: module(x),
+    nn.AdaptiveAvgPool1d: lambda module, x: module(x),
+    nn.Unflatten: lambda module, x: module(x),
 }
 
 FUNCTIONS = {
     torch.relu, F.relu, F.relu6, torch.flatten, operator.add, torch.add,
     F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.dropout, operator.getitem,
+    # activations
+    F.gelu, F.silu, F.hardswish, F.hardsigmoid, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh,
+    torch.softmax, F.softmax, F.log_softmax, F.leaky_relu, torch.exp, torch.sqrt, torch.rsqrt,
+    # arithmetic, residual adds and multiplies
+    operator.sub, operator.mul, operator.truediv, operator.neg, operator.pow, operator.matmul,
+    torch.sub, torch.mul, torch.div, torch.neg, torch.pow, torch.matmul, torch.bmm,
+    torch.mean, torch.sum, torch.square,
+    F.scaled_dot_product_attention, F.adaptive_avg_pool1d, F.avg_pool1d, F.max_pool1d,
+    # functional layers reading parameters directly (each parameter still comes from memory)
+    F.linear, F.embedding, F.layer_norm, F.rms_norm, F.conv1d, F.conv2d, F.group_norm,
+    # shapes
+    torch.cat, torch.concat, torch.stack, torch.split, torch.chunk, torch.reshape, torch.permute,
+    torch.transpose, torch.unsqueeze, torch.squeeze, torch.unbind, builtins.getattr,
+    operator.floordiv, math.sqrt,
+    # position ids and causal masks built in forward()
+    torch.arange, torch.ones, torch.zeros, torch.full, torch.tril, torch.triu, torch.where,
+    torch.masked_fill,
 }
 # Keyword arguments forced at inference time, whatever the traced call said.
 FORCED_KWARGS = {F.relu: {"inplace": False}, F.relu6: {"inplace": False},
-                 F.dropout: {"training": False, "inplace": False}}
+                 F.dropout: {"training": False, "inplace": False},
+                 F.silu: {"inplace": False}, F.hardswish: {"inplace": False},
+                 F.hardsigmoid: {"inplace": False}, F.leaky_relu: {"inplace": False},
+                 F.scaled_dot_product_attention: {"dropout_p": 0.0}}
 
-METHODS = {"view", "reshape", "flatten", "size", "relu", "add", "contiguous"}
+METHODS = {"view", "reshape", "flatten", "size", "relu", "add", "contiguous",
+           "permute", "transpose", "mean", "sum", "split", "chunk", "unsqueeze", "squeeze",
+           "expand", "softmax", "mul", "sub", "div", "matmul", "pow", "rsqrt", "sqrt",
+           "masked_fill", "float", "type_as", "unbind", "sigmoid", "tanh", "neg", "t",
+           "unflatten", "dim", "exp", "square"}
 
 
 def layer_op_for(module):

@@ -14,12 +14,21 @@ _MAX_SAMPLES = 256
 def _macs_per_output(kind, weight):
     if kind in ("conv", "linear"):
         return math.prod(weight.shape[1:])
+    if kind == "attention":  # q, k, v and output projections of each output element
+        return 4 * weight.shape[1]
+    if kind in ("embedding", "param"):  # a table look-up or a plain read, no arithmetic
+        return 0
     return 1  # a norm scales and shifts each element once
 
 
 def _groups(program, step):
     module = getattr(step.call, "module", None)
     return int(getattr(module, "groups", 1)) if step.kind == "conv" else 1
+
+
+def _first_tensor(value):
+    # Attention returns (output, weights); the output is what moves on.
+    return value[0] if isinstance(value, (tuple, list)) else value
 
 
 def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BITS):
@@ -46,21 +55,24 @@ def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BIT
     _, values = program.run(x, weights, keep=keep)
     workloads = []
     for step in layer_steps:
-        out = values[step.name]
-        inp = values[step.inputs[0]] if step.inputs else out
+        out = _first_tensor(values[step.name])
+        inp = _first_tensor(values[step.inputs[0]]) if step.inputs else out
         main = weights[step.weight_names[0]]
-        per_out = out.numel() // n
+        # A parameter read directly (a position embedding, an RMSNorm-style
+        # weight) has no batch dimension: it is read once, computes nothing.
+        per_sample = step.kind != "param"
+        per_out = out.numel() // n if per_sample else out.numel()
         workloads.append(LayerWorkload(
             name=step.layer or step.name,
             kind=step.kind,
             n_weights=sum(weights[w].numel() for w in step.weight_names),
             weight_bits=weight_bits,
             macs=per_out * _macs_per_output(step.kind, main),
-            act_in=inp.numel() // n,
+            act_in=inp.numel() // n if per_sample else per_out,
             act_out=per_out,
             act_bits=act_bits,
-            output_shape=tuple(out.shape[1:]),
-            zero_fraction=float((inp == 0).float().mean()) if inp.numel() else 0.0,
+            output_shape=tuple(out.shape[1:] if per_sample else out.shape) or (1,),
+            zero_fraction=float((inp == 0).float().mean()) if inp.numel() and per_sample else 0.0,
             groups=_groups(program, step),
         ))
     return workloads

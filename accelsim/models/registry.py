@@ -9,6 +9,7 @@ from accelsim.data import DATASET_NAMES, dataset_info, dataset_names
 from accelsim.models._errors import ArchitectureError, ModelNameError
 from accelsim.models.digits import digits_cnn, digits_mlp
 from accelsim.models.lenet import lenet5, lenet5_gn
+from accelsim.models.modern import CharTransformerLM, MobileNetV2Small, ResNet18, SmallViT
 from accelsim.models.resnet import ResNet20
 from accelsim.models.simplenet import (
     cifar_simplenet,
@@ -56,9 +57,11 @@ class ArchSpec:
             raise ArchitectureError(f"ArchSpec {self.name}: dataset is {self.dataset!r}; "
                                     f"expected one of {', '.join(dataset_names())}")
         shape = tuple(self.input_shape)
-        if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
+        rank = 1 if self.dataset == "text" else 3  # a language model takes a window of tokens
+        if len(shape) != rank or not all(isinstance(n, int) and n > 0 for n in shape):
             raise ArchitectureError(f"ArchSpec {self.name}: input_shape is {self.input_shape!r}; "
-                                    "expected (channels, height, width) of positive ints")
+                                    "expected (channels, height, width) of positive ints, or "
+                                    "(context,) for a text model")
         object.__setattr__(self, "input_shape", shape)
         _check_num_classes(self.num_classes, f"ArchSpec {self.name}")
         if not callable(self.factory):
@@ -81,6 +84,11 @@ ARCHITECTURES = {spec.name: spec for spec in (
     ArchSpec("mnist-simplenet-s", "mnist", (1, 28, 28), 10, mnist_simplenet_small),
     ArchSpec("resnet20", "cifar10", (3, 32, 32), 10, ResNet20),
     ArchSpec("cifar-simplenet", "cifar10", (3, 32, 32), 10, cifar_simplenet),
+    ArchSpec("mnist-vit", "mnist", (1, 28, 28), 10, lambda n: SmallViT(n, image_size=28, in_channels=1)),
+    ArchSpec("cifar-vit", "cifar10", (3, 32, 32), 10, lambda n: SmallViT(n, image_size=32, in_channels=3)),
+    ArchSpec("cifar-mobilenetv2", "cifar10", (3, 32, 32), 10, lambda n: MobileNetV2Small(n)),
+    ArchSpec("resnet18", "cifar10", (3, 32, 32), 10, lambda n: ResNet18(n)),
+    ArchSpec("char-lm", "text", (64,), 256, lambda n: CharTransformerLM(vocab=n)),
 )}
 
 

@@ -20,6 +20,7 @@ from accelsim.engine import QuantizedModel
 from accelsim.models.checkpoint import CheckpointError, load_checkpoint
 from accelsim.models.registry import arch_spec
 from accelsim.quant import QuantScheme, get_scheme
+from accelsim.quant.formats import NumberFormat, is_format_name, resolve_scheme
 
 __all__ = ["ZooError", "ZooRecord", "zoo", "model_path", "load_model", "ZOO_DIR"]
 
@@ -155,11 +156,15 @@ def load_model(name_or_path: str | os.PathLike, bits: int | None = None,
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not fit architecture {meta['arch']!r}: {exc}") from None
     if scheme is None:
-        scheme = QuantScheme.from_dict(meta["scheme"])
-    resolved = get_scheme(scheme, meta["bits"] if bits is None else bits)
-    meta = {**meta, "name": path.stem, "path": str(path), "bits": resolved.bits, "quant_scheme": resolved.name,
+        scheme = (NumberFormat.from_dict(meta["scheme"]) if "format" in meta["scheme"]
+                  else QuantScheme.from_dict(meta["scheme"]))
+    if isinstance(scheme, NumberFormat) or (isinstance(scheme, str) and is_format_name(scheme)):
+        scheme = resolve_scheme(scheme, bits)  # a number format fixes its own width
+    else:
+        scheme = get_scheme(scheme, meta["bits"] if bits is None else bits)
+    meta = {**meta, "name": path.stem, "path": str(path), "bits": scheme.bits, "quant_scheme": scheme.name,
             "trained_bits": meta["bits"], "trained_quant_scheme": meta["quant_scheme"]}
-    return QuantizedModel.from_torch(module, resolved, _example_input(spec), meta=meta)
+    return QuantizedModel.from_torch(module, scheme, _example_input(spec), meta=meta)
 
 
 def _example_input(spec):
@@ -167,4 +172,6 @@ def _example_input(spec):
         from accelsim.data import load_dataset
 
         return load_dataset("digits", "test", limit=_EXAMPLE_INPUTS)[0]
+    if spec.dataset == "text":  # token windows
+        return torch.zeros((_EXAMPLE_INPUTS, *spec.input_shape), dtype=torch.int64)
     return torch.zeros((_EXAMPLE_INPUTS, *spec.input_shape))

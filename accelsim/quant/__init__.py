@@ -25,6 +25,7 @@ from accelsim.quant.bits import (
     words_to_codes,
 )
 from accelsim.quant.fixed_point import dequantize, fake_quantize, quantize
+from accelsim.quant.formats import FORMAT_NAMES, NumberFormat, resolve_scheme
 from accelsim.quant.params import QuantParams, calibrate, params_from_range
 from accelsim.quant.scheme import PRESETS, QuantError, QuantScheme, get_scheme
 
@@ -47,4 +48,7 @@ __all__ = [
     "ActivationQuantizer",
     "calibrate_activation_range",
     "fake_quantize_activations",
+    "NumberFormat",
+    "FORMAT_NAMES",
+    "resolve_scheme",
 ]

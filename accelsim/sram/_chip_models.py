@@ -282,7 +282,7 @@ class ChipGenerator:
         return cls(model_cls(**data["params"]), data["seed"], data["fingerprint"])
 
 
-def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v):
+def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v, vdd_lowest_v=None):
     """Faulty cells of one generated chip over arrays ``[0, n_arrays)``.
 
     Parameters
@@ -295,6 +295,11 @@ def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v)
         How many arrays to draw and their geometry.
     vdd_floor_v, vdd_nominal_v : float
         The voltage range the profile describes.
+    vdd_lowest_v : float, optional
+        Keep only the cells faulty at this voltage or above (default: the
+        floor). Each array is still drawn whole, so the cells kept are
+        exactly those of the full draw: memory follows the faults of the
+        voltages asked for, the chip does not change.
 
     Returns
     -------
@@ -306,6 +311,9 @@ def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v)
     for array in range(n_arrays):
         rng = np.random.default_rng(np.random.SeedSequence([generator.seed, chip, array]))
         drawn = generator.model.draw_array(rng, rows, cols, vdd_floor_v, vdd_nominal_v)
+        if vdd_lowest_v is not None and vdd_lowest_v > vdd_floor_v:
+            kept = drawn[1] >= vdd_lowest_v
+            drawn = tuple(values[kept] for values in drawn)
         order = np.argsort(drawn[0], kind="stable")
         columns[0].append(drawn[0][order] + array * cells_per_array)
         for column, values in zip(columns[1:], drawn[1:], strict=True):

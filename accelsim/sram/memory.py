@@ -27,6 +27,7 @@ import numpy as np
 
 from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
+from accelsim.sram._budget import check_placement_budget
 
 if TYPE_CHECKING:
     from accelsim.sram.profile import Profile
@@ -69,6 +70,9 @@ class Placement:
         Whether the cell errs when faulty, drawn once from (seed, chip, cell).
     tiled : bool
         Whether the stream is longer than the chip, so that cells repeat.
+    vdd_lowest_v : float
+        The cells are complete down to this voltage (``-inf``: the floor);
+        a read below it places the chip again, deeper.
     """
 
     fault_bits: np.ndarray
@@ -78,6 +82,7 @@ class Placement:
     fault_kind: np.ndarray
     errs: np.ndarray
     tiled: bool
+    vdd_lowest_v: float = -math.inf
 
     def __post_init__(self):
         for name in ("fault_bits", "word_index", "bit_in_word", "neg_v_fail_v", "fault_kind",
@@ -194,6 +199,7 @@ class SimulatedMemory:
         self._vdd_range_v = (float(profile.vdd_floor_v), float(profile.vdd_nominal_v))
         self._placements: dict = {}
         self._scratch = None
+        self._vdd_lowest_v = None
 
     @property
     def profile(self):
@@ -227,7 +233,18 @@ class SimulatedMemory:
         """Whether the stream is longer than a measured chip (its map repeats)."""
         return self._profile.kind == "cells" and self.n_bits > self._profile.n_cells
 
-    def placement(self, chip=0):
+    def plan_voltages(self, vdd_lowest_v):
+        """Place chips only down to ``vdd_lowest_v`` (the lowest voltage that will be read).
+
+        Memory then follows the faults at the voltages asked for, not at the
+        floor, where a chip can have a third of its cells faulty. A read
+        below the plan still works: it places the chip again, deeper. The
+        faults at every voltage are the same as with a full placement.
+        """
+        self._vdd_lowest_v = self._checked_voltage(vdd_lowest_v)
+        return self
+
+    def placement(self, chip=0, vdd_lowest_v=None):
         """The footprint's faulty cells on ``chip``, sorted by descending fail voltage.
 
         Computed on the first call for a chip and cached (the last
@@ -244,12 +261,25 @@ class SimulatedMemory:
         Placement
         """
         chip = _validated_count("chip", chip, upper=2**63)
-        if chip not in self._placements:
-            if len(self._placements) >= MAX_CACHED_PLACEMENTS:
+        if vdd_lowest_v is None:
+            vdd_lowest_v = self._vdd_lowest_v
+        known = self._placements.get(chip)
+        if known is None or (known.vdd_lowest_v > (-math.inf if vdd_lowest_v is None else vdd_lowest_v)):
+            if known is None and len(self._placements) >= MAX_CACHED_PLACEMENTS:
                 # Training draws a fresh chip per step: keep memory bounded.
                 del self._placements[next(iter(self._placements))]
-            self._placements[chip] = self._place(chip)
+            self._placements.pop(chip, None)  # the deeper placement replaces it
+            self._placements[chip] = self._place(chip, vdd_lowest_v)
         return self._placements[chip]
+
+    def _placement_for(self, chip: int, vdd_v: float) -> Placement:
+        placement = self._placements.get(chip) if type(chip) is int else None
+        if placement is None or placement.vdd_lowest_v > vdd_v:
+            # First read of this chip (placed down to the plan, or to this
+            # voltage when there is none) or a read below the plan.
+            lowest = vdd_v if self._vdd_lowest_v is None else min(self._vdd_lowest_v, vdd_v)
+            placement = self.placement(chip, lowest)
+        return placement
 
     def faulty_cells(self, vdd_v: float, chip: int = 0) -> int:
         """Number of footprint cells faulty at ``vdd_v`` on ``chip``.
@@ -258,7 +288,7 @@ class SimulatedMemory:
         ``vdd_v`` lies outside the profile's ``[vdd_floor_v, vdd_nominal_v]``.
         """
         vdd_v = self._checked_voltage(vdd_v)
-        return self.placement(chip).n_faulty(vdd_v)
+        return self._placement_for(chip, vdd_v).n_faulty(vdd_v)
 
     def read(self, vdd_v, chip=0):
         """Read the stored words at supply ``vdd_v`` on ``chip``.
@@ -284,9 +314,7 @@ class SimulatedMemory:
             integer.
         """
         vdd_v = self._checked_voltage(vdd_v)
-        placement = self._placements.get(chip) if type(chip) is int else None
-        if placement is None:
-            placement = self.placement(chip)
+        placement = self._placement_for(chip, vdd_v)
         words, n_faulty, flipped = _kernels.read_prefix(
             self._words, placement.neg_v_fail_v, -vdd_v, placement.word_index,
             placement.bit_in_word, placement.fault_kind, placement.errs)
@@ -305,9 +333,7 @@ class SimulatedMemory:
         SparseRead
         """
         vdd_v = self._checked_voltage(vdd_v)
-        placement = self._placements.get(chip) if type(chip) is int else None
-        if placement is None:
-            placement = self.placement(chip)
+        placement = self._placement_for(chip, vdd_v)
         if self._scratch is None:
             self._scratch = self._words.copy()
         words, n_faulty, flipped = _kernels.read_prefix_sparse(
@@ -330,13 +356,15 @@ class SimulatedMemory:
             self._profile.check_voltage(vdd_v)
         return vdd_v
 
-    def _place(self, chip):
+    def _place(self, chip, vdd_lowest_v=None):
         # Written for chips with millions of faulty cells: no temporary of
         # the full length outlives its use, and casts are buffered.
         if self._profile.kind == "cells":
             stream_bits, table = self._measured_footprint(chip)
+            vdd_lowest_v = None
         else:
-            stream_bits, table = self._generated_footprint(chip)
+            check_placement_budget(self._profile, self.n_bits, vdd_lowest_v, self._words.nbytes)
+            stream_bits, table = self._generated_footprint(chip, vdd_lowest_v)
         errs = _kernels.uniform_hash(np.uint64(self._seed), np.uint64(chip), table.cell_index)
         errs = errs < table.p_error
         order, neg_v_fail_v = _descending_fail_order(table.v_fail_v, stream_bits)
@@ -349,11 +377,15 @@ class SimulatedMemory:
                                    out=np.empty(len(order), np.uint8), casting="unsafe")
         return Placement(fault_bits=fault_bits, word_index=word_index, bit_in_word=bit_in_word,
                          neg_v_fail_v=neg_v_fail_v, fault_kind=table.fault_kind[order],
-                         errs=errs[order], tiled=self.tiled)
+                         errs=errs[order], tiled=self.tiled,
+                         vdd_lowest_v=-math.inf if vdd_lowest_v is None else float(vdd_lowest_v))
 
-    def _generated_footprint(self, chip):
+    def _generated_footprint(self, chip, vdd_lowest_v=None):
         n_arrays = -(-self.n_bits // self._profile.cells_per_array)
-        table = self._profile.chip_cells(chip, n_arrays)
+        if vdd_lowest_v is None:
+            table = self._profile.chip_cells(chip, n_arrays)
+        else:
+            table = self._profile.chip_cells(chip, n_arrays, vdd_lowest_v=vdd_lowest_v)
         # Cells are sorted, so the footprint is a leading slice: views, no copies.
         end = int(np.searchsorted(table.cell_index, self.n_bits))
         return table.cell_index[:end], _subset(table, slice(0, end))
@@ -419,6 +451,8 @@ def _validated_words(words, word_bits):
             raise SimulatedMemoryError(
                 f"words[{k}] = {int(words[k])} does not fit in word_bits = {word_bits} "
                 f"bits; mask the words or raise word_bits")
+    if not words.flags.writeable and words.base is None:
+        return words  # already a read-only array that owns its data (a model's words): no copy
     stored = words.copy()
     stored.setflags(write=False)
     return stored

@@ -142,7 +142,7 @@ class Profile:
                 f"describes {self.vdd_floor_v} V (floor) to {self.vdd_nominal_v} V (nominal); "
                 "choose a voltage in that range")
 
-    def chip_cells(self, chip=0, n_arrays=None):
+    def chip_cells(self, chip=0, n_arrays=None, vdd_lowest_v=None):
         """Faulty cells (at the floor) of one chip over arrays ``[0, n_arrays)``.
 
         Parameters
@@ -153,6 +153,9 @@ class Profile:
         n_arrays : int, optional
             Arrays to cover (default: the declared ``arrays``). A generated
             chip extends consistently beyond them; a measured one cannot.
+        vdd_lowest_v : float, optional
+            Only the cells faulty at or above this voltage (default: the
+            floor, every drawn cell); the same cells as the full draw.
 
         Returns
         -------
@@ -164,12 +167,14 @@ class Profile:
                                                                     minimum=1)
         if self._cells is not None:
             return self._measured_cells(n_arrays)
-        key = (chip, n_arrays)
+        if vdd_lowest_v is not None and vdd_lowest_v <= self.vdd_floor_v:
+            vdd_lowest_v = None
+        key = (chip, n_arrays) if vdd_lowest_v is None else (chip, n_arrays, float(vdd_lowest_v))
         if key not in self._chips:
             if len(self._chips) >= _CHIP_CACHE_SIZE:
                 self._chips.pop(next(iter(self._chips)))
             self._chips[key] = draw_chip(self.generator, chip, n_arrays, self.rows, self.cols,
-                                         self.vdd_floor_v, self.vdd_nominal_v)
+                                         self.vdd_floor_v, self.vdd_nominal_v, vdd_lowest_v)
         return self._chips[key]
 
     def _measured_cells(self, n_arrays):

@@ -322,6 +322,8 @@ def check_fit(label, qm, x, y, dataset_label, own=None):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SweepError(f"model {label} does not run on dataset {dataset_label} "
                          f"(examples {_shape_text(x.shape[1:])}): {first}; {hint}") from None
+    if y is None or logits.ndim != 2 and y.ndim > 1:
+        return  # a language model: next-token logits, checked by --metric
     classes = int(y.max()) + 1
     if logits.ndim != 2 or logits.shape[1] < classes:
         raise SweepError(f"model {label} gives {logits.shape[-1]} outputs but dataset {dataset_label} has labels "

@@ -37,6 +37,8 @@ POINT_COLUMNS = (
     # issue 11: protection (appended)
     "protection", "corrected_words", "detected_words", "miscorrected_words",
     "residual_flipped_bits", "bank_vdd_v",
+    # issue 10: metrics (appended)
+    "metric", "metric_value",
 )
 
 SUMMARY_COLUMNS = (

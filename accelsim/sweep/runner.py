@@ -20,6 +20,7 @@ from accelsim.data import DatasetError
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
+from accelsim.sweep.metrics import check_metric
 from accelsim.sweep.results import (
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
@@ -197,7 +198,7 @@ def _prepare(spec, allow_large=False):
         for vdd_v in vector:
             profile.check_voltage(vdd_v)
     versions = _versions()
-    fingerprints = {"profile": profile.fingerprint(), "models": models, "dataset": _tensor_sha256(x, y),
+    fingerprints = {"profile": profile.fingerprint(), "models": models, "dataset": _tensor_sha256(*(t for t in (x, y) if t is not None)),
                     "code": {k: versions[k] for k in _RESULT_VERSIONS}}
     return spec, fingerprints
 

@@ -13,6 +13,8 @@ __all__ = ["SweepError", "SweepSpec", "parse_voltages", "parse_bank_voltages", "
 SCHEMA_VERSION = 1
 DEFAULT_MODELS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-randbet-8b")
 DEFAULT_PROFILE = "14nm"
+# Quantization of models given as nn.Module or module:attr when the spec names no scheme.
+DEFAULT_MODULE_SCHEME = "rquant"
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -127,8 +129,12 @@ class SweepSpec:
     batch_size : int
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
-    scheme : str
-        Quantization preset of models given as ``nn.Module`` or ``module:attr``.
+    scheme : str or None
+        Quantization scheme, a preset (``rquant``, ...) or a number format
+        (``int8``, ``int4-g128``, ``fp16``, ``fp8-e4m3``, ``bfp-16``, ...):
+        re-quantizes every model; None keeps zoo models and checkpoints as
+        trained and quantizes ``nn.Module`` and ``module:attr`` models with
+        ``rquant`` (:data:`DEFAULT_MODULE_SCHEME`).
     protections : tuple of str
         Protection schemes (``accelsim.sram.protection``); each is one more
         row group of every (model, chip, voltage).
@@ -140,6 +146,9 @@ class SweepSpec:
         Extra points with one supply per weight bank (``--bank-voltages``);
         the model's layers are split into that many banks of contiguous
         layers balanced by stored bits (:func:`accelsim.accel.banks.split_layers`).
+    metric : str
+        ``accuracy``, ``top5``, ``loss`` or ``perplexity``: the ``metric_value``
+        column of each row (see :mod:`accelsim.sweep.metrics`).
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -156,7 +165,8 @@ class SweepSpec:
     on_detect: str = "zero"
     tolerance_pp: float = 1.0
     bank_voltages: tuple = ()
-    scheme: str = "rquant"
+    scheme: str | None = None
+    metric: str = "accuracy"
 
     def __post_init__(self):
         from accelsim._checks import Interval, check
@@ -187,8 +197,8 @@ class SweepSpec:
         strings = [m for m in self.models if isinstance(m, str)]
         if len(set(strings)) != len(strings) or len({id(m) for m in self.models}) != len(self.models):
             raise SweepError(f"--model lists a model twice: {[inputs.base_label(m) for m in self.models]}")
-        if not isinstance(self.scheme, str) or not self.scheme:
-            raise SweepError(f"scheme = {self.scheme!r}: expected a quantization preset name such as 'rquant'")
+        if self.scheme is not None and (not isinstance(self.scheme, str) or not self.scheme):
+            raise SweepError(f"--scheme = {self.scheme!r}: expected a scheme name such as 'rquant' or 'int4-g128'")
         if list(self.voltages_v) != sorted(set(self.voltages_v), reverse=True):
             raise SweepError("voltages must be distinct and sorted from high to low")
         for name, low in (("chips", 1), ("batch_size", 1), ("torch_threads", 1)):
@@ -197,6 +207,10 @@ class SweepSpec:
                 raise SweepError(f"{name} must be a whole number >= {low}, got {value!r}")
         if self.bits is not None and self.bits not in (2, 3, 4, 5, 6, 7, 8, 16):
             raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
+        from accelsim.sweep.metrics import METRICS
+
+        if self.metric not in METRICS:
+            raise SweepError(f"--metric {self.metric!r}: expected one of {', '.join(METRICS)}")
         if self.limit is not None and self.limit < 1:
             raise SweepError(f"limit must be >= 1, got {self.limit}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:

@@ -8,6 +8,7 @@ set is nested, so the read is the same), and every faulty read re-runs only
 the layers from the first faulty one on.
 """
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -20,14 +21,15 @@ from accelsim.data import load_dataset
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
+from accelsim.sweep import metrics
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
-from accelsim.sweep.spec import SweepError
+from accelsim.sweep.spec import DEFAULT_MODULE_SCHEME, SweepError
 
 __all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
-                      "miscorrected_words", "residual_flipped_bits")
+                      "miscorrected_words", "residual_flipped_bits", "metric", "metric_value")
 
 
 def model_label(name_or_path, bits=None):
@@ -57,16 +59,18 @@ def _cached_profile(name, stamp):
 @lru_cache(maxsize=4)
 def _dataset(spec, limit):
     x, y = load_dataset(spec, split="test")
-    return (x, y) if limit is None else (x[:limit], y[:limit])
+    if limit is None:
+        return x, y
+    return x[:limit], (None if y is None else y[:limit])  # text has no labels
 
 
-def _model(name, bits):
-    return _cached_model(name, bits, _file_stamp(model_path(name)))
+def _model(name, bits, scheme=None):
+    return _cached_model(name, bits, scheme, _file_stamp(model_path(name)))
 
 
 @lru_cache(maxsize=8)
-def _cached_model(name, bits, stamp):
-    return load_model(name, bits=bits)
+def _cached_model(name, bits, scheme, stamp):
+    return load_model(name, bits=bits, scheme=scheme)
 
 
 def _data(dataset, limit):
@@ -95,13 +99,13 @@ def load_unit_inputs(spec, model):
         model = spec.models[model]
     data = _data(spec.dataset, spec.limit)
     if isinstance(model, str) and not ENTRY_PATTERN.match(model):
-        qm = _model(model, spec.bits)
+        qm = _model(model, spec.bits, spec.scheme)
     else:
         stamp = None
         if isinstance(model, str):
             ckpt = ENTRY_PATTERN.match(model)["ckpt"]
             stamp = _file_stamp(ckpt) if ckpt and os.path.isfile(ckpt) else None
-        qm = build_model(model, spec.scheme, spec.bits, data, stamp)
+        qm = build_model(model, spec.scheme or DEFAULT_MODULE_SCHEME, spec.bits, data, stamp)
     return _profile(spec.profile), qm, data
 
 
@@ -137,18 +141,33 @@ class _Energy:
                 "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
 
 
-def _inference_columns(result, clean_pred, y):
+def _clean_prediction(clean_logits, x, y):
+    """The clean model's predicted classes (None for a language model) and its accuracy (NaN without labels)."""
+    if y is None or clean_logits.ndim != 2:
+        return None, (math.nan if y is None else metrics.metric_value("accuracy", clean_logits, x, y))
+    clean_pred = clean_logits.argmax(dim=1)
+    return clean_pred, float((clean_pred == y).double().mean())
+
+
+def _inference_columns(result, clean_pred, y, metric, x, clean_logits):
+    columns = {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
+               "model_ber": float(result.model_ber), "tiled": result.tiled, "metric": metric,
+               "metric_value": metrics.metric_value(metric, result.logits, x, y),
+               "corrected_words": int(result.corrected_words), "detected_words": int(result.detected_words),
+               "miscorrected_words": int(result.miscorrected_words),
+               "residual_flipped_bits": int(result.residual_flipped_bits)}
+    if y is None or result.logits.ndim != 2:  # a language model: top-1 of its next tokens
+        if y is None:
+            return {**columns, "accuracy": math.nan, "error": math.nan, "robust_error": math.nan}
+        accuracy = metrics.metric_value("accuracy", result.logits, x, y)
+        return {**columns, "accuracy": accuracy, "error": 1 - accuracy,
+                "robust_error": metrics.robust_error("accuracy", result.logits, clean_logits, x, y)}
     pred = result.logits.argmax(dim=1)
     wrong = pred != y
     accuracy = float((~wrong).double().mean())
-    return {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
-            "model_ber": float(result.model_ber), "accuracy": accuracy,
+    return {**columns, "accuracy": accuracy,
             "error": float(wrong.double().mean()),
-            "robust_error": float((wrong | (clean_pred != y)).double().mean()),
-            "tiled": result.tiled, "corrected_words": int(result.corrected_words),
-            "detected_words": int(result.detected_words),
-            "miscorrected_words": int(result.miscorrected_words),
-            "residual_flipped_bits": int(result.residual_flipped_bits)}
+            "robust_error": float((wrong | (clean_pred != y)).double().mean())}
 
 
 def run_unit(spec, model_name, chip, done_rows, on_row):
@@ -223,13 +242,13 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
                 evaluator = BankedEvaluator(qm, x, profile, [b.layers for b in banks],
                                             [protection] * len(banks), chip=chip, seed=spec.seed,
                                             on_detect=spec.on_detect, batch_size=spec.batch_size)
-                clean_pred = evaluator.clean_logits.argmax(dim=1)
-                clean_accuracy = float((clean_pred == y).double().mean())
+                clean_logits = evaluator.clean_logits
+                clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
             result = evaluator.run(vector).run_result(protection)
             e = banked_energy(energy._accelerator, energy._workloads, profile.energy, vector,
                               profile.vdd_nominal_v, banks=banks, protections=[protection] * len(banks))
             row = {**_point_columns(spec, model_name, qm, profile, chip, min(vector)),
-                   **_inference_columns(result, clean_pred, y),
+                   **_inference_columns(result, clean_pred, y, spec.metric, x, clean_logits),
                    "energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
                    "energy_rel": float(e.total_j / nominal.total_j),
                    "energy_rel_vmin": float(e.weight_mem_j / energy.vmin.weight_mem_j),
@@ -239,12 +258,16 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
 
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
+    # Place the chip only down to the lowest voltage of the sweep (not the floor).
+    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
     energy = _Energy(qm, profile, x)
     for protection in spec.protections:
+        if protection == "none":
+            qm.memory(profile, spec.seed).plan_voltages(lowest_v)
         evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
                                  protection=protection, on_detect=spec.on_detect)
-        clean_pred = evaluator.clean_logits.argmax(dim=1)
-        clean_accuracy = float((clean_pred == y).double().mean())
+        clean_logits = evaluator.clean_logits
+        clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
         previous = None
         for vdd_v in spec.voltages_v:
             row = done_rows.get((protection, vdd_v, ""))
@@ -253,7 +276,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
                 if previous is not None and previous["faulty_cells"] == faulty:
                     inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
                 else:
-                    inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
+                    inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y, spec.metric, x,
+                                                   clean_logits)
                 row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
                        **energy.columns(vdd_v, protection), "clean_accuracy": clean_accuracy,
                        "protection": protection, "bank_vdd_v": ""}

@@ -25,11 +25,16 @@ def test_cifar10_spec(cifar10_dir, split, n):
     assert x.shape == (n, *dataset_info("cifar10").input_shape) and len(y) == n
 
 
-@pytest.mark.parametrize("name", DATASET_NAMES)
+@pytest.mark.parametrize("name", [n for n in DATASET_NAMES if n != "text"])
 def test_info_without_folder(name):
     info = dataset_info(name)
     assert info.name == name and info.num_classes == 10
     assert len(info.mean) == len(info.std) == info.input_shape[0]
+
+
+def test_text_has_no_image_info():
+    with pytest.raises(DatasetError, match="language models"):
+        dataset_info("text")
 
 
 def test_unknown_spec_lists_the_valid_ones():

@@ -52,12 +52,16 @@ class StandInProfile:
         if not self.vdd_floor_v <= v <= self.vdd_nominal_v:
             raise StandInError(f"vdd_v = {v} outside [{self.vdd_floor_v}, {self.vdd_nominal_v}]")
 
-    def chip_cells(self, chip=0, n_arrays=None):
+    def chip_cells(self, chip=0, n_arrays=None, vdd_lowest_v=None):
         n_arrays = self.arrays if n_arrays is None else n_arrays
         if self.kind == "cells":
             return self._table
         parts = [self._draw_array(chip, a) for a in range(n_arrays)]
-        return CellTable(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+        columns = [np.concatenate([p[i] for p in parts]) for i in range(4)]
+        if vdd_lowest_v is not None:
+            kept = columns[1] >= vdd_lowest_v
+            columns = [c[kept] for c in columns]
+        return CellTable(*columns)
 
     def _draw_array(self, chip, array):
         rng = np.random.default_rng([self._seed, chip, array])
@@ -396,3 +400,32 @@ def test_intermittent_cells_of_a_gaussian_chip_err_at_their_mean_rate():
     assert n > 10_000
     # Every faulty cell flips when it errs; p_error is uniform in [0.2, 0.6].
     assert abs(result.flipped_bits / n - 0.4) < 6 * np.sqrt(0.24 / n)
+
+
+def test_placement_follows_the_voltages_asked_for():
+    from accelsim.sram import load_profile
+
+    profile = load_profile("14nm")
+    words = np.arange(200_000, dtype=np.uint32) & 0xFF
+    deep = SimulatedMemory(profile, words.astype(np.uint8), 8)
+    full = deep.placement(0)  # down to the floor
+    lazy = SimulatedMemory(profile, words.astype(np.uint8), 8)
+    for vdd_v in (0.75, 0.6, 0.56):
+        expected = deep.read(vdd_v, 0)
+        got = lazy.read(vdd_v, 0)
+        assert np.array_equal(got.words, expected.words) and got.flipped_bits == expected.flipped_bits
+        placed = lazy._placement_for(0, vdd_v)  # what the read used
+        assert len(placed) < len(full) and placed.vdd_lowest_v == vdd_v
+    planned = SimulatedMemory(profile, words.astype(np.uint8), 8).plan_voltages(0.56)
+    assert planned.faulty_cells(0.75) == deep.faulty_cells(0.75)
+    assert planned._placement_for(0, 0.75).vdd_lowest_v == 0.56
+
+
+def test_a_placement_beyond_the_machine_is_refused_up_front():
+    from accelsim.sram import load_profile
+    from accelsim.sram._budget import check_placement_budget
+
+    profile = load_profile("14nm")
+    with pytest.raises(SimulatedMemoryError, match=r"GiB, but only 0\.0 GiB"):
+        check_placement_budget(profile, 8 * 10**9, None, 10**9, available=1000)
+    check_placement_budget(profile, 8 * 10**6, profile.vdd_min_v, 10**6, available=10**9)

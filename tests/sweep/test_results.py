@@ -21,7 +21,8 @@ def _row(model, chip, vdd_v, accuracy, energy_j, clean=0.95):
             "robust_error": 1 - accuracy, "energy_j": energy_j, "weight_mem_energy_j": energy_j / 2,
             "energy_rel": energy_j / 10.0, "energy_rel_vmin": energy_j / 8.0, "clean_accuracy": clean,
             "tiled": False, "protection": "none", "corrected_words": 0, "detected_words": 0,
-            "miscorrected_words": 0, "residual_flipped_bits": 2, "bank_vdd_v": ""}
+            "miscorrected_words": 0, "residual_flipped_bits": 2, "bank_vdd_v": "",
+            "metric": "accuracy", "metric_value": accuracy}
 
 
 def test_rows_sort_by_model_chip_then_voltage_descending():

@@ -1,0 +1,50 @@
+"""Refuse, before any work, a placement that would exceed the machine's memory."""
+
+import math
+import os
+
+__all__ = ["available_memory_bytes", "placement_bytes", "check_placement_budget"]
+
+# Bytes per faulty cell while placing: the drawn table (index, fail voltage,
+# kind, error probability: 25), the sort order and the placement's arrays
+# (stream bit, word, bit, voltage, kind, errs: 23), with slack for temporaries.
+BYTES_PER_FAULTY_CELL = 64
+
+
+def available_memory_bytes():
+    """Memory the machine can still give (``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def placement_bytes(profile, n_bits, vdd_lowest_v=None):
+    """Estimated peak bytes of placing ``n_bits`` in ``profile`` down to ``vdd_lowest_v`` (default: floor)."""
+    vdd_v = profile.vdd_floor_v if vdd_lowest_v is None else max(vdd_lowest_v, profile.vdd_floor_v)
+    faulty = n_bits * float(profile.ber(vdd_v))
+    return int(math.ceil(faulty * BYTES_PER_FAULTY_CELL)), faulty
+
+
+def check_placement_budget(profile, n_bits, vdd_lowest_v, words_bytes, available=None):
+    """Raise ``SimulatedMemoryError`` if the placement would not fit in the available memory."""
+    from accelsim.sram.memory import SimulatedMemoryError
+
+    available = available_memory_bytes() if available is None else available
+    if available is None or not hasattr(profile, "ber"):  # unknown machine, or a duck-typed profile
+        return
+    need, faulty = placement_bytes(profile, n_bits, vdd_lowest_v)
+    if need + words_bytes > available:
+        where = "its floor" if vdd_lowest_v is None else f"{max(vdd_lowest_v, profile.vdd_floor_v):.4g} V"
+        raise SimulatedMemoryError(
+            f"placing {n_bits:,} stored bits in profile '{profile.name}' down to {where} means about "
+            f"{faulty:,.0f} faulty cells, an estimated {need / 2**30:.1f} GiB, but only "
+            f"{available / 2**30:.1f} GiB is available; read at higher voltages (the lowest one asked "
+            "for decides), plan them with SimulatedMemory.plan_voltages, or store fewer bits")
