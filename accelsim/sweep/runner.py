@@ -173,7 +173,8 @@ def _prepare(spec, allow_large=False):
         if not defaulted:
             raise
         raise DatasetError(f"no --dataset given, so {spec.labels[0]}'s own dataset {spec.dataset!r}: {exc}") from None
-    if len(y) == 0:
+    check_metric(spec.metric, y is not None)
+    if len(x) == 0:
         raise SweepError(f"dataset {_dataset_label(spec.dataset)!r} has no test examples; "
                          "a sweep needs at least one")
     if not spec.voltages_v:
