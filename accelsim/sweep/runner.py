@@ -366,7 +366,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, executor: str = "loca
 
 def _run_locked(spec, directory, fingerprints, runner, previous, progress):
     now = _now()
-    n_images = len(load_unit_inputs(spec, 0)[2][1])  # cached: the driver loaded it in _prepare
+    n_images = len(load_unit_inputs(spec, 0)[2][0])  # cached: the driver loaded it in _prepare
     record = {"spec": spec.to_dict(), "labels": list(spec.labels), "n_images": n_images,
               "versions": _versions(), "fingerprints": fingerprints,
               "seeds": {"sweep": spec.seed}, "executor": runner.name,
