@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from accelsim.engine._batching import map_batches
+
 __all__ = ["RunResult", "CleanRun", "Evaluator"]
 
 
@@ -103,13 +105,10 @@ class CleanRun:
         """Logits of the clean quantized model (computed once, filling the cache)."""
         if self._logits is None:
             keep = {n for i in self.cuts for n in self.program.live_before(i)}
-            outputs, caches = [], []
-            for batch in self.batches:
-                logits, kept = self.program.run(batch, self._weights, keep=keep, transform=self.transform)
-                outputs.append(logits)
-                caches.append(kept)
-            self._logits = torch.cat(outputs)
-            self._cache = caches
+            runs = map_batches(lambda batch: self.program.run(batch, self._weights, keep=keep,
+                                                              transform=self.transform), self.batches)
+            self._logits = torch.cat([logits for logits, _ in runs])
+            self._cache = [kept for _, kept in runs]
         return self._logits
 
     def run_from(self, first, weights, transform=None):
@@ -123,12 +122,13 @@ class CleanRun:
         start = max((c for c in self.cuts if c <= first), default=0) if transform is self.transform else 0
         if start:
             _ = self.logits  # fills the cache
-        outputs = []
-        for b, batch in enumerate(self.batches):
-            env = {n: self._cache[b][n] for n in self.program.live_before(start)} if start else None
-            logits, _ = self.program.run(batch, weights, start=start, env=env, transform=transform)
-            outputs.append(logits)
-        return torch.cat(outputs)
+        live = self.program.live_before(start) if start else ()
+
+        def run(b):
+            env = {n: self._cache[b][n] for n in live} if start else None
+            return self.program.run(self.batches[b], weights, start=start, env=env, transform=transform)[0]
+
+        return torch.cat(map_batches(run, range(len(self.batches))))
 
 
 class Evaluator:

@@ -30,7 +30,8 @@ class LocalExecutor:
 
 def _remote_unit(spec_dict, model, chip, done):
     rows = []
-    run_unit(SweepSpec.from_dict(spec_dict), model, chip, done, rows.append)
+    # Dask already runs one unit per worker thread: batches stay on that thread.
+    run_unit(SweepSpec.from_dict(spec_dict), model, chip, done, rows.append, batch_threads=1)
     return rows
 
 

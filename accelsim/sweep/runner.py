@@ -91,10 +91,14 @@ def _prepare(spec):
         spec = dataclasses.replace(spec, voltages_v=default_voltages(profile))
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
-    models = {}
+    models, batch_sizes = {}, []
     for name in spec.models:
-        load_unit_inputs(spec, name)
+        _, qm, (x, _) = load_unit_inputs(spec, name)
         models[name] = _sha256(model_path(name))
+        batch_sizes.append(qm.batch_size_for(x))
+    if spec.batch_size is None:
+        # Chosen once here and recorded, so every executor runs the same batches.
+        spec = dataclasses.replace(spec, batch_size=min(batch_sizes))
     fingerprints = {"profile": profile.fingerprint(), "models": models}
     return spec, fingerprints
 

@@ -84,7 +84,11 @@ class SweepSpec:
         Seeds intermittent-cell draws.
     limit : int or None
         Evaluate only the first ``limit`` test examples.
-    batch_size : int
+    batch_size : int or None
+        Images per batch; None (the default) chooses it from the models'
+        activation sizes and the CPU cache when the sweep starts
+        (:meth:`QuantizedModel.batch_size_for`), and the chosen value is
+        recorded in the spec. Results do not depend on it.
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
     """
@@ -97,7 +101,7 @@ class SweepSpec:
     dataset: str = "digits"
     seed: int = 0
     limit: int | None = None
-    batch_size: int = 2048
+    batch_size: int | None = None
     torch_threads: int = 1
 
     def __post_init__(self):
@@ -111,6 +115,8 @@ class SweepSpec:
             raise SweepError("voltages must be distinct and sorted from high to low")
         for name, low in (("chips", 1), ("batch_size", 1), ("torch_threads", 1)):
             value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise SweepError(f"{name} must be a whole number >= {low}, got {value!r}")
         if self.bits is not None and self.bits not in (2, 3, 4, 5, 6, 7, 8, 16):

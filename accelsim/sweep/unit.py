@@ -106,7 +106,7 @@ def _inference_columns(result, clean_pred, y):
             "tiled": result.tiled}
 
 
-def run_unit(spec, model_name, chip, done_rows, on_row):
+def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
     """Compute every voltage of (model, chip) not already in ``done_rows``.
 
     Parameters
@@ -118,11 +118,17 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
         Finished rows of this unit by ``vdd_v`` (from the journal).
     on_row : callable
         Called with each new row (a dict of the point columns) as it finishes.
+    batch_threads : int, optional
+        Threads running batches side by side (default: the cores this
+        process may use). Results are bit-identical for any number.
     """
+    from accelsim.engine import _batching
+
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
     try:
-        _run_voltages(spec, model_name, chip, done_rows, on_row)
+        with _batching.batch_threads(batch_threads or _batching.available_cores()):
+            _run_voltages(spec, model_name, chip, done_rows, on_row)
     finally:
         torch.set_num_threads(threads)
 
