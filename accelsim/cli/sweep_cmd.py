@@ -27,6 +27,12 @@ def register(subparsers):
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="evaluate each point's images in chunks, stopping once its accuracy is known "
+                             "within --halfwidth (95%%) or certainly outside --tolerance of the reference; "
+                             "rows give n_images and accuracy_halfwidth (default: every image)")
+    parser.add_argument("--halfwidth", type=float, default=0.25, metavar="PP",
+                        help="with --adaptive: 95%% half-width at which a point stops, in points (default: 0.25)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
 
@@ -48,7 +54,9 @@ def _spec(args):
     return SweepSpec(
         models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
+        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit,
+        **({"adaptive": True, "halfwidth_pp": args.halfwidth, "tolerance_pp": args.tolerance}
+           if args.adaptive else {}))
 
 
 def _run(args):

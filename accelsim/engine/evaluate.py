@@ -111,11 +111,17 @@ class CleanRun:
             self._cache = [kept for _, kept in runs]
         return self._logits
 
-    def run_from(self, first, weights, transform=None):
+    def rows(self, batches):
+        """The input rows (a slice) of the consecutive ``batches`` (a range of batch indices)."""
+        sizes = [len(b) for b in self.batches]
+        return slice(sum(sizes[:batches.start]), sum(sizes[:batches.stop]))
+
+    def run_from(self, first, weights, transform=None, batches=None):
         """Logits with ``weights``, executing from the latest cached cut at or before step ``first``.
 
         A ``transform`` other than the clean one (faulty activations) changes
-        every layer, so the run starts from the input.
+        every layer, so the run starts from the input. ``batches`` (a range
+        of batch indices) runs only those batches (default: all).
         """
         if transform is None:
             transform = self.transform
@@ -128,7 +134,7 @@ class CleanRun:
             env = {n: self._cache[b][n] for n in live} if start else None
             return self.program.run(self.batches[b], weights, start=start, env=env, transform=transform)[0]
 
-        return torch.cat(map_batches(run, range(len(self.batches))))
+        return torch.cat(map_batches(run, range(len(self.batches)) if batches is None else batches))
 
 
 class Evaluator:
@@ -161,24 +167,30 @@ class Evaluator:
         """Cells of the model's footprint faulty at ``vdd_v`` (no inference)."""
         return int(self._memory.faulty_cells(vdd_v, self.chip))
 
-    def run(self, vdd_v, act_faults=None) -> RunResult:
+    def run(self, vdd_v, act_faults=None, *, batches=None) -> RunResult:
         """Read the weights at ``vdd_v`` and run the inputs through the faulty network.
 
         ``act_faults`` (:class:`~accelsim.engine.activations.ActivationFaults`)
         also corrupts the quantized activations in the activation SRAM.
+        ``batches`` (a range of batch indices of the clean run) evaluates
+        only those batches' inputs; ``logits`` then hold their rows
+        (:meth:`CleanRun.rows`).
         """
         read = self._memory.read_sparse(vdd_v, self.chip)
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])
         weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
         if act_faults is not None:
-            logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
+            logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults),
+                                          batches=batches)
             first = 0
         elif not changed:
             logits, first = self._clean.logits, len(self._clean.program.steps)
+            if batches is not None:
+                logits = logits[self._clean.rows(batches)]
         else:
             first = self._clean.program.first_step_reading(changed)
-            logits = self._clean.run_from(first, weights)
+            logits = self._clean.run_from(first, weights, batches=batches)
         stored = self._qm.stored_bits
         return RunResult(logits=logits, faulty_cells=int(read.faulty_cells),
                          flipped_bits=int(read.flipped_bits),

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
-    "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
+    "POINT_COLUMNS", "ADAPTIVE_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
     "summarize", "pareto_mask", "OperatingPoint", "operating_points",
 ]
 
@@ -24,8 +24,10 @@ POINT_COLUMNS = (
     "model", "method", "bits", "quant_scheme", "profile", "chip", "vdd_v", "vdd_rel",
     "profile_ber", "faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
     "robust_error", "energy_j", "weight_mem_energy_j", "energy_rel", "energy_rel_vmin",
-    "clean_accuracy", "tiled",
+    "clean_accuracy", "tiled", "n_images",
 )
+# Appended with --adaptive: the 95% half-width of ``accuracy`` (a fraction; 0 when exact).
+ADAPTIVE_COLUMNS = ("accuracy_halfwidth",)
 
 SUMMARY_COLUMNS = (
     "model", "method", "bits", "quant_scheme", "profile", "vdd_v", "vdd_rel", "chips",

@@ -15,6 +15,7 @@ from accelsim.models import model_path
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.journal import Journal, point_key
 from accelsim.sweep.results import (
+    ADAPTIVE_COLUMNS,
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
     operating_points,
@@ -199,7 +200,7 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     finally:
         runner.close()
     summary = summarize(rows)
-    write_csv(directory / "sweep.csv", rows, POINT_COLUMNS)
+    write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()))
     write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS)
     _write_spec(directory, spec, fingerprints, runner.name, started, _now())
     return SweepResult(spec, directory, rows, summary)

@@ -5,6 +5,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from accelsim._checks import Boolean, Interval, check
 from accelsim._errors import UserInputError
 
 __all__ = ["SweepError", "SweepSpec", "parse_voltages", "DEFAULT_MODELS", "DEFAULT_PROFILE"]
@@ -12,6 +13,7 @@ __all__ = ["SweepError", "SweepSpec", "parse_voltages", "DEFAULT_MODELS", "DEFAU
 SCHEMA_VERSION = 1
 DEFAULT_MODELS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-randbet-8b")
 DEFAULT_PROFILE = "14nm"
+_ADAPTIVE_FIELDS = ("adaptive", "halfwidth_pp", "tolerance_pp")
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -91,6 +93,16 @@ class SweepSpec:
         recorded in the spec. Results do not depend on it.
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
+    adaptive : bool
+        Evaluate each point's images in chunks and stop once its accuracy is
+        settled (see :mod:`accelsim.sweep.adaptive`); rows then say how many
+        images were used and the accuracy's 95% half-width. Off by default:
+        every point uses the whole test set.
+    halfwidth_pp : float
+        With ``adaptive``: stop when the 95% half-width is at most this, in points.
+    tolerance_pp : float
+        With ``adaptive``: stop when the accuracy is certainly more than this
+        many points below the reference's clean accuracy.
     """
 
     models: tuple = DEFAULT_MODELS
@@ -103,6 +115,9 @@ class SweepSpec:
     limit: int | None = None
     batch_size: int | None = None
     torch_threads: int = 1
+    adaptive: bool = False
+    halfwidth_pp: float = 0.25
+    tolerance_pp: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "models", tuple(self.models))
@@ -123,10 +138,19 @@ class SweepSpec:
             raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
         if self.limit is not None and self.limit < 1:
             raise SweepError(f"limit must be >= 1, got {self.limit}")
+        check("adaptive", self.adaptive, Boolean(), error=SweepError)
+        for name, closed in (("halfwidth_pp", "neither"), ("tolerance_pp", "left")):
+            object.__setattr__(self, name, check(name, getattr(self, name),
+                                                 Interval(float, 0, None, closed=closed), error=SweepError))
 
     def to_dict(self):
         """Plain JSON-ready dict with a schema version."""
-        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        data = dataclasses.asdict(self)
+        if not self.adaptive:
+            # Unused without --adaptive: left out, so such specs read as before.
+            for name in _ADAPTIVE_FIELDS:
+                del data[name]
+        return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod
     def from_dict(cls, data):

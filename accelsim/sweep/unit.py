@@ -23,7 +23,8 @@ from accelsim.sram._lookup import resolve_profile
 __all__ = ["run_unit", "model_label", "load_unit_inputs"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
-                      "robust_error", "tiled")
+                      "robust_error", "tiled", "n_images")
+_ADAPTIVE_COLUMNS = ("accuracy_halfwidth",)
 
 
 def model_label(name_or_path, bits=None):
@@ -103,7 +104,7 @@ def _inference_columns(result, clean_pred, y):
             "model_ber": float(result.model_ber), "accuracy": accuracy,
             "error": float(wrong.double().mean()),
             "robust_error": float((wrong | (clean_pred != y)).double().mean()),
-            "tiled": result.tiled}
+            "tiled": result.tiled, "n_images": len(y)}
 
 
 def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
@@ -142,10 +143,25 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
             "profile_ber": float(profile.ber(vdd_v, chip=chip))}
 
 
+@lru_cache(maxsize=2)
+def _shuffled(x, y, seed):
+    from accelsim.sweep.adaptive import shuffled
+
+    return shuffled(x, y, seed)
+
+
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
-    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     energy = _Energy(qm, profile, x)
+    columns = _INFERENCE_COLUMNS
+    if spec.adaptive:
+        from accelsim.sweep import adaptive
+
+        reference_qm = load_unit_inputs(spec, spec.models[0])[1]
+        reference = adaptive.reference_accuracy(reference_qm, x, y, spec.batch_size)
+        x, y = _shuffled(x, y, spec.seed)
+        columns += _ADAPTIVE_COLUMNS
+    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
     clean_pred = evaluator.clean_logits.argmax(dim=1)
     clean_accuracy = float((clean_pred == y).double().mean())
     previous = None
@@ -154,7 +170,10 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
         if row is None:
             faulty = evaluator.faulty_cells(vdd_v)
             if previous is not None and previous["faulty_cells"] == faulty:
-                inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
+                inference = {c: previous[c] for c in columns}
+            elif spec.adaptive:
+                inference = adaptive.adaptive_inference(evaluator, vdd_v, clean_pred, y, spec.batch_size,
+                                                        reference, spec.tolerance_pp, spec.halfwidth_pp)
             else:
                 inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y)
             row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,

@@ -29,6 +29,7 @@ def test_sweep_prints_one_answer_per_model_and_draws(tmp_path, capsys):
     (["--profile", "nope"], "nope"),
     (["--dataset", "mnist:/nonexistent"], "nonexistent"),
     (["--executor", "spark"], "executor"),
+    (["--adaptive", "--halfwidth", "0"], "halfwidth_pp"),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
@@ -45,3 +46,11 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "accelsim", "sweep", "--profile", "nope",
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_adaptive_sweep_writes_images_and_halfwidths(tmp_path, capsys):
+    from accelsim.sweep.results import read_csv
+
+    assert main(["sweep", *ARGS, "--out", str(tmp_path), "--adaptive", "--halfwidth", "1"]) == 0
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert all(0 < int(r["n_images"]) <= 100 and float(r["accuracy_halfwidth"]) >= 0 for r in rows)

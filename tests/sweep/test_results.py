@@ -20,7 +20,7 @@ def _row(model, chip, vdd_v, accuracy, energy_j, clean=0.95):
             "flipped_bits": 2, "model_ber": 1e-4, "accuracy": accuracy, "error": 1 - accuracy,
             "robust_error": 1 - accuracy, "energy_j": energy_j, "weight_mem_energy_j": energy_j / 2,
             "energy_rel": energy_j / 10.0, "energy_rel_vmin": energy_j / 8.0, "clean_accuracy": clean,
-            "tiled": False}
+            "tiled": False, "n_images": 100}
 
 
 def test_rows_sort_by_model_chip_then_voltage_descending():
