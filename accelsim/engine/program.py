@@ -112,7 +112,7 @@ class Program:
         return len(self.steps)
 
     @torch.inference_mode()
-    def run(self, x, weights, start=0, env=None, keep=(), transform=None):
+    def run(self, x, weights, start=0, env=None, keep=(), transform=None, observe=None):
         """Execute from step ``start`` and return ``(output, kept)``.
 
         Parameters
@@ -130,6 +130,9 @@ class Program:
         transform : callable, optional
             ``transform(step_name, x)`` applied to the input of every step that
             reads weights (activation quantization and faults).
+        observe : callable, optional
+            ``observe(step_name, value)`` called with every value as it is
+            made (to measure values without keeping them alive).
         """
         env = dict(env or {})
         kept = {}
@@ -145,6 +148,8 @@ class Program:
                 kwargs = _resolve(step.kwargs, env)
                 value = step.call(args, kwargs, {n: weights[n] for n in step.weight_names})
             env[step.name] = value
+            if observe is not None:
+                observe(step.name, value)
             if step.name in keep:
                 kept[step.name] = value
             for name in step.inputs:

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "POINT_COLUMNS", "ADAPTIVE_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
@@ -73,6 +72,8 @@ def _mean_ci(values):
     mean = float(values.mean())
     if len(values) < 2:
         return mean, mean, mean
+    from scipy import stats  # lazily: 30 MB of a sweep's peak memory otherwise
+
     half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
     return mean, mean - half, mean + half
 

@@ -25,6 +25,7 @@ __all__ = ["run_unit", "model_label", "load_unit_inputs"]
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "n_images")
 _ADAPTIVE_COLUMNS = ("accuracy_halfwidth",)
+_MIN_CACHE_BYTES = 16 * 2**20
 
 
 def model_label(name_or_path, bits=None):
@@ -143,6 +144,10 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
             "profile_ber": float(profile.ber(vdd_v, chip=chip))}
 
 
+def _cache_budget(x):
+    return max(x.numel() * x.element_size(), _MIN_CACHE_BYTES)
+
+
 @lru_cache(maxsize=2)
 def _shuffled(x, y, seed):
     from accelsim.sweep.adaptive import shuffled
@@ -161,7 +166,10 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
         reference = adaptive.reference_accuracy(reference_qm, x, y, spec.batch_size)
         x, y = _shuffled(x, y, spec.seed)
         columns += _ADAPTIVE_COLUMNS
-    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size)
+    # Clean activations are cached up to the size of the inputs themselves, so
+    # a sweep's peak memory stays close to a plain evaluation's.
+    evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
+                             cache_bytes=_cache_budget(x))
     clean_pred = evaluator.clean_logits.argmax(dim=1)
     clean_accuracy = float((clean_pred == y).double().mean())
     previous = None
