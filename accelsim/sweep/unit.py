@@ -121,15 +121,18 @@ def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
     on_row : callable
         Called with each new row (a dict of the point columns) as it finishes.
     batch_threads : int, optional
-        Threads running batches side by side (default: the cores this
-        process may use). Results are bit-identical for any number.
+        Threads running batches side by side (default: the environment
+        variable ``ACCELSIM_BATCH_THREADS``, else the cores this process may
+        use). Results are bit-identical for any number.
     """
     from accelsim.engine import _batching
 
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
     try:
-        with _batching.batch_threads(batch_threads or _batching.available_cores()):
+        threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
+            _batching.available_cores()
+        with _batching.batch_threads(threads_wanted):
             _run_voltages(spec, model_name, chip, done_rows, on_row)
     finally:
         torch.set_num_threads(threads)
