@@ -112,7 +112,7 @@ class Program:
         return len(self.steps)
 
     @torch.inference_mode()
-    def run(self, x, weights, start=0, env=None, keep=(), transform=None, observe=None):
+    def run(self, x, weights, start=0, env=None, keep=(), transform=None, observe=None, stop=None):
         """Execute from step ``start`` and return ``(output, kept)``.
 
         Parameters
@@ -133,11 +133,14 @@ class Program:
         observe : callable, optional
             ``observe(step_name, value)`` called with every value as it is
             made (to measure values without keeping them alive).
+        stop : int, optional
+            Execute only the steps before ``stop``; the output is then None
+            (ask for values in ``keep``).
         """
         env = dict(env or {})
         kept = {}
         keep = set(keep)
-        for i in range(start, len(self.steps)):
+        for i in range(start, len(self.steps) if stop is None else stop):
             step = self.steps[i]
             if step.kind == "input":
                 value = x
@@ -155,4 +158,4 @@ class Program:
             for name in step.inputs:
                 if self._last_use[name] == i and name not in keep:
                     env.pop(name, None)
-        return env[self.steps[-1].name], kept
+        return (env[self.steps[-1].name] if stop is None else None), kept

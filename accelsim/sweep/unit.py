@@ -147,6 +147,26 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
             "profile_ber": float(profile.ber(vdd_v, chip=chip))}
 
 
+def _shared_pass(spec, evaluator, done_rows, clean_pred, y):
+    """Inference columns of the voltages the loop below will compute, in one shared pass.
+
+    The points whose first faulty layer is the same convolution share it
+    (:func:`accelsim.engine.multipoint.run_points`); logits are bit-identical
+    to one point at a time.
+    """
+    from accelsim.engine.multipoint import run_points
+
+    wanted, previous = [], None
+    for vdd_v in spec.voltages_v:
+        row = done_rows.get(vdd_v)
+        faulty = row["faulty_cells"] if row is not None else evaluator.faulty_cells(vdd_v)
+        if row is None and (previous is None or previous != faulty):
+            wanted.append(vdd_v)
+        previous = faulty
+    results = run_points([evaluator] * len(wanted), wanted)
+    return {v: _inference_columns(r, clean_pred, y) for v, r in zip(wanted, results)}
+
+
 def _cache_budget(x):
     return max(x.numel() * x.element_size(), _MIN_CACHE_BYTES)
 
@@ -175,6 +195,7 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
                              cache_bytes=_cache_budget(x))
     clean_pred = evaluator.clean_logits.argmax(dim=1)
     clean_accuracy = float((clean_pred == y).double().mean())
+    computed = {} if spec.adaptive else _shared_pass(spec, evaluator, done_rows, clean_pred, y)
     previous = None
     for vdd_v in spec.voltages_v:
         row = done_rows.get(vdd_v)
@@ -182,6 +203,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
             faulty = evaluator.faulty_cells(vdd_v)
             if previous is not None and previous["faulty_cells"] == faulty:
                 inference = {c: previous[c] for c in columns}
+            elif vdd_v in computed:
+                inference = computed[vdd_v]
             elif spec.adaptive:
                 inference = adaptive.adaptive_inference(evaluator, vdd_v, clean_pred, y, spec.batch_size,
                                                         reference, spec.tolerance_pp, spec.halfwidth_pp)
