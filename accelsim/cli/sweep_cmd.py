@@ -55,6 +55,12 @@ def register(subparsers):
                         help="re-quantize every model: a preset (rquant, normal, ...) or a number format "
                              "(int8, int4, int8-g128, int4-g32, fp16, bf16, fp8-e4m3, fp8-e5m2, bfp-16, ...); "
                              "default: models as trained, MODULE:ATTR models in rquant")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="evaluate each point's images in chunks, stopping once its accuracy is known "
+                             "within --halfwidth (95%%) or certainly outside --tolerance of the reference; "
+                             "rows give n_images and accuracy_halfwidth (default: every image)")
+    parser.add_argument("--halfwidth", type=float, default=0.25, metavar="PP",
+                        help="with --adaptive: 95%% half-width at which a point stops, in points (default: 0.25)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--allow-large", action="store_true",
                         help="lift the limits on voltages, chips and points (docs/limits.md)")
@@ -122,7 +128,8 @@ def _spec(args):
         bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme, metric=args.metric,
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
         tolerance_pp=args.tolerance,
-        bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()))
+        bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()),
+        **({"adaptive": True, "halfwidth_pp": args.halfwidth} if args.adaptive else {}))
 
 
 def _run(args):

@@ -13,6 +13,7 @@ import torch
 
 from accelsim.engine import sparse
 from accelsim.quant import QuantScheme
+from accelsim.engine._batching import map_batches
 
 __all__ = ["RunResult", "CleanRun", "Evaluator"]
 
@@ -150,13 +151,10 @@ class CleanRun:
         """Logits of the clean quantized model (computed once, filling the cache)."""
         if self._logits is None:
             keep = {n for i in self.cuts for n in self.program.live_before(i)}
-            outputs, caches = [], []
-            for batch in self.batches:
-                logits, kept = self.program.run(batch, self._weights, keep=keep, transform=self.transform)
-                outputs.append(logits)
-                caches.append(kept)
-            self._logits = torch.cat(outputs)
-            self._cache = caches
+            runs = map_batches(lambda batch: self.program.run(batch, self._weights, keep=keep,
+                                                              transform=self.transform), self.batches)
+            self._logits = torch.cat([logits for logits, _ in runs])
+            self._cache = [kept for _, kept in runs]
         return self._logits
 
     def start_for(self, first, transform=None):
@@ -165,23 +163,30 @@ class CleanRun:
             return 0
         return max((c for c in self.cuts if c <= first), default=0)
 
-    def run_from(self, first, weights, transform=None):
+    def rows(self, batches):
+        """The input rows (a slice) of the consecutive ``batches`` (a range of batch indices)."""
+        sizes = [len(b) for b in self.batches]
+        return slice(sum(sizes[:batches.start]), sum(sizes[:batches.stop]))
+
+    def run_from(self, first, weights, transform=None, batches=None):
         """Logits with ``weights``, executing from the latest cached cut at or before step ``first``.
 
         A ``transform`` other than the clean one (faulty activations) changes
-        every layer, so the run starts from the input.
+        every layer, so the run starts from the input. ``batches`` (a range
+        of batch indices) runs only those batches (default: all).
         """
         if transform is None:
             transform = self.transform
         start = self.start_for(first, transform)
         if start:
             _ = self.logits  # fills the cache
-        outputs = []
-        for b, batch in enumerate(self.batches):
-            env = {n: self._cache[b][n] for n in self.program.live_before(start)} if start else None
-            logits, _ = self.program.run(batch, weights, start=start, env=env, transform=transform)
-            outputs.append(logits)
-        return torch.cat(outputs)
+        live = self.program.live_before(start) if start else ()
+
+        def run(b):
+            env = {n: self._cache[b][n] for n in live} if start else None
+            return self.program.run(self.batches[b], weights, start=start, env=env, transform=transform)[0]
+
+        return torch.cat(map_batches(run, range(len(self.batches)) if batches is None else batches))
 
 
 class Evaluator:
@@ -217,15 +222,18 @@ class Evaluator:
         """Cells of the model's footprint faulty at ``vdd_v`` (no inference)."""
         return int(self._memory.faulty_cells(vdd_v, self.chip))
 
-    def run(self, vdd_v, act_faults=None) -> RunResult:
+    def run(self, vdd_v, act_faults=None, *, batches=None) -> RunResult:
         """Read the weights at ``vdd_v`` and run the inputs through the faulty network.
 
         ``act_faults`` (:class:`~accelsim.engine.activations.ActivationFaults`)
         also corrupts the quantized activations in the activation SRAM.
+        ``batches`` (a range of batch indices of the clean run) evaluates
+        only those batches' inputs; ``logits`` then hold their rows
+        (:meth:`CleanRun.rows`).
         """
         if not hasattr(self._memory, "read_sparse"):  # protected: decoded words
-            return self._run_protected(vdd_v, act_faults)
-        if act_faults is None and sparse.is_large(self._qm) and sparse.supports_in_place(self._qm):
+            return self._run_protected(vdd_v, act_faults, batches)
+        if act_faults is None and batches is None and sparse.is_large(self._qm) and sparse.supports_in_place(self._qm):
             # 10^8 parameters: patch the clean weights in place (accelsim.engine.sparse).
             logits, faulty, flipped, changed, first, tiled, nonfinite = sparse.run_in_place(self, vdd_v)
             stored = self._qm.stored_bits
@@ -237,7 +245,7 @@ class Evaluator:
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])
         weights = self._qm.patched_weights(read.word_index[differs], read.words[differs], changed)
-        logits, first, executed = self._logits(weights, changed, act_faults)
+        logits, first, executed = self._logits(weights, changed, act_faults, batches)
         stored = self._qm.stored_bits
         nonfinite = 0
         if changed and not isinstance(self._qm.scheme, QuantScheme):
@@ -250,12 +258,12 @@ class Evaluator:
                          erred_scale_words=self._qm.aux_words(read.word_index[differs]),
                          nonfinite_weights=nonfinite)
 
-    def _run_protected(self, vdd_v, act_faults):
+    def _run_protected(self, vdd_v, act_faults, batches=None):
         from accelsim.engine.protected import protected_weights
 
         read = self._memory.read(vdd_v, self.chip, self._on_detect)
         weights, changed = protected_weights(self._qm, read, self._on_detect)
-        logits, first, executed = self._logits(weights, changed, act_faults)
+        logits, first, executed = self._logits(weights, changed, act_faults, batches)
         stored = self._memory.stored_bits
         return RunResult(logits=logits, faulty_cells=read.faulty_cells,
                          flipped_bits=read.flipped_bits,
@@ -266,16 +274,19 @@ class Evaluator:
                          miscorrected_words=read.miscorrected_words,
                          residual_flipped_bits=read.residual_flipped_bits)
 
-    def _logits(self, weights, changed, act_faults):
+    def _logits(self, weights, changed, act_faults, batches=None):
         """Logits with ``weights``, the first step reading a changed weight and the first executed step."""
         if act_faults is not None:
-            logits = self._clean.run_from(0, weights, self._qm.activation_transform(act_faults))
+            transform = self._qm.activation_transform(act_faults)
+            logits = self._clean.run_from(0, weights, transform, batches=batches)
             first = executed = 0
         elif not changed:
             logits, first = self._clean.logits, len(self._clean.program.steps)
             executed = first
+            if batches is not None:
+                logits = logits[self._clean.rows(batches)]
         else:
             first = self._clean.program.first_step_reading(changed)
             executed = self._clean.start_for(first)
-            logits = self._clean.run_from(first, weights)
+            logits = self._clean.run_from(first, weights, batches=batches)
         return logits, first, executed

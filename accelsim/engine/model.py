@@ -326,6 +326,16 @@ class QuantizedModel:
         x = self._example_input if x is None else x
         return measure_workloads(self._program, self._clean_weights, x, self.bits)
 
+    def batch_size_for(self, x):
+        """Images per batch that keep the largest layer's activations in cache (128 to 2048).
+
+        See :func:`accelsim.engine._batching.auto_batch_size`; per-example
+        logits do not depend on the batch size, only the speed does.
+        """
+        from accelsim.engine._batching import auto_batch_size
+
+        return auto_batch_size(self._program, self._clean_weights, x, self._clean_transform)
+
     def __repr__(self):
         return (f"QuantizedModel({len(self.tensor_names)} tensors, {self.stored_bits} bits, "
                 f"scheme={json.dumps(self.scheme.to_dict())})")

@@ -112,7 +112,7 @@ class Program:
         return len(self.steps)
 
     @torch.inference_mode()
-    def run(self, x, weights, start=0, env=None, keep=(), transform=None):
+    def run(self, x, weights, start=0, env=None, keep=(), transform=None, observe=None, stop=None):
         """Execute from step ``start`` and return ``(output, kept)``.
 
         Parameters
@@ -130,11 +130,17 @@ class Program:
         transform : callable, optional
             ``transform(step_name, x)`` applied to the input of every step that
             reads weights (activation quantization and faults).
+        observe : callable, optional
+            ``observe(step_name, value)`` called with every value as it is
+            made (to measure values without keeping them alive).
+        stop : int, optional
+            Execute only the steps before ``stop``; the output is then None
+            (ask for values in ``keep``).
         """
         env = dict(env or {})
         kept = {}
         keep = set(keep)
-        for i in range(start, len(self.steps)):
+        for i in range(start, len(self.steps) if stop is None else stop):
             step = self.steps[i]
             if step.kind == "input":
                 value = x
@@ -145,9 +151,11 @@ class Program:
                 kwargs = _resolve(step.kwargs, env)
                 value = step.call(args, kwargs, {n: weights[n] for n in step.weight_names})
             env[step.name] = value
+            if observe is not None:
+                observe(step.name, value)
             if step.name in keep:
                 kept[step.name] = value
             for name in step.inputs:
                 if self._last_use[name] == i and name not in keep:
                     env.pop(name, None)
-        return env[self.steps[-1].name], kept
+        return (env[self.steps[-1].name] if stop is None else None), kept

@@ -31,6 +31,22 @@ def _first_tensor(value):
     return value[0] if isinstance(value, (tuple, list)) else value
 
 
+class _ZeroFractions:
+    """Records the share of zeros of named values as a run makes them."""
+
+    def __init__(self, names):
+        self._names = set(names)
+        self._fractions = {}
+
+    def __call__(self, name, value):
+        if name in self._names:
+            value = _first_tensor(value)
+            self._fractions[name] = float((value == 0).float().mean()) if value.numel() else 0.0
+
+    def of(self, name):
+        return self._fractions.get(name, 0.0)
+
+
 def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BITS):
     """Per-layer workloads of one inference, measured by running ``x``.
 
@@ -49,10 +65,16 @@ def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BIT
         One per step that reads weights, in execution order, counts per sample.
     """
     x = x[:_MAX_SAMPLES]
-    n = len(x)
     layer_steps = [program.steps[i] for i in program.layer_steps]
     keep = {s.name for s in layer_steps} | {s.inputs[0] for s in layer_steps if s.inputs}
-    _, values = program.run(x, weights, keep=keep)
+    # Sizes per sample from one sample; zero fractions over all samples,
+    # measured as each value is made rather than by keeping every layer's
+    # activations of the batch alive at once (hundreds of MB for ResNet-20).
+    _, shapes = program.run(x[:1], weights, keep=keep)
+    zero_fraction = _ZeroFractions({s.inputs[0] if s.inputs else s.name for s in layer_steps})
+    program.run(x, weights, keep=(), observe=zero_fraction)
+    values = shapes
+    n = 1
     workloads = []
     for step in layer_steps:
         out = _first_tensor(values[step.name])
@@ -72,7 +94,7 @@ def measure_workloads(program, weights, x, weight_bits, act_bits=DEFAULT_ACT_BIT
             act_out=per_out,
             act_bits=act_bits,
             output_shape=tuple(out.shape[1:] if per_sample else out.shape) or (1,),
-            zero_fraction=float((inp == 0).float().mean()) if inp.numel() and per_sample else 0.0,
+            zero_fraction=zero_fraction.of(step.inputs[0] if step.inputs else step.name) if per_sample else 0.0,
             groups=_groups(program, step),
         ))
     return workloads

@@ -8,7 +8,8 @@ import numpy as np
 from accelsim._numba import jit
 from accelsim.sram.cells import FLIP
 
-__all__ = ["uniform_hash", "apply_faults", "read_prefix", "read_prefix_sparse"]
+__all__ = ["uniform_hash", "apply_faults", "read_prefix", "read_prefix_sparse", "apply_faults_range",
+           "undo_faults_range", "restore_words", "read_delta"]
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -104,3 +105,68 @@ def read_prefix_sparse(stored, scratch, neg_v_fail_v, neg_vdd_v, word_index, bit
     for i in range(n_faulty):
         scratch[word_index[i]] = stored[word_index[i]]
     return values, n_faulty, flipped
+
+
+@jit
+def apply_faults_range(words, start, end, word_index, bit_in_word, fault_kind, errs):
+    """Apply cells ``[start, end)`` to ``words`` in place; return the bits changed.
+
+    Like :func:`apply_faults`, from cell ``start`` on: each cell holds its
+    own stream bit, so cells apply independently and in any grouping.
+    """
+    flipped = np.uint64(0)
+    for i in range(start, end):
+        k = word_index[i]
+        shift = np.uint64(bit_in_word[i])
+        word = np.uint64(words[k])
+        stored = (word >> shift) & np.uint64(1)
+        kind = np.uint64(fault_kind[i])
+        read = stored ^ np.uint64(1) if kind == FLIP else kind
+        changed = np.uint64(errs[i]) & (read ^ stored)
+        words[k] = word ^ (changed << shift)
+        flipped += changed
+    return flipped
+
+
+@jit
+def undo_faults_range(words, stored, start, end, word_index, bit_in_word):
+    """Give the bits of cells ``[start, end)`` back their stored value; return the bits changed.
+
+    Only the cells' own bits are restored, so faults of other cells in the
+    same words stay applied.
+    """
+    restored = np.uint64(0)
+    for i in range(start, end):
+        k = word_index[i]
+        shift = np.uint64(bit_in_word[i])
+        word = np.uint64(words[k])
+        differs = ((word ^ np.uint64(stored[k])) >> shift) & np.uint64(1)
+        words[k] = word ^ (differs << shift)
+        restored += differs
+    return restored
+
+
+@jit
+def restore_words(words, stored, n, word_index):
+    """Copy ``stored`` into ``words`` at the words of the first ``n`` cells."""
+    for i in range(n):
+        words[word_index[i]] = stored[word_index[i]]
+
+
+@jit
+def read_delta(stored, buffer, applied, neg_v_fail_v, neg_vdd_v, word_index, bit_in_word, fault_kind,
+               errs):
+    """Move ``buffer`` from the faults of the first ``applied`` cells to those faulty at ``-neg_vdd_v``.
+
+    ``buffer`` holds ``stored`` with cells ``[0, applied)`` applied. Faults
+    are nested, so going down in voltage applies the cells between the two
+    prefixes and going up restores their bits. Returns the new prefix
+    length and the signed change of the flipped-bit count.
+    """
+    n_faulty = np.searchsorted(neg_v_fail_v, neg_vdd_v, side="right")
+    if n_faulty >= applied:
+        delta = np.int64(apply_faults_range(buffer, applied, n_faulty, word_index, bit_in_word,
+                                            fault_kind, errs))
+    else:
+        delta = -np.int64(undo_faults_range(buffer, stored, n_faulty, applied, word_index, bit_in_word))
+    return n_faulty, delta

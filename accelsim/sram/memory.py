@@ -14,12 +14,15 @@ lays the stream into the cells of a profile's chip:
 
 Reads follow the fault semantics of ``DESIGN.md``. The footprint's faulty
 cells are sorted once per chip by descending fail voltage, so the cells
-faulty at any voltage are a prefix of that order: a read costs one copy of the
-words plus work proportional to the faulty cells, not to the stored bits.
+faulty at any voltage are a prefix of that order: a read costs work
+proportional to the faulty cells, not to the stored bits (a persistent read
+buffer moves from the previous read's faults to the new ones, with no copy
+of the words unless a caller still holds the previous result).
 """
 
 import math
 import numbers
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +39,9 @@ __all__ = ["SimulatedMemory", "Placement", "ReadResult", "SparseRead", "Simulate
 
 
 MAX_CACHED_PLACEMENTS = 64
+# References to the read buffer when nobody else holds it: the attribute and
+# getrefcount's own argument. A result's words (a view) add one.
+_UNSHARED_REFCOUNT = 2
 
 
 class SimulatedMemoryError(UserInputError):
@@ -116,7 +122,9 @@ class ReadResult:
     Attributes
     ----------
     words : ndarray
-        A fresh array, the stored words with the faults applied.
+        The stored words with the faults applied: a read-only array that
+        never changes (the memory reads on into a new buffer while any
+        earlier result's words are referenced); ``copy()`` it to modify.
     faulty_cells : int
         Stream bits sitting on cells faulty at this voltage (each a cell of
         the footprint; on a tiled chip a cell counts once per bit it holds).
@@ -200,6 +208,8 @@ class SimulatedMemory:
         self._placements: dict = {}
         self._scratch = None
         self._vdd_lowest_v = None
+        self._buffer = None  # the words as last read (see _read_into_buffer)
+        self._buffer_state = (None, 0, 0)  # placement, cells applied, bits flipped
 
     @property
     def profile(self):
@@ -315,11 +325,71 @@ class SimulatedMemory:
         """
         vdd_v = self._checked_voltage(vdd_v)
         placement = self._placement_for(chip, vdd_v)
-        words, n_faulty, flipped = _kernels.read_prefix(
-            self._words, placement.neg_v_fail_v, -vdd_v, placement.word_index,
-            placement.bit_in_word, placement.fault_kind, placement.errs)
+        words, n_faulty, flipped = self._read_into_buffer(placement, vdd_v)
         return ReadResult(words=words, faulty_cells=int(n_faulty), flipped_bits=int(flipped),
                           fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
+
+    def _read_into_buffer(self, placement, vdd_v):
+        """The words at ``vdd_v`` in the persistent read buffer, as a read-only view.
+
+        The buffer keeps the previous read's faults: a read on the same chip
+        applies or undoes only the cells between the two faulty prefixes
+        (nested faults), another chip restores the previous chip's words
+        first, so no read copies the whole words. A buffer that a caller
+        still references (an earlier result's words, or a view of them) is
+        never changed: the read then continues on a copy of it.
+        """
+        if self._buffer is None:
+            self._buffer = self._words.copy()
+        elif sys.getrefcount(self._buffer) > _UNSHARED_REFCOUNT:
+            self._buffer = self._buffer.copy()
+        owner, applied, flipped = self._buffer_state
+        if owner is not placement:
+            if owner is not None:
+                _kernels.restore_words(self._buffer, self._words, applied, owner.word_index)
+            applied, flipped = 0, 0
+        n_faulty, delta = _kernels.read_delta(
+            self._words, self._buffer, applied, placement.neg_v_fail_v, -vdd_v, placement.word_index,
+            placement.bit_in_word, placement.fault_kind, placement.errs)
+        flipped += int(delta)
+        self._buffer_state = (placement, int(n_faulty), flipped)
+        words = self._buffer.view()
+        words.setflags(write=False)
+        return words, n_faulty, flipped
+
+    def read_once(self, vdd_v, chip=0):
+        """Read at ``vdd_v`` like :meth:`read`, for a chip read only this once.
+
+        Training reads each fresh chip once: sorting its footprint by fail
+        voltage (what :meth:`placement` does, so that later reads are a
+        prefix) would cost more than the read. Here one pass selects the
+        cells faulty at ``vdd_v`` (fail voltage ``>= vdd_v``, the set a
+        placement's prefix holds), nothing is cached, and the words,
+        ``faulty_cells`` and ``flipped_bits`` equal :meth:`read`'s;
+        ``fault_bits`` are in stream order rather than fail-voltage order.
+
+        Returns
+        -------
+        ReadResult
+            With ``words`` a fresh, writable array.
+        """
+        vdd_v = self._checked_voltage(vdd_v)
+        chip = _validated_count("chip", chip, upper=2**63)
+        if self._profile.kind == "cells":
+            stream_bits, table = self._measured_footprint(chip)
+        else:
+            stream_bits, table = self._generated_footprint(chip)
+        faulty = np.flatnonzero(table.v_fail_v >= vdd_v)
+        fault_bits = stream_bits[faulty]
+        errs = _kernels.uniform_hash(np.uint64(self._seed), np.uint64(chip), table.cell_index[faulty])
+        errs = errs < table.p_error[faulty]
+        word_index, bit_in_word = np.divmod(fault_bits, self._word_bits)
+        words = self._words.copy()
+        flipped = _kernels.apply_faults(words, len(faulty), word_index, bit_in_word.astype(np.uint8),
+                                        table.fault_kind[faulty], errs)
+        fault_bits.setflags(write=False)
+        return ReadResult(words=words, faulty_cells=len(faulty), flipped_bits=int(flipped),
+                          fault_bits=fault_bits, tiled=self.tiled)
 
     def read_sparse(self, vdd_v, chip=0):
         """Read at ``vdd_v`` like :meth:`read`, returning only the words faulty cells touch.

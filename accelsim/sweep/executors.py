@@ -32,7 +32,8 @@ def _remote_unit(spec, model, chip, done):
     rows = []
     if isinstance(spec, dict):
         spec = SweepSpec.from_dict(spec)
-    run_unit(spec, model, chip, done, rows.append)
+    # Dask already runs one unit per worker thread: batches stay on that thread.
+    run_unit(spec, model, chip, done, rows.append, batch_threads=1)
     return rows
 
 

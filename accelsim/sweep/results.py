@@ -19,14 +19,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from accelsim._safeio import atomic_write
 
 __all__ = [
     "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
     "summarize", "pareto_mask", "OperatingPoint", "operating_points", "wilson_interval",
-    "chip_within_tolerance",
+    "chip_within_tolerance", "ADAPTIVE_COLUMNS",
 ]
 
 POINT_COLUMNS = (
@@ -39,7 +38,11 @@ POINT_COLUMNS = (
     "residual_flipped_bits", "bank_vdd_v",
     # issue 10: metrics (appended)
     "metric", "metric_value",
+    # issue 13: images evaluated per point (appended)
+    "n_images",
 )
+# Appended with --adaptive: the 95% half-width of ``accuracy`` (a fraction; 0 when exact).
+ADAPTIVE_COLUMNS = ("accuracy_halfwidth",)
 
 SUMMARY_COLUMNS = (
     "model", "method", "bits", "quant_scheme", "profile", "vdd_v", "vdd_rel", "chips",
@@ -137,6 +140,8 @@ def _mean_ci(values, low=0.0, high=1.0):
     mean = float(values.mean())
     if len(values) < 2:
         return mean, mean, mean
+    from scipy import stats  # lazily: 30 MB of a sweep's peak memory otherwise
+
     half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
     return mean, max(low, mean - half), min(high, mean + half)
 

@@ -22,6 +22,7 @@ from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.metrics import check_metric
 from accelsim.sweep.results import (
+    ADAPTIVE_COLUMNS,
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
     OperatingPoint,
@@ -182,7 +183,7 @@ def _prepare(spec, allow_large=False):
         _check_limits(spec, allow_large)
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
-    models = {}
+    models, batch_sizes = {}, []
     from accelsim.sram.protection import parse_protection
 
     for i, (item, label) in enumerate(zip(spec.models, spec.labels)):
@@ -195,11 +196,16 @@ def _prepare(spec, allow_large=False):
 
             model_banks(qm, len(spec.bank_voltages[0]))  # too many banks for the model's layers
         models[label] = model_fingerprint(item)
+        batch_sizes.append(qm.batch_size_for(x))
+    if spec.batch_size is None:
+        # Chosen once here and recorded, so every executor runs the same batches.
+        spec = dataclasses.replace(spec, batch_size=min(batch_sizes))
     for vector in spec.bank_voltages:
         for vdd_v in vector:
             profile.check_voltage(vdd_v)
     versions = _versions()
-    fingerprints = {"profile": profile.fingerprint(), "models": models, "dataset": _tensor_sha256(*(t for t in (x, y) if t is not None)),
+    fingerprints = {"profile": profile.fingerprint(), "models": models,
+                    "dataset": _tensor_sha256(*(t for t in (x, y) if t is not None)),
                     "code": {k: versions[k] for k in _RESULT_VERSIONS}}
     return spec, fingerprints
 
@@ -406,7 +412,7 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
         rows = sorted_rows(r for k, r in journal.rows.items() if k in wanted)
     summary = summarize(rows, tolerance_pp=spec.tolerance_pp, reference=_reference_accuracy(rows, labels[0]))
     try:
-        write_csv(directory / "sweep.csv", rows, POINT_COLUMNS)
+        write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()))
         write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS)
         _write_spec(directory, {**record, "end_time": _now()})
     except OSError as exc:

@@ -15,6 +15,8 @@ DEFAULT_MODELS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-
 DEFAULT_PROFILE = "14nm"
 # Quantization of models given as nn.Module or module:attr when the spec names no scheme.
 DEFAULT_MODULE_SCHEME = "rquant"
+# Left out of sweep.json without --adaptive, so such specs read as before.
+_ADAPTIVE_FIELDS = ("adaptive", "halfwidth_pp")
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -126,7 +128,11 @@ class SweepSpec:
         Seeds intermittent-cell draws.
     limit : int or None
         Evaluate only the first ``limit`` test examples.
-    batch_size : int
+    batch_size : int or None
+        Images per batch; None (the default) chooses it from the models'
+        activation sizes and the CPU cache when the sweep starts
+        (:meth:`QuantizedModel.batch_size_for`), and the chosen value is
+        recorded in the spec. Results do not depend on it.
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
     scheme : str or None
@@ -141,7 +147,9 @@ class SweepSpec:
     on_detect : str
         ``zero`` or ``keep``: what a detected-uncorrectable word reads as.
     tolerance_pp : float
-        Accuracy loss in points that still counts a chip as good (yield).
+        Accuracy loss in points that still counts a chip as good (yield);
+        with ``adaptive``, a point also stops when its accuracy is certainly
+        more than this many points below the reference's clean accuracy.
     bank_voltages : tuple of tuple of float
         Extra points with one supply per weight bank (``--bank-voltages``);
         the model's layers are split into that many banks of contiguous
@@ -149,6 +157,13 @@ class SweepSpec:
     metric : str
         ``accuracy``, ``top5``, ``loss`` or ``perplexity``: the ``metric_value``
         column of each row (see :mod:`accelsim.sweep.metrics`).
+    adaptive : bool
+        Evaluate each point's images in chunks and stop once its accuracy is
+        settled (see :mod:`accelsim.sweep.adaptive`); rows then say how many
+        images were used and the accuracy's 95% half-width. Off by default:
+        every point uses the whole test set.
+    halfwidth_pp : float
+        With ``adaptive``: stop when the 95% half-width is at most this, in points.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -159,7 +174,7 @@ class SweepSpec:
     dataset: object = None
     seed: int = 0
     limit: int | None = None
-    batch_size: int = 2048
+    batch_size: int | None = None
     torch_threads: int = 1
     protections: tuple = ("none",)
     on_detect: str = "zero"
@@ -167,9 +182,11 @@ class SweepSpec:
     bank_voltages: tuple = ()
     scheme: str | None = None
     metric: str = "accuracy"
+    adaptive: bool = False
+    halfwidth_pp: float = 0.25
 
     def __post_init__(self):
-        from accelsim._checks import Interval, check
+        from accelsim._checks import Boolean, Interval, check
         from accelsim.sram.protection import check_on_detect, parse_protection
         from accelsim.sweep import inputs  # torch: only once a spec is made
 
@@ -203,6 +220,8 @@ class SweepSpec:
             raise SweepError("voltages must be distinct and sorted from high to low")
         for name, low in (("chips", 1), ("batch_size", 1), ("torch_threads", 1)):
             value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise SweepError(f"{name} must be a whole number >= {low}, got {value!r}")
         if self.bits is not None and self.bits not in (2, 3, 4, 5, 6, 7, 8, 16):
@@ -215,6 +234,13 @@ class SweepSpec:
             raise SweepError(f"limit must be >= 1, got {self.limit}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
             raise SweepError(f"seed must be a whole number in [0, 2**63), got {self.seed!r}")
+        check("adaptive", self.adaptive, Boolean(), error=SweepError)
+        if self.adaptive and (self.protections != ("none",) or self.bank_voltages or self.metric != "accuracy"):
+            raise SweepError("--adaptive settles a point's accuracy on unprotected memory at one voltage: "
+                             "drop --protection, --bank-voltages and --metric, or --adaptive")
+        object.__setattr__(self, "halfwidth_pp", check("halfwidth_pp", self.halfwidth_pp,
+                                                       Interval(float, 0, None, closed="neither"),
+                                                       error=SweepError))
 
     @property
     def labels(self):
@@ -259,6 +285,9 @@ class SweepSpec:
         if not isinstance(data["dataset"], (str, type(None))):
             data["dataset"] = self.dataset.to_dict()
         data["bank_voltages"] = [list(v) for v in self.bank_voltages]
+        if not self.adaptive:
+            for name in _ADAPTIVE_FIELDS:
+                del data[name]
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod

@@ -29,7 +29,9 @@ __all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
-                      "miscorrected_words", "residual_flipped_bits", "metric", "metric_value")
+                      "miscorrected_words", "residual_flipped_bits", "metric", "metric_value", "n_images")
+_ADAPTIVE_COLUMNS = ("accuracy_halfwidth",)
+_MIN_CACHE_BYTES = 16 * 2**20
 
 
 def model_label(name_or_path, bits=None):
@@ -155,7 +157,7 @@ def _inference_columns(result, clean_pred, y, metric, x, clean_logits):
                "metric_value": metrics.metric_value(metric, result.logits, x, y),
                "corrected_words": int(result.corrected_words), "detected_words": int(result.detected_words),
                "miscorrected_words": int(result.miscorrected_words),
-               "residual_flipped_bits": int(result.residual_flipped_bits)}
+               "residual_flipped_bits": int(result.residual_flipped_bits), "n_images": len(x)}
     if y is None or result.logits.ndim != 2:  # a language model: top-1 of its next tokens
         if y is None:
             return {**columns, "accuracy": math.nan, "error": math.nan, "robust_error": math.nan}
@@ -170,7 +172,14 @@ def _inference_columns(result, clean_pred, y, metric, x, clean_logits):
             "robust_error": float((wrong | (clean_pred != y)).double().mean())}
 
 
-def run_unit(spec, model_name, chip, done_rows, on_row):
+def _unprotected(inference):
+    """An adaptive point's columns completed as an unprotected accuracy point (the only kind it runs)."""
+    return {**inference, "corrected_words": 0, "detected_words": 0, "miscorrected_words": 0,
+            "residual_flipped_bits": inference["flipped_bits"], "metric": "accuracy",
+            "metric_value": inference["accuracy"]}
+
+
+def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
     """Compute every voltage of (model, chip) not already in ``done_rows``.
 
     Parameters
@@ -182,11 +191,20 @@ def run_unit(spec, model_name, chip, done_rows, on_row):
         Finished rows of this unit by ``(protection, vdd_v)`` (from the journal).
     on_row : callable
         Called with each new row (a dict of the point columns) as it finishes.
+    batch_threads : int, optional
+        Threads running batches side by side (default: the environment
+        variable ``ACCELSIM_BATCH_THREADS``, else the cores this process may
+        use). Results are bit-identical for any number.
     """
+    from accelsim.engine import _batching
+
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
     try:
-        _run_voltages(spec, model_name, chip, done_rows, on_row)
+        threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
+            _batching.available_cores()
+        with _batching.batch_threads(threads_wanted):
+            _run_voltages(spec, model_name, chip, done_rows, on_row)
     finally:
         torch.set_num_threads(threads)
 
@@ -256,25 +274,76 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
             on_row(row)
 
 
+def _shared_pass(spec, evaluator, done_rows, clean_pred, x, y, clean_logits):
+    """Inference columns of the voltages the loop below will compute, in one shared pass.
+
+    The points whose first faulty layer is the same convolution share it
+    (:func:`accelsim.engine.multipoint.run_points`); logits are bit-identical
+    to one point at a time.
+    """
+    from accelsim.engine.multipoint import run_points
+
+    wanted, previous = [], None
+    for vdd_v in spec.voltages_v:
+        row = done_rows.get(vdd_v)
+        faulty = row["faulty_cells"] if row is not None else evaluator.faulty_cells(vdd_v)
+        if row is None and (previous is None or previous != faulty):
+            wanted.append(vdd_v)
+        previous = faulty
+    results = run_points([evaluator] * len(wanted), wanted)
+    return {v: _inference_columns(r, clean_pred, y, spec.metric, x, clean_logits)
+            for v, r in zip(wanted, results, strict=True)}
+
+
+def _cache_budget(x):
+    return max(x.numel() * x.element_size(), _MIN_CACHE_BYTES)
+
+
+@lru_cache(maxsize=2)
+def _shuffled(x, y, seed):
+    from accelsim.sweep.adaptive import shuffled
+
+    return shuffled(x, y, seed)
+
+
 def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     # Place the chip only down to the lowest voltage of the sweep (not the floor).
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
     energy = _Energy(qm, profile, x)
+    columns = _INFERENCE_COLUMNS
+    if spec.adaptive:
+        from accelsim.sweep import adaptive
+
+        reference_qm = load_unit_inputs(spec, 0)[1]
+        reference = adaptive.reference_accuracy(reference_qm, x, y, spec.batch_size)
+        x, y = _shuffled(x, y, spec.seed)
+        columns += _ADAPTIVE_COLUMNS
     for protection in spec.protections:
         if protection == "none":
             qm.memory(profile, spec.seed).plan_voltages(lowest_v)
+        # Clean activations are cached up to the size of the inputs themselves, so
+        # a sweep's peak memory stays close to a plain evaluation's.
         evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
-                                 protection=protection, on_detect=spec.on_detect)
+                                 cache_bytes=_cache_budget(x), protection=protection, on_detect=spec.on_detect)
         clean_logits = evaluator.clean_logits
         clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
+        done = {v: r for (p, v, b), r in done_rows.items() if p == protection and not b}
+        shared = not spec.adaptive and protection == "none" and clean_pred is not None
+        computed = _shared_pass(spec, evaluator, done, clean_pred, x, y, clean_logits) if shared else {}
         previous = None
         for vdd_v in spec.voltages_v:
-            row = done_rows.get((protection, vdd_v, ""))
+            row = done.get(vdd_v)
             if row is None:
                 faulty = evaluator.faulty_cells(vdd_v)
                 if previous is not None and previous["faulty_cells"] == faulty:
-                    inference = {c: previous[c] for c in _INFERENCE_COLUMNS}
+                    inference = {c: previous[c] for c in columns}
+                elif vdd_v in computed:
+                    inference = computed[vdd_v]
+                elif spec.adaptive:
+                    inference = _unprotected(adaptive.adaptive_inference(
+                        evaluator, vdd_v, clean_pred, y, spec.batch_size, reference, spec.tolerance_pp,
+                        spec.halfwidth_pp))
                 else:
                     inference = _inference_columns(evaluator.run(vdd_v), clean_pred, y, spec.metric, x,
                                                    clean_logits)

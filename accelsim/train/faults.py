@@ -138,7 +138,8 @@ class TrainingFaults:
         """
         if self.chip is None:
             memory = SimulatedMemory(self.profile, words, bits, seed=self.seed)
-            return memory.read(self.vdd_v, chip=int(step)).words
+            # Each chip is read once: no sorted placement to build or cache.
+            return memory.read_once(self.vdd_v, chip=int(step)).words
         read_zero, read_one = self._masks(len(words), bits, words.dtype)
         # A cell's read value depends only on the bit stored in it, so the
         # reads of all-zeros and all-ones words fix the chip for any words.

@@ -39,6 +39,7 @@ def test_plot_formats(tmp_path, capsys, fmt, magic):
     (["--profile", "nope"], "nope"),
     (["--dataset", "mnist:/nonexistent"], "nonexistent"),
     (["--executor", "spark"], "executor"),
+    (["--adaptive", "--halfwidth", "0"], "halfwidth_pp"),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
@@ -176,3 +177,11 @@ def test_a_checkpoints_own_dataset_is_the_default_and_a_mismatch_is_one_line(tmp
                  "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "expects inputs of shape 1x28x28" in err[0] and "--dataset mnist" in err[0]
+
+
+def test_adaptive_sweep_writes_images_and_halfwidths(tmp_path, capsys):
+    from accelsim.sweep.results import read_csv
+
+    assert main(["sweep", *ARGS, "--out", str(tmp_path), "--adaptive", "--halfwidth", "1"]) == 0
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert all(0 < int(r["n_images"]) <= 100 and float(r["accuracy_halfwidth"]) >= 0 for r in rows)

@@ -61,3 +61,13 @@ def test_batches_do_not_change_results(small_net, images, uniform):
     one = qm.evaluator(images, uniform, batch_size=64).run(vdd).logits
     many = qm.evaluator(images, uniform, batch_size=7).run(vdd).logits
     torch.testing.assert_close(one, many, rtol=1e-5, atol=1e-5)
+
+
+def test_a_range_of_batches_gives_those_rows_of_the_full_run(small_net, images, uniform):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    evaluator = qm.evaluator(images, uniform, chip=2, batch_size=10)
+    for vdd in (uniform.vdd_nominal_v, uniform.voltage_for_ber(0.05)):
+        full = evaluator.run(vdd).logits
+        part = evaluator.run(vdd, batches=range(2, 5))
+        assert torch.equal(part.logits, full[20:50])
+        assert torch.equal(evaluator.run(vdd, batches=range(6, 7)).logits, full[60:64])

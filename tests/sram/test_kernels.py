@@ -132,3 +132,28 @@ def test_read_prefix_matches_reference(case, vdd_v, data):
     np.testing.assert_array_equal(got, expected)
     assert flipped == expected_flipped
     np.testing.assert_array_equal(stored, words)
+
+
+@settings(deadline=None)  # the first example includes the JIT compilation
+@given(fault_cases(), st.data())
+def test_read_delta_moves_between_prefixes_like_fresh_reads(case, data):
+    words, _, word_index, bit_in_word, fault_kind, errs = case
+    fail = data.draw(hnp.arrays(np.float64, len(word_index), elements=st.sampled_from(
+        [0.1, 0.3, 0.5, 0.7, 0.9])))
+    order = np.argsort(-fail, kind="stable")
+    word_index, bit_in_word = word_index[order], bit_in_word[order]
+    fault_kind, errs, fail = fault_kind[order], errs[order], fail[order]
+    stored = words.copy()
+    stored.setflags(write=False)
+    buffer, applied, flipped = words.copy(), 0, 0
+    for vdd_v in data.draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5)):
+        applied, delta = _kernels.read_delta(stored, buffer, applied, -fail, -vdd_v, word_index,
+                                             bit_in_word, fault_kind, errs)
+        flipped += int(delta)
+        expected_n = int(np.sum(fail >= vdd_v))
+        expected, expected_flipped = apply_faults_reference(words, expected_n, word_index,
+                                                            bit_in_word, fault_kind, errs)
+        assert applied == expected_n and flipped == expected_flipped
+        np.testing.assert_array_equal(buffer, expected)
+    _kernels.restore_words(buffer, stored, applied, word_index)
+    np.testing.assert_array_equal(buffer, words)

@@ -323,7 +323,8 @@ def test_read_leaves_the_stored_words_untouched():
     np.testing.assert_array_equal(mem.words, np.arange(256))
     words[0] = 99  # the memory keeps its own copy
     assert mem.words[0] == 0
-    assert not mem.words.flags.writeable and result.words.flags.writeable
+    # Read words come from the memory's persistent read buffer: read-only, never changed later.
+    assert not mem.words.flags.writeable and not result.words.flags.writeable
     assert mem.n_bits == mem.stored_bits == 256 * 8
 
 
@@ -429,3 +430,46 @@ def test_a_placement_beyond_the_machine_is_refused_up_front():
     with pytest.raises(SimulatedMemoryError, match=r"GiB, but only 0\.0 GiB"):
         check_placement_budget(profile, 8 * 10**9, None, 10**9, available=1000)
     check_placement_budget(profile, 8 * 10**6, profile.vdd_min_v, 10**6, available=10**9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.one_of(memories(), real_memories()), st.lists(st.tuples(voltages, chips), min_size=2, max_size=6))
+def test_reads_through_the_persistent_buffer_match_fresh_reads(mem, reads):
+    # Each result is dropped before the next read, so the buffer moves in place
+    # from one read's faults to the next (nested prefixes, or another chip).
+    for vdd_v, chip in reads:
+        result = mem.read(vdd_v, chip)
+        expected = SimulatedMemory(mem.profile, mem.words, mem.word_bits, seed=mem.seed).read(vdd_v, chip)
+        np.testing.assert_array_equal(result.words, expected.words)
+        assert (result.faulty_cells, result.flipped_bits) == (expected.faulty_cells, expected.flipped_bits)
+        words, faulty, flipped = dense_read(mem.profile, mem.words, mem.word_bits, vdd_v, chip, mem.seed)
+        np.testing.assert_array_equal(result.words, words)
+        assert (result.faulty_cells, result.flipped_bits) == (faulty, flipped)
+        del result, expected
+
+
+def test_held_read_words_never_change():
+    profile = uniform_profile(0.3, arrays=1, rows=64, cols=64)
+    mem = SimulatedMemory(profile, np.arange(512, dtype=np.uint16) % 256, 8)
+    low = mem.read(VDD_FLOOR_V)
+    kept = low.words[:100]  # a view of a view still pins the buffer
+    snapshot = low.words.copy()
+    del low
+    high = mem.read(profile.voltage_for_ber(0.01))
+    np.testing.assert_array_equal(kept, snapshot[:100])
+    assert not np.array_equal(high.words, snapshot)
+    with pytest.raises(ValueError):
+        high.words[0] = 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(memories(), real_memories()), voltages, chips)
+def test_read_once_equals_read(mem, vdd_v, chip):
+    once = mem.read_once(vdd_v, chip)
+    fresh = SimulatedMemory(mem.profile, mem.words, mem.word_bits, seed=mem.seed)
+    placed = fresh.read(vdd_v, chip)
+    np.testing.assert_array_equal(once.words, placed.words)
+    assert (once.faulty_cells, once.flipped_bits, once.tiled) == (
+        placed.faulty_cells, placed.flipped_bits, placed.tiled)
+    np.testing.assert_array_equal(np.sort(once.fault_bits), np.sort(placed.fault_bits))
+    assert once.words.flags.writeable and not mem._placements  # nothing sorted or cached

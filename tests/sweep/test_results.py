@@ -22,7 +22,7 @@ def _row(model, chip, vdd_v, accuracy, energy_j, clean=0.95):
             "energy_rel": energy_j / 10.0, "energy_rel_vmin": energy_j / 8.0, "clean_accuracy": clean,
             "tiled": False, "protection": "none", "corrected_words": 0, "detected_words": 0,
             "miscorrected_words": 0, "residual_flipped_bits": 2, "bank_vdd_v": "",
-            "metric": "accuracy", "metric_value": accuracy}
+            "metric": "accuracy", "metric_value": accuracy, "n_images": 100}
 
 
 def test_rows_sort_by_model_chip_then_voltage_descending():

@@ -169,3 +169,22 @@ def test_the_package_is_callable_as_a_shorthand(tmp_path):
 
     result = accelsim.sweep(_spec(models=MODELS[:1], chips=1, voltages_v=(0.8, 0.56), limit=50), tmp_path)
     assert [r["vdd_v"] for r in result.rows] == [0.8, 0.56]
+
+
+def test_batch_size_is_chosen_recorded_and_changes_no_result(finished, tmp_path):
+    record = json.loads((finished.directory / "sweep.json").read_text())
+    chosen = record["spec"]["batch_size"]
+    assert isinstance(chosen, int) and chosen >= 128
+    again = run_sweep(_spec(batch_size=7), tmp_path)
+    assert (again.directory / "sweep.csv").read_bytes() == (finished.directory / "sweep.csv").read_bytes()
+
+
+def test_batch_threads_change_no_result(finished, tmp_path):
+    from accelsim.sweep.unit import run_unit
+
+    spec = _spec(batch_size=16)
+    rows = {threads: [] for threads in (1, 3)}
+    for threads, out in rows.items():
+        run_unit(spec, MODELS[0], 1, {}, out.append, batch_threads=threads)
+    assert rows[1] == rows[3]
+    assert rows[1] == [r for r in finished.rows if r["model"] == MODELS[0] and r["chip"] == 1]
