@@ -19,7 +19,8 @@ def _spec(**changes):
 
 
 def test_default_sweep_is_byte_identical_to_before_with_n_images_appended(tmp_path):
-    # GOLDEN is sweep.csv of this spec written by the code before issue 13.
+    # GOLDEN is sweep.csv of this spec written by the code before issue 13 (the integration branch just
+    # before it was merged, so it holds the columns and physics of the other second-wave changes).
     result = run_sweep(_spec(), tmp_path)
     lines = (result.directory / "sweep.csv").read_text().splitlines()
     assert lines[0].split(",") == list(POINT_COLUMNS) and POINT_COLUMNS[-1] == "n_images"

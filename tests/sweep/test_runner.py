@@ -182,7 +182,7 @@ def test_batch_size_is_chosen_recorded_and_changes_no_result(finished, tmp_path)
 def test_batch_threads_change_no_result(finished, tmp_path):
     from accelsim.sweep.unit import run_unit
 
-    spec = _spec(batch_size=16)
+    spec = _spec(batch_size=16, dataset="digits")  # run_sweep fills the dataset in; run_unit does not
     rows = {threads: [] for threads in (1, 3)}
     for threads, out in rows.items():
         run_unit(spec, MODELS[0], 1, {}, out.append, batch_threads=threads)
