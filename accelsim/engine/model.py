@@ -207,17 +207,24 @@ class QuantizedModel:
         """
         return Evaluator(self, self.clean_run(x, batch_size, cache_bytes), self.memory(profile, seed), chip)
 
-    def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None) -> RunResult:
+    def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None, *, extra_flips=None) -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
 
         ``act_faults`` (:class:`~accelsim.engine.ActivationFaults`, needs
         ``act_quant``) also corrupts activations in the activation SRAM.
+        ``extra_flips`` (distinct stored-bit indices, e.g. an attack's
+        ``bits``) are flipped in the stored words before the faults of
+        ``vdd_v`` apply; ``profile=None`` reads a fault-free memory.
 
         Returns
         -------
         RunResult
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
+        if extra_flips is not None or profile is None:
+            from accelsim.engine.flips import run_with_flips
+
+            return run_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, extra_flips)
         return self.evaluator(x, profile, chip, seed, cache_bytes=0).run(vdd_v, act_faults)
 
     def energy(self, profile, vdd_v, x=None, accelerator=None):
