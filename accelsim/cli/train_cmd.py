@@ -16,7 +16,7 @@ def register(subparsers):
     parser.add_argument("--arch", required=True, help="architecture (digits-mlp, digits-cnn, lenet, ...)")
     parser.add_argument("--bits", type=int, default=8, help="bits per stored weight (default: 8)")
     parser.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
-    parser.add_argument("--method", default="normal", help="normal | randbet | saq (default: normal)")
+    parser.add_argument("--method", default="normal", help="normal | randbet | saq | advbet (default: normal)")
     parser.add_argument("--clip", type=float, metavar="W", help="project all weights onto [-W, W] after each step")
     parser.add_argument("--p-train", type=float, metavar="P", help="RandBET's bit error rate, e.g. 0.01 to 0.2")
     parser.add_argument("--fault-model", metavar="flip|sa0|sa1|profile:NAME@V",
@@ -36,6 +36,9 @@ def register(subparsers):
     parser.add_argument("--saq-rho", type=float, default=0.1, help="SAQ's perturbation radius (default: 0.1)")
     parser.add_argument("--randbet-grad-clip", type=float, default=0.05,
                         help="bound of RandBET's perturbed gradient (default: 0.05)")
+    parser.add_argument("--adv-flips", type=int, metavar="K",
+                        help="AdvBET's budget: stored bits an attacker flips per step (with --method advbet; "
+                             "--p-train mixes in random errors)")
     parser.add_argument("--train-limit", type=int, metavar="N", help="train on the first N examples only")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,7 +54,7 @@ def _config(args):
         act_sparsity=args.act_sparsity, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
         randbet_grad_clip=args.randbet_grad_clip, saq_rho=args.saq_rho, seed=args.seed,
-        train_limit=args.train_limit)
+        train_limit=args.train_limit, adv_flips=args.adv_flips)
 
 
 def format_summary(meta, path):
