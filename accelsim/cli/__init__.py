@@ -16,7 +16,7 @@ from accelsim._version import __version__
 __all__ = ["main"]
 
 # Subcommand modules, in the order ``accelsim --help`` lists them.
-_SUBCOMMANDS = ("sweep", "plot", "profile", "train", "zoo")
+_SUBCOMMANDS = ("sweep", "plot", "profile", "train", "zoo", "attack")
 
 EXIT_USAGE = 2
 

@@ -28,6 +28,9 @@ def register(subparsers):
                         help="accuracy loss allowed for the operating point, in points (default: 1)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--attack", metavar="bfa:K|advbit:K",
+                        help="also the accuracy after an attacker adds K chosen bit flips on top of each chip's "
+                             "faults (columns attack*, plot attack_voltage.png)")
     parser.set_defaults(handler=_run)
 
 
@@ -48,7 +51,7 @@ def _spec(args):
     return SweepSpec(
         models=tuple(args.model or DEFAULT_MODELS), profile=args.profile or DEFAULT_PROFILE,
         voltages_v=parse_voltages(args.voltages) if args.voltages else (), chips=args.chips,
-        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit)
+        bits=args.bits, dataset=args.dataset, seed=args.seed, limit=args.limit, attack=args.attack)
 
 
 def _run(args):
@@ -68,4 +71,8 @@ def _run(args):
           "energy_accuracy.png, accuracy_voltage.png, ber_voltage.png)")
     for point in result.operating_points(args.tolerance):
         print(format_operating_point(point))
+    if spec.attack is not None:
+        from accelsim.cli._attack_summary import print_attack_summary
+
+        print_attack_summary(result, spec)
     return 0

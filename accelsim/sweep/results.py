@@ -17,7 +17,7 @@ from scipy import stats
 
 __all__ = [
     "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
-    "summarize", "pareto_mask", "OperatingPoint", "operating_points",
+    "summarize", "pareto_mask", "OperatingPoint", "operating_points", "ATTACK_COLUMNS",
 ]
 
 POINT_COLUMNS = (
@@ -33,6 +33,9 @@ SUMMARY_COLUMNS = (
     "robust_error", "robust_error_ci95_low", "robust_error_ci95_high", "energy_j",
     "weight_mem_energy_j", "energy_rel", "energy_rel_vmin", "clean_accuracy", "pareto",
 )
+
+# Appended to both tables by a sweep with an attack (``--attack bfa:K``).
+ATTACK_COLUMNS = ("attack", "attack_flips", "attack_accuracy", "attack_robust_error")
 
 
 def sorted_rows(rows):
@@ -106,11 +109,20 @@ def summarize(rows):
             "accuracy": acc[0], "accuracy_ci95_low": acc[1], "accuracy_ci95_high": acc[2],
             "robust_error": rerr[0], "robust_error_ci95_low": rerr[1],
             "robust_error_ci95_high": rerr[2],
+            **_attack_means(group),
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])
     for s, on_front in zip(summary, front):
         s["pareto"] = bool(on_front)
     return summary
+
+
+def _attack_means(group):
+    """Means over chips of the attack columns (none when the sweep ran no attack)."""
+    if "attack" not in group[0]:
+        return {}
+    return {"attack": group[0]["attack"],
+            **{c: float(np.mean([float(r[c]) for r in group])) for c in ATTACK_COLUMNS[1:]}}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from accelsim.models import model_path
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.journal import Journal, point_key
 from accelsim.sweep.results import (
+    ATTACK_COLUMNS,
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
     operating_points,
@@ -195,7 +196,8 @@ def run_sweep(spec, out_dir, executor="local", resume=False, progress=None):
     finally:
         runner.close()
     summary = summarize(rows)
-    write_csv(directory / "sweep.csv", rows, POINT_COLUMNS)
-    write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS)
+    extra = ATTACK_COLUMNS if spec.attack is not None else ()
+    write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + extra)
+    write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS + extra)
     _write_spec(directory, spec, fingerprints, runner.name, started, _now())
     return SweepResult(spec, directory, rows, summary)

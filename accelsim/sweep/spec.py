@@ -87,6 +87,10 @@ class SweepSpec:
     batch_size : int
     torch_threads : int
         Torch intra-op threads, pinned alike in every executor so results agree.
+    attack : str or None
+        ``bfa:K`` or ``advbit:K``: per point, also the accuracy after an
+        attacker adds K chosen flips on top of the chip's faults (columns
+        ``attack, attack_flips, attack_accuracy, attack_robust_error``).
     """
 
     models: tuple = DEFAULT_MODELS
@@ -99,6 +103,7 @@ class SweepSpec:
     limit: int | None = None
     batch_size: int = 2048
     torch_threads: int = 1
+    attack: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "models", tuple(self.models))
@@ -117,6 +122,10 @@ class SweepSpec:
             raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
         if self.limit is not None and self.limit < 1:
             raise SweepError(f"limit must be >= 1, got {self.limit}")
+        if self.attack is not None:
+            from accelsim.attack import parse_attack
+
+            parse_attack(self.attack)
 
     def to_dict(self):
         """Plain JSON-ready dict with a schema version."""
