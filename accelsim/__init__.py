@@ -22,6 +22,7 @@ __all__ = [
     "load_dataset",
     "sweep",
     "zoo",
+    "attack",
 ]
 
 _LAZY = {
@@ -40,8 +41,8 @@ _LAZY = {
 
 
 def __getattr__(name):
-    if name == "sweep":
-        return importlib.import_module("accelsim.sweep")
+    if name in ("sweep", "attack"):
+        return importlib.import_module(f"accelsim.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
