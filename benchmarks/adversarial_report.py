@@ -92,11 +92,13 @@ def accuracy_at(curve, n):
 
 
 def _median_range(values, max_flips):
-    done = [v for v in values if v is not None]
-    if len(done) < len(values):
-        return f"> {max_flips} ({len(values) - len(done)}/{len(values)} runs never)" if not done else \
-            f"{statistics.median(done):g} ({len(values) - len(done)} runs > {max_flips})"
-    return f"{statistics.median(done):g} [{min(done)}-{max(done)}]"
+    """Median [min-max] of flip counts; a run that never got there counts as more than ``max_flips``."""
+    ranked = sorted(v if v is not None else float("inf") for v in values)
+    median = statistics.median_low(ranked)
+    show = [f"> {max_flips}" if v == float("inf") else f"{v:g}" for v in (median, ranked[0], ranked[-1])]
+    never = sum(v is None for v in values)
+    note = f", {never}/{len(values)} runs never" if never else ""
+    return f"{show[0]} [{show[1]}-{show[2]}{note}]"
 
 
 def measure(name, x, y, args, cache):
@@ -168,6 +170,12 @@ def write_doc(records, args, out, started):
     for r in records:
         cells = [f"{r['random'][str(n)]['accuracy'] * 100:.1f}" for n in RANDOM_COUNTS]
         lines.append(f"| {r['model']} | random | " + " | ".join(cells) + " |")
+    figure = out.with_name("adversarial_curves.png")
+    from accelsim.plot import attack_curve_figure
+
+    curves = {f"{r['model']} (seed 0)": r["bfa"][0]["curve"] for r in records}
+    attack_curve_figure(curves, f"BFA on MNIST ({args.limit} test images)", chance=0.1).savefig(figure, dpi=110)
+    lines += ["", f"![accuracy against BFA flips]({figure.name})"]
     lines += ["", "## Adversarial bit errors (advbit)", "",
               "Accuracy (%) after advbit with a budget of k flipped bits (flips actually used in brackets).", "",
               "| model | " + " | ".join(f"k = {k}" for k in ADVBIT_BUDGETS) + " |",
