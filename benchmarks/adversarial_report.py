@@ -95,10 +95,10 @@ def _median_range(values, max_flips):
     """Median [min-max] of flip counts; a run that never got there counts as more than ``max_flips``."""
     ranked = sorted(v if v is not None else float("inf") for v in values)
     median = statistics.median_low(ranked)
-    show = [f"> {max_flips}" if v == float("inf") else f"{v:g}" for v in (median, ranked[0], ranked[-1])]
+    show = [f">{max_flips}" if v == float("inf") else f"{v:g}" for v in (median, ranked[0], ranked[-1])]
     never = sum(v is None for v in values)
-    note = f", {never}/{len(values)} runs never" if never else ""
-    return f"{show[0]} [{show[1]}-{show[2]}{note}]"
+    note = f"; {never} of {len(values)} runs not within {max_flips}" if never else ""
+    return f"{show[0]} [{show[1]} to {show[2]}{note}]"
 
 
 def measure(name, x, y, args, cache):
@@ -228,11 +228,15 @@ def _compare(stronger, weaker, name, other, chance_flips, args):
     a, b = chance_flips(stronger), chance_flips(weaker)
     claim = f"- **{name} needs more chosen flips than {other}** (Stutz et al.): median flips to chance "
     if a > args.max_flips and b > args.max_flips:
-        left_a = statistics.mean(accuracy_at(r["curve"], args.max_flips) for r in stronger["bfa"]) * 100
-        left_b = statistics.mean(accuracy_at(r["curve"], args.max_flips) for r in weaker["bfa"]) * 100
+        runs_a = [accuracy_at(r["curve"], args.max_flips) * 100 for r in stronger["bfa"]]
+        runs_b = [accuracy_at(r["curve"], args.max_flips) * 100 for r in weaker["bfa"]]
+        left_a, left_b = statistics.mean(runs_a), statistics.mean(runs_b)
         verdict = "reproduced" if left_a > left_b else "not reproduced"
+        overlap = min(runs_a) <= max(runs_b) and min(runs_b) <= max(runs_a)
+        caveat = (f"; but the seeds' ranges overlap ({min(runs_a):.1f} to {max(runs_a):.1f}% vs {min(runs_b):.1f} "
+                  f"to {max(runs_b):.1f}%), so with {len(runs_a)} seeds this is weak evidence") if overlap else ""
         return (claim + f"> {args.max_flips} for both, so the accuracy left after {args.max_flips} flips decides: "
-                f"{left_a:.1f}% ({name}) vs {left_b:.1f}% ({other}): **{verdict}**.")
+                f"mean {left_a:.1f}% ({name}) vs {left_b:.1f}% ({other}): **{verdict}**{caveat}.")
     shown = [f"> {args.max_flips}" if v > args.max_flips else f"{v:g}" for v in (a, b)]
     verdict = "reproduced" if a > b else "not reproduced"
     ratio = f" (at least {a / b:.1f}x)" if a > args.max_flips else f" ({a / b:.1f}x)"
