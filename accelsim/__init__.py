@@ -23,6 +23,7 @@ __all__ = [
     "sweep",
     "optimize",
     "zoo",
+    "attack",
 ]
 
 _LAZY = {
@@ -41,7 +42,7 @@ _LAZY = {
 
 
 def __getattr__(name):
-    if name in ("sweep", "optimize"):  # callable packages
+    if name in ("sweep", "optimize", "attack"):  # callable packages
         return importlib.import_module(f"accelsim.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)

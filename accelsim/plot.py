@@ -485,3 +485,49 @@ def _read_summary(directory):
     if not rows:
         raise PlotError(f"{path} has no rows to plot")
     return rows
+
+
+# -- worst-case bit errors (issue 14): kept apart from the sweep figures above ----------------------
+
+ATTACK_VOLTAGE_FIGURE = "attack_voltage.png"
+
+
+def attack_voltage_figure(summary, title):
+    """Accuracy under the chip's random faults and after an attacker's chosen flips, against voltage.
+
+    ``summary`` rows carry ``accuracy`` (random faults) and ``attack_accuracy``
+    (the same chips with ``attack_flips`` chosen flips added), per model.
+    """
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for model, rows in _by_model(summary).items():
+        vdd = _floats(rows, "vdd_v")
+        line, = ax.plot(vdd, _floats(rows, "accuracy") * 100, marker="o", ms=4, label=f"{model} random faults")
+        flips = rows[0].get("attack", "attack")
+        ax.plot(vdd, _floats(rows, "attack_accuracy") * 100, marker="v", ms=4, ls="--", color=line.get_color(),
+                label=f"{model} + {flips}")
+    return _finish(fig, ax, "weight SRAM supply voltage (V)", "accuracy (%)", title, legend_size="x-small")
+
+
+def draw_attack_voltage(directory):
+    """Draw :data:`ATTACK_VOLTAGE_FIGURE` of a sweep run with ``--attack``; returns its path."""
+    directory = Path(directory)
+    summary = _read_summary(directory)
+    if "attack_accuracy" not in summary[0]:
+        raise PlotError(f"{directory / 'summary.csv'} has no attack columns: run the sweep with --attack bfa:K")
+    fig = attack_voltage_figure(summary, f"Random vs worst-case bit errors ({sweep_context(directory, summary).where})")
+    save_figure(fig, directory / ATTACK_VOLTAGE_FIGURE, dpi=120)  # atomic, never through a planted symlink
+    return directory / ATTACK_VOLTAGE_FIGURE
+
+
+def attack_curve_figure(curves, title, chance=None):
+    """Accuracy against the number of flipped bits, one line per ``{label: [(flips, accuracy), ...]}``."""
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for label, curve in curves.items():
+        flips = np.array([n for n, _ in curve], dtype=float)
+        acc = np.array([a for _, a in curve], dtype=float) * 100
+        ax.plot(flips, acc, marker="o", ms=3, label=label)
+    if chance is not None:
+        ax.axhline(chance * 100, color="gray", ls=":", lw=1, label="chance")
+    return _finish(fig, ax, "flipped stored bits", "accuracy (%)", title)

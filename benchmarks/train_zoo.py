@@ -71,6 +71,9 @@ ZOO_MODELS = {
     "mnist-lenet-gn-randbet-4b": dict(_MNIST, arch="lenet-gn", method="randbet", clip=0.05, p_train=0.1,
                                       bits=4),
     **_SIMPLENET_MODELS,
+    # AdvBET (Stutz et al., TPAMI 2022) with RandBET's clip and random errors mixed in: 20 chosen flips per step.
+    "mnist-lenet-gn-advbet-8b": dict(_MNIST, arch="lenet-gn", method="advbet", clip=0.05, adv_flips=20,
+                                     p_train=0.1),
 }
 
 _FLAGS = {"p_train": "--p-train", "fault_model": "--fault-model", "act_sparsity": "--act-sparsity",

@@ -18,7 +18,7 @@ from accelsim._version import __version__
 __all__ = ["main"]
 
 # Subcommand modules, in the order ``accelsim --help`` lists them.
-_SUBCOMMANDS = ("sweep", "plot", "report", "optimize", "profile", "train", "zoo", "accel")
+_SUBCOMMANDS = ("sweep", "plot", "report", "optimize", "attack", "profile", "train", "zoo", "accel")
 
 EXIT_USAGE = 2
 

@@ -62,6 +62,9 @@ def register(subparsers):
     parser.add_argument("--halfwidth", type=float, default=0.25, metavar="PP",
                         help="with --adaptive: 95%% half-width at which a point stops, in points (default: 0.25)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--attack", metavar="bfa:K|advbit:K",
+                        help="also the accuracy after an attacker adds K chosen bit flips on top of each chip's "
+                             "faults (columns attack*, plot attack_voltage.png)")
     parser.add_argument("--allow-large", action="store_true",
                         help="lift the limits on voltages, chips and points (docs/limits.md)")
     parser.set_defaults(handler=_run, resume_hint=resume_hint)
@@ -128,7 +131,7 @@ def _spec(args):
         bits=args.bits, dataset=dataset, seed=args.seed, limit=limit, scheme=args.scheme, metric=args.metric,
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
         tolerance_pp=args.tolerance,
-        bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()),
+        bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()), attack=args.attack,
         **({"adaptive": True, "halfwidth_pp": args.halfwidth} if args.adaptive else {}))
 
 
@@ -166,4 +169,8 @@ def _run(args):
     print(f"energies relative to {points[0].energy_reference} at nominal voltage (--energy-ref)")
     for point in points:
         print(format_operating_point(point, show_yield=yield_target is not None))
+    if spec.attack is not None:
+        from accelsim.cli._attack_summary import print_attack_summary
+
+        print_attack_summary(result, spec)
     return 0

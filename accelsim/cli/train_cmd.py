@@ -16,7 +16,7 @@ def register(subparsers):
     parser.add_argument("--arch", required=True, help="architecture (digits-mlp, digits-cnn, lenet, ...)")
     parser.add_argument("--bits", type=int, default=8, help="bits per stored weight (default: 8)")
     parser.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
-    parser.add_argument("--method", default="normal", help="normal | randbet | saq (default: normal)")
+    parser.add_argument("--method", default="normal", help="normal | randbet | saq | advbet (default: normal)")
     parser.add_argument("--clip", type=float, metavar="W", help="project all weights onto [-W, W] after each step")
     parser.add_argument("--p-train", type=float, metavar="P", help="RandBET's bit error rate, e.g. 0.01 to 0.2")
     parser.add_argument("--fault-model", metavar="flip|sa0|sa1|profile:NAME@V",
@@ -39,6 +39,9 @@ def register(subparsers):
     parser.add_argument("--randbet-start-loss", type=float, metavar="L",
                         help="RandBET injects errors once a batch's clean loss is below L (default: from "
                              "the first step)")
+    parser.add_argument("--adv-flips", type=int, metavar="K",
+                        help="AdvBET's budget: stored bits an attacker flips per step (with --method advbet; "
+                             "--p-train mixes in random errors)")
     parser.add_argument("--train-limit", type=int, metavar="N", help="train on the first N examples only")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,7 +57,7 @@ def _config(args):
         act_sparsity=args.act_sparsity, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
         randbet_grad_clip=args.randbet_grad_clip, randbet_start_loss=args.randbet_start_loss, saq_rho=args.saq_rho, seed=args.seed,
-        train_limit=args.train_limit)
+        train_limit=args.train_limit, adv_flips=args.adv_flips)
 
 
 def format_summary(meta, path):

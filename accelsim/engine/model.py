@@ -277,7 +277,7 @@ class QuantizedModel:
                          self.memory(profile, seed, protection), chip, on_detect=on_detect)
 
     def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None, *, protection="none",
-            on_detect="zero") -> RunResult:
+            on_detect="zero", extra_flips=None) -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
 
         ``act_faults`` (:class:`~accelsim.engine.ActivationFaults`, needs
@@ -286,12 +286,24 @@ class QuantizedModel:
         ``msb:K:tmr``; see :mod:`accelsim.sram.protection`) stores the words
         encoded and decodes them on read; ``on_detect`` (``zero`` or ``keep``)
         is what a detected-uncorrectable word reads as.
+        ``extra_flips`` (distinct stored-bit indices, e.g. an attack's
+        ``bits``) are flipped in the stored words before the faults of
+        ``vdd_v`` apply; ``profile=None`` reads a fault-free memory.
 
         Returns
         -------
         RunResult
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
+        if extra_flips is not None or profile is None:
+            if protection != "none":
+                from accelsim.sram.protection import ProtectionError
+
+                raise ProtectionError("extra_flips and profile=None read unprotected memory; a protected "
+                                      "memory's attack bits (check bits included) are not supported yet")
+            from accelsim.engine.flips import run_with_flips
+
+            return run_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, extra_flips)
         return self.evaluator(x, profile, chip, seed, cache_bytes=0, protection=protection,
                               on_detect=on_detect).run(vdd_v, act_faults)
 

@@ -413,6 +413,36 @@ class SimulatedMemory:
                           faulty_cells=int(n_faulty), flipped_bits=int(flipped),
                           fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
 
+    def read_with_flips(self, vdd_v, chip, flips):
+        """Read at ``vdd_v`` after an attacker flipped the stored stream bits ``flips``.
+
+        The flips change what the cells hold (as rowhammer does); the faults
+        of ``vdd_v`` then apply to that content as in :meth:`read` (a stuck
+        cell masks a flip, a flipping cell inverts the flipped value).
+
+        Parameters
+        ----------
+        vdd_v : float
+        chip : int
+        flips : ndarray of int64
+            Distinct stream bit positions in ``[0, n_bits)`` (the caller checks).
+
+        Returns
+        -------
+        ReadResult
+            ``flipped_bits`` counts the bits read differently from the words
+            originally written (the attacker's and the faults').
+        """
+        vdd_v = self._checked_voltage(vdd_v)
+        placement = self.placement(chip)
+        words = flip_stream_bits(self._words, self._word_bits, flips)
+        n_faulty = placement.n_faulty(vdd_v)
+        _kernels.apply_faults(words, n_faulty, placement.word_index, placement.bit_in_word,
+                              placement.fault_kind, placement.errs)
+        return ReadResult(words=words, faulty_cells=int(n_faulty),
+                          flipped_bits=count_differing_bits(words, self._words),
+                          fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
+
     def _checked_voltage(self, vdd_v):
         vdd_floor_v, vdd_nominal_v = self._vdd_range_v
         if type(vdd_v) is float and vdd_floor_v <= vdd_v <= vdd_nominal_v:
@@ -472,6 +502,20 @@ class SimulatedMemory:
         repeat = np.arange(len(entry)) - np.repeat(starts, copies)
         stream_bits = first_bit[entry] + repeat * n_cells
         return stream_bits, _subset(table, entry)
+
+
+def flip_stream_bits(words, word_bits, flips):
+    """A copy of ``words`` with the distinct stream bits ``flips`` inverted."""
+    out = words.copy()
+    flips = np.asarray(flips, dtype=np.int64)
+    masks = np.left_shift(1, flips % word_bits).astype(words.dtype)
+    np.bitwise_xor.at(out, flips // word_bits, masks)
+    return out
+
+
+def count_differing_bits(a, b):
+    """Number of bits that differ between two word arrays of one dtype."""
+    return int(np.unpackbits(np.bitwise_xor(a, b).view(np.uint8)).sum(dtype=np.int64))
 
 
 def _subset(table, selection):

@@ -25,7 +25,7 @@ from accelsim._safeio import atomic_write
 __all__ = [
     "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
     "summarize", "pareto_mask", "OperatingPoint", "operating_points", "wilson_interval",
-    "chip_within_tolerance", "ADAPTIVE_COLUMNS",
+    "chip_within_tolerance", "ADAPTIVE_COLUMNS", "ATTACK_COLUMNS",
 ]
 
 POINT_COLUMNS = (
@@ -52,6 +52,9 @@ SUMMARY_COLUMNS = (
     # issue 11: chip yield (appended), and the protection of the row group
     "yield", "yield_ci95_low", "yield_ci95_high", "protection", "bank_vdd_v",
 )
+
+# Appended to both tables by a sweep with an attack (``--attack bfa:K``).
+ATTACK_COLUMNS = ("attack", "attack_flips", "attack_accuracy", "attack_robust_error")
 
 
 def sorted_rows(rows):
@@ -188,11 +191,20 @@ def summarize(rows, tolerance_pp=1.0, reference=None):
             "robust_error_ci95_high": rerr[2],
             "yield": good / len(group), "yield_ci95_low": low, "yield_ci95_high": high,
             "protection": protection, "bank_vdd_v": bank_vdd_v,
+            **_attack_means(group),
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])
     for s, on_front in zip(summary, front, strict=True):
         s["pareto"] = bool(on_front)
     return summary
+
+
+def _attack_means(group):
+    """Means over chips of the attack columns (none when the sweep ran no attack)."""
+    if "attack" not in group[0]:
+        return {}
+    return {"attack": group[0]["attack"],
+            **{c: float(np.mean([float(r[c]) for r in group])) for c in ATTACK_COLUMNS[1:]}}
 
 
 @dataclass(frozen=True)

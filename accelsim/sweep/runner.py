@@ -23,6 +23,7 @@ from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.metrics import check_metric
 from accelsim.sweep.results import (
     ADAPTIVE_COLUMNS,
+    ATTACK_COLUMNS,
     POINT_COLUMNS,
     SUMMARY_COLUMNS,
     OperatingPoint,
@@ -412,8 +413,9 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
         rows = sorted_rows(r for k, r in journal.rows.items() if k in wanted)
     summary = summarize(rows, tolerance_pp=spec.tolerance_pp, reference=_reference_accuracy(rows, labels[0]))
     try:
-        write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()))
-        write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS)
+        attack = ATTACK_COLUMNS if spec.attack is not None else ()
+        write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()) + attack)
+        write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS + attack)
         _write_spec(directory, {**record, "end_time": _now()})
     except OSError as exc:
         raise _output_error(directory, exc) from None

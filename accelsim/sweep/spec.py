@@ -164,6 +164,10 @@ class SweepSpec:
         every point uses the whole test set.
     halfwidth_pp : float
         With ``adaptive``: stop when the 95% half-width is at most this, in points.
+    attack : str or None
+        ``bfa:K`` or ``advbit:K``: per point, also the accuracy after an
+        attacker adds K chosen flips on top of the chip's faults (columns
+        ``attack, attack_flips, attack_accuracy, attack_robust_error``).
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -184,6 +188,7 @@ class SweepSpec:
     metric: str = "accuracy"
     adaptive: bool = False
     halfwidth_pp: float = 0.25
+    attack: str | None = None
 
     def __post_init__(self):
         from accelsim._checks import Boolean, Interval, check
@@ -241,6 +246,13 @@ class SweepSpec:
         object.__setattr__(self, "halfwidth_pp", check("halfwidth_pp", self.halfwidth_pp,
                                                        Interval(float, 0, None, closed="neither"),
                                                        error=SweepError))
+        if self.attack is not None:
+            from accelsim.attack import parse_attack
+
+            parse_attack(self.attack)
+            if self.protections != ("none",) or self.bank_voltages or self.adaptive:
+                raise SweepError("--attack adds chosen flips to unprotected memory at one voltage: drop "
+                                 "--protection, --bank-voltages and --adaptive, or --attack")
 
     @property
     def labels(self):

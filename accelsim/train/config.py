@@ -14,7 +14,7 @@ from accelsim._errors import UserInputError
 __all__ = ["TrainError", "TrainConfig", "METHODS", "LR_SCHEDULES", "SCHEMA_VERSION", "method_label"]
 
 SCHEMA_VERSION = 1
-METHODS = ("normal", "randbet", "saq")
+METHODS = ("normal", "randbet", "saq", "advbet")
 LR_SCHEDULES = ("cosine", "step")
 
 
@@ -36,9 +36,12 @@ class TrainConfig:
         Bits per stored weight code.
     scheme : str
         Quantization preset (``rquant``, ``normal``, ...).
-    method : {"normal", "randbet", "saq"}
-        Plain quantization-aware training, random bit error training, or
-        sharpness-aware quantization.
+    method : {"normal", "randbet", "saq", "advbet"}
+        Plain quantization-aware training, random bit error training,
+        sharpness-aware quantization, or adversarial bit error training
+        (AdvBET: the gradient on the weights with ``adv_flips`` chosen bit
+        flips, optionally mixed with RandBET's random errors when
+        ``p_train``/``fault_model`` is given).
     clip : float or None
         Project every parameter onto ``[-clip, clip]`` after each step (norm
         scales are trained as ``1 + alpha`` with ``alpha`` projected).
@@ -61,12 +64,15 @@ class TrainConfig:
     momentum, weight_decay : float
         Of SGD with Nesterov momentum.
     randbet_grad_clip : float
-        Element-wise bound of RandBET's perturbed gradient.
+        Element-wise bound of RandBET's (and AdvBET's) perturbed gradients.
     randbet_start_loss : float or None
         RandBET trains normally until the clean cross-entropy loss of a batch
         first falls below this value and injects errors from then on (Stutz
         et al. start injecting once the clean loss is low, so that errors do
         not stall the start of training); ``None`` injects from the first step.
+    adv_flips : int or None
+        AdvBET's budget: stored bits the attacker flips per step (required by
+        AdvBET, refused otherwise).
     saq_rho : float
         L2 radius of SAQ's perturbation of the quantized weights.
     seed : int
@@ -96,6 +102,7 @@ class TrainConfig:
     saq_rho: float = 0.1
     seed: int = 0
     train_limit: int | None = None
+    adv_flips: int | None = None
 
     def __post_init__(self):
         self._check_data_and_model()
@@ -180,10 +187,26 @@ class TrainConfig:
         if self.method not in METHODS:
             raise TrainError(f"method is {self.method!r}; expected one of {', '.join(METHODS)} "
                              "(clipping is --clip W with any method)")
-        if self.method != "randbet":
-            for name in ("p_train", "fault_model", "fault_chip", "randbet_start_loss"):
+        if self.method != "randbet" and self.randbet_start_loss is not None:
+            raise TrainError(f"randbet_start_loss = {self.randbet_start_loss!r} only applies to RandBET; "
+                             "use method randbet or drop randbet_start_loss")
+        if self.method == "advbet":
+            if self.adv_flips is None:
+                raise TrainError("AdvBET needs adv_flips, the attacker's budget of flipped bits per step "
+                                 "(--adv-flips K, e.g. 10 to 100)")
+            _check_int("adv_flips", self.adv_flips, 1)
+            if self.p_train is None and self.fault_model is None:
+                if self.fault_chip is not None:
+                    raise TrainError(f"fault_chip = {self.fault_chip!r} applies to random errors; give "
+                                     "--p-train or --fault-model to mix them into AdvBET, or drop it")
+                return  # AdvBET alone, no random errors
+        elif self.adv_flips is not None:
+            raise TrainError(f"adv_flips = {self.adv_flips!r} only applies to AdvBET; use method advbet or "
+                             "drop adv_flips")
+        if self.method not in ("randbet", "advbet"):
+            for name in ("p_train", "fault_model", "fault_chip"):
                 if getattr(self, name) is not None:
-                    raise TrainError(f"{name} = {getattr(self, name)!r} only applies to RandBET; "
+                    raise TrainError(f"{name} = {getattr(self, name)!r} only applies to RandBET (and AdvBET); "
                                      f"use method randbet or drop {name}")
             return
         if self.fault_model is None:

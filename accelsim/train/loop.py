@@ -165,7 +165,7 @@ def train(config, out=None, progress=None):
 def _step_function(config, history=()):
     objective_args = dict(act_sparsity=float(config.act_sparsity))
     faults = None
-    if config.method == "randbet":
+    if config.method in ("randbet", "advbet") and config.fault_model is not None:
         faults = TrainingFaults(parse_fault_model(config.fault_model), config.p_train, config.fault_chip,
                                 config.seed)
     # RandBET's start: errors once a batch's clean loss falls below the threshold
@@ -178,6 +178,9 @@ def _step_function(config, history=()):
             objective = methods.Objective(recorder=recorder, **objective_args)
             if config.method == "randbet" and injecting[0]:
                 return methods.randbet_step(model, objective, x, y, faults, global_step, config.randbet_grad_clip)
+            if config.method == "advbet":
+                return methods.advbet_step(model, objective, x, y, config.adv_flips, config.randbet_grad_clip,
+                                           faults, global_step)
             if config.method == "randbet":
                 result = methods.normal_step(model, objective, x, y)
                 injecting[0] = result.loss < threshold
@@ -271,6 +274,7 @@ def _meta(config, out, qm, history, **measured):
         "p_train": config.p_train,
         "fault_model": config.fault_model,
         "fault_chip": config.fault_chip,
+        "adv_flips": config.adv_flips,
         "act_sparsity": config.act_sparsity,
         "epochs": config.epochs,
         "seed": config.seed,

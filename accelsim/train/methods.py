@@ -5,7 +5,14 @@
   gradient on the quantized weights read back from a faulty chip, the latter
   clipped element-wise (0.05 in the paper);
 - SAQ (Liu et al., 2021): the gradient at the quantized weights moved by
-  ``rho * g / ||g||`` along the clean gradient ``g``.
+  ``rho * g / ||g||`` along the clean gradient ``g``;
+- AdvBET (Stutz et al., TPAMI 2022): the mean of the clean gradient and the
+  gradient on the quantized weights with ``k`` adversarially chosen stored
+  bits flipped (clipped like RandBET's), and, mixed with random errors, the
+  RandBET gradient too. The flips are one projected gradient step of the
+  adversarial bit error attack from zero, rounded: the ``k`` bits of largest
+  first-order loss gain ``dL/dw * dw`` under the clean gradient (computed one
+  tensor at a time; deterministic, ties by bit index).
 
 Every loss may add an L1 penalty on activations (FlatENN's activation
 sparsity), recorded by :class:`ActivationRecorder`.
@@ -17,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ActivationRecorder", "Objective", "StepResult", "normal_step", "randbet_step", "saq_step"]
+__all__ = ["ActivationRecorder", "Objective", "StepResult", "normal_step", "randbet_step", "saq_step",
+           "advbet_step", "adversarial_bits"]
 
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6)
 
@@ -156,3 +164,71 @@ def saq_step(model, objective, x, y, rho):
     moved = [v.detach() + rho * g / norm for v, g in zip(quantized.values.values(), clean, strict=True)]
     second_loss, grads = objective.gradient(model, model.straight_through(moved), x, y, update_statistics=False)
     return StepResult(grads, loss, second_loss)
+
+
+def adversarial_bits(quantized, grads, bits, k):
+    """The ``k`` stored bits whose flips raise the loss most to first order, in decreasing gain.
+
+    Parameters
+    ----------
+    quantized : accelsim.train.qat.QuantizedWeights
+    grads : list of Tensor
+        Loss gradient per tensor (memory order) at ``quantized.values``.
+    bits : int
+    k : int
+
+    Returns
+    -------
+    ndarray of int64
+        Stored-bit indices (``word * bits + bit``), at most ``k``, only bits
+        with a positive gain.
+    """
+    import numpy as np
+
+    from accelsim import quant
+    from accelsim.attack._target import bit_deltas
+
+    pool_bits, pool_gains, first = [], [], 0
+    for codes, qp, grad in zip(quantized.codes, quantized.params, grads):
+        words = quant.codes_to_words(codes.reshape(-1), bits)
+
+        def decode(chunk, shape=codes.shape, qp=qp):
+            return quant.dequantize(quant.words_to_codes(chunk).reshape(shape), qp)
+
+        gains = (grad.detach().reshape(-1, 1).double() * bit_deltas(decode, words, bits).double()).numpy().ravel()
+        candidates = np.flatnonzero(gains > 0)
+        if candidates.size > k:
+            candidates = candidates[np.lexsort((candidates, -gains[candidates]))[:k]]
+        pool_bits.append(candidates + first)
+        pool_gains.append(gains[candidates])
+        first += len(words) * bits
+    all_bits, gains = np.concatenate(pool_bits), np.concatenate(pool_gains)
+    return all_bits[np.lexsort((all_bits, -gains))[:k]].astype(np.int64)
+
+
+def advbet_step(model, objective, x, y, flips, grad_clip, faults=None, step=0):
+    """Adversarial bit error training: clean and adversarially flipped gradients averaged.
+
+    With ``faults`` (random errors mixed in), the RandBET gradient on this
+    step's chip joins the mean.
+    """
+    import numpy as np
+
+    quantized = model.quantize()
+    loss, clean = objective.gradient(model, quantized.values, x, y)
+    words = quantized.words()
+    chosen = adversarial_bits(quantized, clean, model.scheme.bits, flips)
+    attacked = words.copy()
+    np.bitwise_xor.at(attacked, chosen // model.scheme.bits,
+                      np.left_shift(1, chosen % model.scheme.bits).astype(words.dtype))
+    adv_loss, adversarial = objective.gradient(model, model.faulty_weights(quantized, attacked), x, y,
+                                               update_statistics=False)
+    perturbed = [adversarial]
+    if faults is not None:
+        random_words = faults.apply(words, model.scheme.bits, step)
+        _, random = objective.gradient(model, model.faulty_weights(quantized, random_words), x, y,
+                                       update_statistics=False)
+        perturbed.append(random)
+    grads = [(c + sum(p[i].clamp(-grad_clip, grad_clip) for p in perturbed)) / (1 + len(perturbed))
+             for i, c in enumerate(clean)]
+    return StepResult(grads, loss, adv_loss)

@@ -38,9 +38,12 @@ def test_records_describe_their_checkpoint(record):
     assert record.path.stat().st_size < 1_000_000
     assert record.name == record.path.stem == meta["name"]
     assert record.name.startswith(f"{record.dataset}-") and record.name.endswith(f"-{record.bits}b")
-    assert record.method in METHODS and f"-{record.method}" in record.name
+    assert record.method in (*METHODS, "advbet") and f"-{record.method}" in record.name
     assert (record.method == "clipping") == (meta["config"]["method"] == "normal" and record.clip is not None)
-    assert (record.p_train is not None) == (record.method == "randbet" and meta["fault_model"] != "profile")
+    if record.method == "advbet":  # AdvBET mixes in random errors only when given a rate
+        assert meta["adv_flips"] >= 1
+    else:
+        assert (record.p_train is not None) == (record.method == "randbet" and meta["fault_model"] != "profile")
     assert record.quant_scheme == "rquant" and 0.5 < record.clean_accuracy <= 1.0
     assert set(record.to_dict()) == {"name", "dataset", "arch", "method", "clip", "p_train", "bits",
                                      "quant_scheme", "clean_accuracy", "path"}

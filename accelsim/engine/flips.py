@@ -1,0 +1,81 @@
+"""Inference with chosen stored bits flipped: the replay path of an attack.
+
+An attacker (rowhammer, a voltage glitch) changes what cells hold; the
+faults of an under-volted read then apply to that content. This module runs
+one such point through the ordinary engine path (decode of the changed
+tensors, execution of the program), so that an attack's reported accuracy
+can be checked by anyone holding its flipped bit indices.
+
+Bit ``k * bits + j`` is bit ``j`` (LSB = 0) of stored word ``k``, the stream
+index of :class:`~accelsim.sram.SimulatedMemory`. When stored words carry
+check bits (a protection scheme), the same index runs over that stored stream.
+"""
+
+import numpy as np
+
+from accelsim.engine.evaluate import RunResult
+from accelsim.engine.graph import EngineError
+from accelsim.sram.memory import count_differing_bits, flip_stream_bits
+
+__all__ = ["checked_flips", "run_with_flips"]
+
+
+def checked_flips(flips, stored_bits):
+    """``flips`` as a 1-D int64 array of distinct indices in ``[0, stored_bits)``.
+
+    Raises
+    ------
+    EngineError
+        For anything else (the message says which index is wrong).
+    """
+    if flips is None:
+        return np.zeros(0, dtype=np.int64)
+    array = np.asarray(flips)
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+        raise EngineError(f"extra_flips = {_short(flips)}: expected a 1-D array of integer stored-bit indices")
+    array = array.astype(np.int64)
+    if array.size:
+        bad = np.flatnonzero((array < 0) | (array >= stored_bits))
+        if bad.size:
+            raise EngineError(f"extra_flips[{int(bad[0])}] = {int(array[bad[0]])}: expected a stored-bit "
+                              f"index in [0, {stored_bits})")
+        if np.unique(array).size != array.size:
+            raise EngineError("extra_flips holds an index twice: expected distinct stored-bit indices "
+                              "(a bit flipped twice is not flipped)")
+    return array
+
+
+def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
+    """:meth:`QuantizedModel.run` with ``extra_flips`` applied to the stored words first.
+
+    ``profile=None`` is a fault-free memory (``vdd_v`` is then ignored).
+    Returns a :class:`RunResult` whose ``flipped_bits`` counts every stored
+    bit read differently from the written one (the flips and the faults).
+    """
+    flips = checked_flips(extra_flips, qm.stored_bits)
+    if profile is None:
+        words = flip_stream_bits(qm.words, qm.bits, flips)
+        faulty_cells, flipped, tiled = 0, count_differing_bits(words, qm.words), False
+    else:
+        read = qm.memory(profile, seed).read_with_flips(vdd_v, chip, flips)
+        words, faulty_cells, flipped, tiled = read.words, read.faulty_cells, read.flipped_bits, read.tiled
+    index = np.flatnonzero(words != qm.words)
+    changed = qm.tensors_at_bits(index * qm.bits)
+    weights = qm.patched_weights(index, words[index], changed)
+    clean = qm.clean_run(x, cache_bytes=0)
+    if act_faults is not None:
+        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults)), 0
+    elif not changed:
+        logits, first = clean.logits, len(clean.program.steps)
+    else:
+        first = clean.program.first_step_reading(changed)
+        logits = clean.run_from(first, weights)
+    stored = qm.stored_bits
+    return RunResult(logits=logits, faulty_cells=int(faulty_cells), flipped_bits=int(flipped),
+                     model_ber=flipped / stored, stored_bits=stored, changed_tensors=changed,
+                     first_step=first, tiled=bool(tiled))
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
