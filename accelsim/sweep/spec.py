@@ -5,6 +5,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from accelsim._checks import Interval, check, fail
 from accelsim._errors import UserInputError
 from accelsim._limits import MAX_VOLTAGES
 
@@ -13,6 +14,7 @@ __all__ = ["SweepError", "SweepSpec", "parse_voltages", "DEFAULT_MODELS", "DEFAU
 SCHEMA_VERSION = 1
 DEFAULT_MODELS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-randbet-8b")
 DEFAULT_PROFILE = "14nm"
+_BITS = (2, 3, 4, 5, 6, 7, 8, 16)
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -125,16 +127,12 @@ class SweepSpec:
             raise SweepError(f"--model lists a model twice: {list(self.models)}")
         if list(self.voltages_v) != sorted(set(self.voltages_v), reverse=True):
             raise SweepError("voltages must be distinct and sorted from high to low")
-        for name, low in (("chips", 1), ("batch_size", 1), ("torch_threads", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise SweepError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if self.bits is not None and self.bits not in (2, 3, 4, 5, 6, 7, 8, 16):
-            raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
-        if self.limit is not None and self.limit < 1:
-            raise SweepError(f"limit must be >= 1, got {self.limit}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
-            raise SweepError(f"seed must be a whole number in [0, 2**63), got {self.seed!r}")
+        for name in ("chips", "batch_size", "torch_threads"):
+            check(name, getattr(self, name), Interval(int, 1), error=SweepError)
+        if self.bits is not None and self.bits not in _BITS:
+            fail("bits", self.bits, "one of " + ", ".join(map(str, _BITS)) + " (or None: as trained)", SweepError)
+        check("limit", self.limit, Interval(int, 1), optional=True, error=SweepError)
+        check("seed", self.seed, Interval(int, 0, 2**63 - 1), error=SweepError)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict with a schema version."""
