@@ -115,10 +115,14 @@ class QuantizedModel:
         if not parameters:
             raise ModelImportError(f"{type(module).__name__} has no parameters to store in memory")
         try:
-            program.run(example_input[:1], parameters)
+            output, _ = program.run(example_input[:1], parameters)
         except Exception as exc:  # a shape mismatch surfaces only when run
             raise ModelImportError(f"the model does not run on example_input of shape "
                                    f"{tuple(example_input.shape)}: {exc}") from None
+        if not isinstance(output, torch.Tensor):
+            # Found here, at import, rather than as a traceback inside the first faulty run.
+            raise ModelImportError(f"{type(module).__name__} returns a {type(output).__name__}; expected one "
+                                   "tensor of logits (N x classes): make forward return the logits only")
         return cls(private, program, parameters, quant.get_scheme(scheme), example_input, meta, act_quant)
 
     # -- weights -----------------------------------------------------------------
