@@ -140,10 +140,14 @@ class QuantizedModel:
         # The user's own tensors, read only: a model of 10^8 parameters is not copied.
         parameters = {name: module.get_parameter(name).detach() for name in placeholders}
         try:
-            program.run(example_input[:1], parameters)
+            output, _ = program.run(example_input[:1], parameters)
         except Exception as exc:  # a shape mismatch surfaces only when run
             raise ModelImportError(f"the model does not run on example_input of shape "
                                    f"{tuple(example_input.shape)}: {exc}") from None
+        if not isinstance(output, torch.Tensor):
+            # Found here, at import, rather than as a traceback inside the first faulty run.
+            raise ModelImportError(f"{type(module).__name__} returns a {type(output).__name__}; expected one "
+                                   "tensor of logits (N x classes): make forward return the logits only")
         qm = cls(private, program, parameters, resolve_scheme(scheme), example_input, meta, act_quant)
         # The private copy's parameters become the dequantized values (shared, not copied).
         with torch.no_grad():

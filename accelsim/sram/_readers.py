@@ -105,7 +105,12 @@ def parse_hex_name(path):
         raise ProfileImportError(
             f"{path}: no supply voltage in the file name; expected a name ending in "
             "'-<volts>.bin' such as 'KC705B-0.53.bin' (rename the file)")
-    return name[:match.start()] or name, float(match.group(1))
+    vdd_v = float(match.group(1))
+    if vdd_v <= 0:
+        raise ProfileImportError(
+            f"{path}: the file name gives a supply voltage of {vdd_v:g} V; expected a voltage > 0 at "
+            "the end of the name such as 'KC705B-0.53.bin' (rename the file)")
+    return name[:match.start()] or name, vdd_v
 
 
 def parse_map_name(path):
@@ -116,7 +121,12 @@ def parse_map_name(path):
             f"{path}: the file name gives no polarity and voltage; expected "
             "'fmap_sa0_v_<volts>.txt' or 'fmap_sa1_v_<volts>.txt' such as "
             "'fmap_sa0_v_0.70.txt' (rename the file)")
-    return int(match.group(1)), float(match.group(2))
+    vdd_v = float(match.group(2))
+    if vdd_v <= 0:
+        raise ProfileImportError(
+            f"{path}: the file name gives a supply voltage of {vdd_v:g} V; expected a voltage > 0 "
+            "such as 'fmap_sa0_v_0.70.txt' (rename the file)")
+    return int(match.group(1)), vdd_v
 
 
 def decode_hex_dump(raw, bits_per_array):

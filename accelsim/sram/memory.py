@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from accelsim._checks import Interval, check
 from accelsim._errors import UserInputError
 from accelsim.sram import _kernels
 from accelsim.sram._budget import check_placement_budget
@@ -573,7 +574,4 @@ def _validated_words(words, word_bits):
 
 
 def _validated_count(name, value, *, upper):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < upper:
-        raise SimulatedMemoryError(
-            f"{name} = {value!r} is invalid; expected an integer from 0 to {upper - 1}")
-    return int(value)
+    return check(name, value, Interval(int, 0, upper - 1), error=SimulatedMemoryError)

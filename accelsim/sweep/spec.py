@@ -5,6 +5,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from accelsim._checks import Boolean, Interval, StrOptions, check, fail
 from accelsim._errors import UserInputError
 from accelsim._limits import MAX_VOLTAGES
 
@@ -17,6 +18,7 @@ DEFAULT_PROFILE = "14nm"
 DEFAULT_MODULE_SCHEME = "rquant"
 # Left out of sweep.json without --adaptive, so such specs read as before.
 _ADAPTIVE_FIELDS = ("adaptive", "halfwidth_pp")
+_BITS = (2, 3, 4, 5, 6, 7, 8, 16)
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -191,7 +193,7 @@ class SweepSpec:
     attack: str | None = None
 
     def __post_init__(self):
-        from accelsim._checks import Boolean, Interval, check
+
         from accelsim.sram.protection import check_on_detect, parse_protection
         from accelsim.sweep import inputs  # torch: only once a spec is made
 
@@ -223,22 +225,16 @@ class SweepSpec:
             raise SweepError(f"--scheme = {self.scheme!r}: expected a scheme name such as 'rquant' or 'int4-g128'")
         if list(self.voltages_v) != sorted(set(self.voltages_v), reverse=True):
             raise SweepError("voltages must be distinct and sorted from high to low")
-        for name, low in (("chips", 1), ("batch_size", 1), ("torch_threads", 1)):
-            value = getattr(self, name)
-            if name == "batch_size" and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise SweepError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if self.bits is not None and self.bits not in (2, 3, 4, 5, 6, 7, 8, 16):
-            raise SweepError(f"--bits must be one of 2..8 or 16, got {self.bits}")
+        for name in ("chips", "torch_threads"):
+            check(name, getattr(self, name), Interval(int, 1), error=SweepError)
+        check("batch_size", self.batch_size, Interval(int, 1), optional=True, error=SweepError)
+        if self.bits is not None and self.bits not in _BITS:
+            fail("bits", self.bits, "one of " + ", ".join(map(str, _BITS)) + " (or None: as trained)", SweepError)
         from accelsim.sweep.metrics import METRICS
 
-        if self.metric not in METRICS:
-            raise SweepError(f"--metric {self.metric!r}: expected one of {', '.join(METRICS)}")
-        if self.limit is not None and self.limit < 1:
-            raise SweepError(f"limit must be >= 1, got {self.limit}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
-            raise SweepError(f"seed must be a whole number in [0, 2**63), got {self.seed!r}")
+        check("metric", self.metric, StrOptions(METRICS), error=SweepError)
+        check("limit", self.limit, Interval(int, 1), optional=True, error=SweepError)
+        check("seed", self.seed, Interval(int, 0, 2**63 - 1), error=SweepError)
         check("adaptive", self.adaptive, Boolean(), error=SweepError)
         if self.adaptive and (self.protections != ("none",) or self.bank_voltages or self.metric != "accuracy"):
             raise SweepError("--adaptive settles a point's accuracy on unprotected memory at one voltage: "

@@ -6,9 +6,9 @@ Nesterov momentum 0.9, learning rate 0.05 on a cosine schedule, weight decay
 """
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
+from accelsim._checks import Interval, StrOptions, check
 from accelsim._errors import UserInputError
 
 __all__ = ["TrainError", "TrainConfig", "METHODS", "LR_SCHEDULES", "SCHEMA_VERSION", "method_label"]
@@ -178,15 +178,13 @@ class TrainConfig:
         _check_real("saq_rho", self.saq_rho, low=0.0, open_low=True)
         if self.clip is not None:
             _check_real("clip", self.clip, low=0.0, open_low=True)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise TrainError(f"lr_schedule is {self.lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}")
+        check("lr_schedule", self.lr_schedule, StrOptions(LR_SCHEDULES), error=TrainError)
 
     def _check_method(self):
         from accelsim.train.faults import parse_fault_model
 
-        if self.method not in METHODS:
-            raise TrainError(f"method is {self.method!r}; expected one of {', '.join(METHODS)} "
-                             "(clipping is --clip W with any method)")
+        check("method", self.method, StrOptions(METHODS), meaning="clipping is --clip W with any method",
+              error=TrainError)
         if self.method != "randbet" and self.randbet_start_loss is not None:
             raise TrainError(f"randbet_start_loss = {self.randbet_start_loss!r} only applies to RandBET; "
                              "use method randbet or drop randbet_start_loss")
@@ -230,14 +228,9 @@ def method_label(method, clip):
 
 
 def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TrainError(f"{name} is {value!r}; expected an integer >= {minimum}")
+    check(name, value, Interval(int, minimum), error=TrainError)
 
 
-def _check_real(name, value, low=-math.inf, high=math.inf, open_low=False, open_high=False):
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if ok:
-        ok = (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
-    if not ok:
-        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
-        raise TrainError(f"{name} is {value!r}; expected a number in {lo}{low:g}, {high:g}{hi}")
+def _check_real(name, value, low=None, high=None, open_low=False, open_high=False):
+    closed = {(False, False): "both", (True, False): "right", (False, True): "left", (True, True): "neither"}
+    check(name, value, Interval(float, low, high, closed=closed[(open_low, open_high)]), error=TrainError)

@@ -93,7 +93,7 @@ def test_synth_uniform(tmp_path):
     (["--model", "uniform", "--p-max", "0.1", "--vdd-min", "0.9"], "--vdd-min: flag(s) of the gaussian"),
     (["--model", "gaussian", "--p-max", "0.1"], "--p-max: flag(s) of the uniform"),
     (["--model", "uniform"], "--model uniform needs --p-max"),
-    (["--model", "uniform", "--p-max", "2"], "p_max = 2.0: expected"),
+    (["--model", "uniform", "--p-max", "2"], "p_max = 2.0: expected a finite number in (0.0, 1.0]"),
     (["--model", "gaussian", "--vdd-floor", "0.9"], "vdd_floor_v <= vdd_min_v <= vdd_nominal_v"),
     (["--model", "gaussian", "--leakage-k-per-v", "-1"], "energy.leakage_k_per_v = -1.0"),
 ])
@@ -115,7 +115,7 @@ def test_synth_into_a_missing_folder_is_a_user_error(capsys, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["info", "no-such-profile"], "available names: "),
     (["info", "missing.npz"], "does not exist"),
-    (["info", "14nm", "--chip", "-1"], "chip = -1: expected"),
+    (["info", "14nm", "--chip", "-1"], "chip = -1: expected an integer >= 0"),
     (["plot", "14nm", "--array", "-3"], "array = -3"),
 ])
 def test_info_and_plot_errors_exit_2(capsys, args, message):

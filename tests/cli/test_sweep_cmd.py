@@ -126,7 +126,7 @@ def test_a_full_disk_is_one_line_and_the_sweep_resumes(tmp_path):
     (["--voltages", ""], "--voltages: '' is neither"),
     (["--voltages", "0.8:0.5:1000000000"], "exceed the limit"),
     (["--chips", "1000000000"], "exceeds the limit"),
-    (["--seed", "-3"], "seed must be"),
+    (["--seed", "-3"], "seed = -3: expected an integer"),
 ])
 def test_values_once_silently_accepted_are_refused(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2

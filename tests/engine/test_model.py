@@ -139,3 +139,17 @@ def test_energy_per_inference_falls_with_the_weight_sram_voltage(small_net, imag
     assert low.mac_j == nominal.mac_j and low.total_j < nominal.total_j
     with pytest.raises(ValueError, match="0.1"):
         qm.energy(uniform, 0.1)
+
+
+@pytest.mark.parametrize("wrap", [lambda y: (y, y), lambda y: {"logits": y}])
+def test_a_model_not_returning_logits_is_refused_at_import(small_net, images, wrap):
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = small_net
+
+        def forward(self, x):
+            return wrap(self.net(x))
+
+    with pytest.raises(ModelImportError, match="returns .*expected one tensor of logits"):
+        QuantizedModel.from_torch(Wrapped(), "rquant", images)

@@ -128,7 +128,7 @@ def test_a_second_writer_is_kept_off_the_folder(tmp_path):
 
 
 def test_checks_that_can_fail_run_before_anything_is_written(tmp_path):
-    with pytest.raises(SweepError, match="seed"):
+    with pytest.raises(SweepError, match="seed = -1: expected"):
         run_sweep(_spec(seed=-1), tmp_path / "a")
     with pytest.raises(ValueError, match="0.95"):
         run_sweep(_spec(voltages_v=(0.95, 0.7)), tmp_path / "b")

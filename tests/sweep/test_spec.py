@@ -36,8 +36,8 @@ def test_spec_round_trips_through_dict():
 
 @pytest.mark.parametrize("changes, fragment", [
     (dict(models=()), "at least one model"), (dict(models=("a", "a")), "twice"),
-    (dict(chips=0), "chips"), (dict(bits=9), "--bits"), (dict(voltages_v=(0.6, 0.8)), "sorted"),
-    (dict(limit=0), "limit"),
+    (dict(chips=0), "chips = 0: expected an integer >= 1"), (dict(bits=9), "bits = 9: expected one of"), (dict(voltages_v=(0.6, 0.8)), "sorted"),
+    (dict(limit=0), "limit = 0: expected"), (dict(seed=-1), "seed = -1: expected"), (dict(seed=True), "seed = True"),
 ])
 def test_invalid_specs_are_rejected(changes, fragment):
     with pytest.raises(SweepError, match=fragment):
