@@ -69,6 +69,7 @@ def test_cli_prints_the_optimum_and_draws_the_front(tmp_path, capsys):
     out = tmp_path / "o"
     argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "60",
             "--banks", "2", "--chips", "2", "--holdout-chips", "1", "--yield", "0.5", "--out", str(out),
+            "--voltages", "0.8,0.62,0.58,0.55",
             "--quiet"]
     assert main(argv) == 0
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("optimum:")]
