@@ -24,6 +24,8 @@ def register(subparsers):
     parser.add_argument("--chips", type=int, default=10, help="calibration chips (default: 10)")
     parser.add_argument("--holdout-chips", type=int, default=10, help="held-out chips (default: 10)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
+    parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
+                        help="the voltage ladder (default: nominal, then 20 steps from Vmin to the floor)")
     parser.add_argument("--on-detect", default="zero", choices=("zero", "keep"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -51,11 +53,14 @@ def _run(args):
         if not args.quiet:
             print(f"\roptimize: {text}", end="", file=sys.stderr, flush=True)
 
+    from accelsim.sweep import parse_voltages
+
     result = optimize(args.model, args.profile, args.dataset or _dataset(args.model),
                       tolerance_pp=args.tolerance, yield_target=args.yield_target, banks=args.banks,
                       protections=tuple(args.protection or ("none",)), chips=args.chips,
                       holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
-                      seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress)
+                      seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
+                      voltages_v=parse_voltages(args.voltages) if args.voltages else None)
     if not args.quiet:
         print(file=sys.stderr)
     draw_front(args.out)

@@ -63,3 +63,15 @@ def test_a_partial_journal_line_is_dropped_on_resume(tmp_path):
     again = _Journal(path, resume=True)
     again.close()
     assert again.rows == {"a": [0.5], "c": [0.25]}
+
+
+def test_cli_prints_the_optimum_and_draws_the_front(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "60",
+            "--banks", "2", "--chips", "2", "--holdout-chips", "1", "--yield", "0.5", "--out", str(out),
+            "--voltages", "0.8,0.62,0.58,0.55",
+            "--quiet"]
+    assert main(argv) == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("optimum:")]
+    assert len(lines) == 1 and LINE.match(lines[0])
+    assert (out / "front.png").stat().st_size > 0
