@@ -222,7 +222,7 @@ def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal
     per_bank, decoder_total = [], 0.0
     for i, bank in enumerate(banks):
         p, vdd = protections[i], bank_vdd_v[i]
-        layers = [w for w, b in zip(workloads, owner) if b == i]
+        layers = [w for w, b in zip(workloads, owner, strict=True) if b == i]
         dyn = leak = dec = 0.0
         faulty_bits = nominal_bits = 0.0
         for w in layers:

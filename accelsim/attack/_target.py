@@ -168,7 +168,7 @@ class Target:
             logits, kept = _run_with_grad(self.program, self.x, leaves, keep=self._keep, transform=self.transform)
             loss = F.cross_entropy(logits, self.y)
             grads = torch.autograd.grad(loss, [leaves[n] for n in attacked], allow_unused=True)
-        grads = {n: (torch.zeros_like(leaves[n]) if g is None else g.detach()) for n, g in zip(attacked, grads)}
+        grads = {n: (torch.zeros_like(leaves[n]) if g is None else g.detach()) for n, g in zip(attacked, grads, strict=True)}
         return float(loss.detach()), grads, {n: v.detach() for n, v in kept.items()}
 
     def loss_from(self, start, weights, kept):

@@ -41,7 +41,7 @@ class _Registered:
     info: DatasetInfo
 
 
-_REGISTERED = {}
+_REGISTERED: dict[str, _Registered] = {}
 
 
 def register(name, loader, info, *, replace=False):

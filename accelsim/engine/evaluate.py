@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from accelsim.engine import sparse
-from accelsim.quant import QuantScheme
 from accelsim.engine._batching import map_batches
+from accelsim.quant import QuantScheme
 
 __all__ = ["RunResult", "CleanRun", "Evaluator"]
 

@@ -101,7 +101,7 @@ class QuantizedModel:
         self._clean_run = None
 
     @classmethod
-    def from_torch(cls, module: torch.nn.Module, scheme: "str | quant.QuantScheme", example_input: torch.Tensor,
+    def from_torch(cls, module: torch.nn.Module, scheme: "str | quant.QuantScheme | NumberFormat", example_input: torch.Tensor,
                    meta: dict | None = None, act_quant=None) -> "QuantizedModel":
         """Quantize ``module`` and prepare it for execution out of memory.
 

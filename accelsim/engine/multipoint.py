@@ -78,7 +78,7 @@ def run_points(evaluators, voltages):
     clean = evaluators[0]._clean
     if any(e._clean is not clean for e in evaluators):
         raise ValueError("run_points needs evaluators that share one clean pass")
-    points = [_Point(e, float(v)) for e, v in zip(evaluators, voltages)]
+    points = [_Point(e, float(v)) for e, v in zip(evaluators, voltages, strict=True)]
     program = clean.program
     logits = [None] * len(points)
     groups = {}
@@ -101,9 +101,9 @@ def run_points(evaluators, voltages):
                 logits[chunk[0]] = clean.run_from(first, points[chunk[0]].weights)
                 continue
             outputs = _run_group(clean, start, first, [points[i].weights for i in chunk])
-            for i, value in zip(chunk, outputs):
+            for i, value in zip(chunk, outputs, strict=True):
                 logits[i] = value
-    return [point.result(value) for point, value in zip(points, logits)]
+    return [point.result(value) for point, value in zip(points, logits, strict=True)]
 
 
 def _output_bytes(clean, step_index):
@@ -143,7 +143,7 @@ def _run_group(clean, start, first, weight_sets):
         pieces = [p.contiguous() for p in torch.split(out, widths, dim=1)]
         del out
         results = []
-        for weights, piece in zip(weight_sets, pieces):
+        for weights, piece in zip(weight_sets, pieces, strict=True):
             env_i = {n: shared[n] for n in live_after if n != step.name}
             env_i[step.name] = piece
             results.append(program.run(batch, weights, start=first + 1, env=env_i, transform=transform)[0])

@@ -158,13 +158,14 @@ def load_model(name_or_path: str | os.PathLike, bits: int | None = None,
     if scheme is None:
         scheme = (NumberFormat.from_dict(meta["scheme"]) if "format" in meta["scheme"]
                   else QuantScheme.from_dict(meta["scheme"]))
+    resolved: QuantScheme | NumberFormat
     if isinstance(scheme, NumberFormat) or (isinstance(scheme, str) and is_format_name(scheme)):
-        scheme = resolve_scheme(scheme, bits)  # a number format fixes its own width
+        resolved = resolve_scheme(scheme, bits)  # a number format fixes its own width
     else:
-        scheme = get_scheme(scheme, meta["bits"] if bits is None else bits)
-    meta = {**meta, "name": path.stem, "path": str(path), "bits": scheme.bits, "quant_scheme": scheme.name,
+        resolved = get_scheme(scheme, meta["bits"] if bits is None else bits)
+    meta = {**meta, "name": path.stem, "path": str(path), "bits": resolved.bits, "quant_scheme": resolved.name,
             "trained_bits": meta["bits"], "trained_quant_scheme": meta["quant_scheme"]}
-    return QuantizedModel.from_torch(module, scheme, _example_input(spec), meta=meta)
+    return QuantizedModel.from_torch(module, resolved, _example_input(spec), meta=meta)
 
 
 def _example_input(spec):

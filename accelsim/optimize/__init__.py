@@ -439,7 +439,7 @@ class _Optimizer:
             evaluations=len(self.journal.rows), dataset=self.dataset)
         front = pareto_mask([c["energy_j"] for c in candidates], [c["accuracy"] for c in candidates])
         _write(self.out / "candidates.csv", candidates)
-        _write(self.out / "pareto.csv", [c for c, f in zip(candidates, front) if f])
+        _write(self.out / "pareto.csv", [c for c, f in zip(candidates, front, strict=True) if f])
         _write(self.out / "uniform.csv", uniform)
         _write(self.out / "sensitivity.csv", sens_rows)
         record = {**asdict(result), "energy_saving": result.energy_saving,

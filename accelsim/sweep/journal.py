@@ -64,7 +64,7 @@ class Journal:
     def __init__(self, directory: Path, columns: Iterable[str] = ("model", "chip", "vdd_v")):
         self.path = Path(directory) / JOURNAL_NAME
         self._columns = tuple(columns)
-        self._rows: dict[tuple[str, int, float], dict] = {}
+        self._rows: dict[tuple[str, int, float, str, str], dict] = {}
         self.damaged = 0
         if self.path.is_symlink():
             raise OSError(40, "refusing to follow a symlink", str(self.path))  # ELOOP
@@ -95,7 +95,7 @@ class Journal:
             atomic_write(self.path, b"".join(line + b"\n" for line in good))
 
     @property
-    def rows(self) -> dict[tuple[str, int, float], dict]:
+    def rows(self) -> dict[tuple[str, int, float, str, str], dict]:
         """Finished rows, by :func:`point_key` (a copy)."""
         return dict(self._rows)
 

@@ -187,7 +187,7 @@ def _prepare(spec, allow_large=False):
     models, batch_sizes = {}, []
     from accelsim.sram.protection import parse_protection
 
-    for i, (item, label) in enumerate(zip(spec.models, spec.labels)):
+    for i, (item, label) in enumerate(zip(spec.models, spec.labels, strict=True)):
         qm = load_unit_inputs(spec, i)[1]
         check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
         for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
@@ -403,7 +403,7 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
 
         finished = journal.rows
         units = []
-        for model, label in zip(spec.models, labels):
+        for model, label in zip(spec.models, labels, strict=True):
             for chip in range(spec.chips):
                 rows = {(p, v, b): finished[point_key(label, chip, v, p, b)] for (p, v, b) in points
                         if point_key(label, chip, v, p, b) in finished}

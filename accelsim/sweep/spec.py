@@ -291,7 +291,7 @@ class SweepSpec:
         data["models"] = [model_record(m) for m in self.models]
         data["voltages_v"] = list(self.voltages_v)
         if not isinstance(data["dataset"], (str, type(None))):
-            data["dataset"] = self.dataset.to_dict()
+            data["dataset"] = self.dataset.to_dict()  # type: ignore[attr-defined]  # TensorData
         data["bank_voltages"] = [list(v) for v in self.bank_voltages]
         if not self.adaptive:
             for name in _ADAPTIVE_FIELDS:

@@ -189,7 +189,7 @@ def adversarial_bits(quantized, grads, bits, k):
     from accelsim.attack._target import bit_deltas
 
     pool_bits, pool_gains, first = [], [], 0
-    for codes, qp, grad in zip(quantized.codes, quantized.params, grads):
+    for codes, qp, grad in zip(quantized.codes, quantized.params, grads, strict=True):
         words = quant.codes_to_words(codes.reshape(-1), bits)
 
         def decode(chunk, shape=codes.shape, qp=qp):

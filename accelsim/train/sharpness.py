@@ -124,7 +124,7 @@ def hessian_trace(module, weights, x, y, samples, seed, adaptive=False):
     for _ in range(samples):
         vs = [torch.randint(0, 2, g.shape, generator=generator).to(g.dtype) * 2 - 1 for g in grads]
         if adaptive:
-            vs = [v * w.detach().abs() for v, w in zip(vs, leaves.values())]
+            vs = [v * w.detach().abs() for v, w in zip(vs, leaves.values(), strict=True)]
         hvs = torch.autograd.grad(grads, list(leaves.values()), grad_outputs=vs, retain_graph=True)
         total += float(sum((v * hv).sum() for v, hv in zip(vs, hvs, strict=True)))
     return total / samples
