@@ -232,7 +232,7 @@ class SweepSpec:
             fail("bits", self.bits, "one of " + ", ".join(map(str, _BITS)) + " (or None: as trained)", SweepError)
         from accelsim.sweep.metrics import METRICS
 
-        check("metric", self.metric, StrOptions(METRICS), error=SweepError)
+        check("--metric", self.metric, StrOptions(METRICS), error=SweepError)
         check("limit", self.limit, Interval(int, 1), optional=True, error=SweepError)
         check("seed", self.seed, Interval(int, 0, 2**63 - 1), error=SweepError)
         check("adaptive", self.adaptive, Boolean(), error=SweepError)

@@ -30,7 +30,8 @@ def test_attack_columns_are_appended(attacked):
 
 
 def test_attack_columns_replay_on_the_chip(attacked):
-    spec, result = attacked
+    _, result = attacked
+    spec = result.spec  # as run: the dataset filled in from the model
     row = result.rows[-1]  # the lowest voltage of the last chip
     profile, qm, (x, y) = load_unit_inputs(spec, spec.models[0])
     again = run(qm, x, y, "bfa", 3, seed=spec.seed, profile=profile, vdd_v=row["vdd_v"], chip=row["chip"],
@@ -54,7 +55,7 @@ def test_bad_attack_is_refused_by_the_spec(attack):
 
 def test_budget_above_the_stored_bits_is_refused():
     torch.manual_seed(0)
-    _, qm, (x, y) = load_unit_inputs(SweepSpec(limit=10), "digits-cnn-normal-8b")
+    _, qm, (x, y) = load_unit_inputs(SweepSpec(limit=10, dataset="digits"), "digits-cnn-normal-8b")
     with pytest.raises(AttackError, match=f"expected an integer in \\[1, {qm.stored_bits}\\]"):
         run(qm, x, y, flips=qm.stored_bits + 1)
     assert np.isfinite(qm.stored_bits)

@@ -41,7 +41,7 @@ def test_advbet_trains_and_says_so_in_its_meta():
 
 @pytest.mark.parametrize("options, match", [
     (dict(method="advbet"), "needs adv_flips"),
-    (dict(method="advbet", adv_flips=0), "adv_flips is 0"),
+    (dict(method="advbet", adv_flips=0), "adv_flips = 0"),
     (dict(method="randbet", p_train=0.1, adv_flips=3), "only applies to AdvBET"),
     (dict(method="advbet", adv_flips=3, fault_chip=1), "fault_chip"),
     (dict(method="advbet", adv_flips=3, fault_model="flip"), "needs p_train"),
