@@ -217,7 +217,7 @@ def _label_voltages(ax, xs, ys, volts, color, x_span=None):
     x_span = x_span or max(float(np.ptp(xs)), 1e-12)
     last = None
     for x, y, v in zip(xs, ys, volts, strict=True):
-        if last is not None and abs(x - last[0]) < 0.04 * x_span and abs(y - last[1]) < 3:
+        if last is not None and abs(x - last[0]) < 0.07 * x_span and abs(y - last[1]) < 3:
             continue
         ax.annotate(f"{v:.3g}", (x, y), xytext=(3, -9), textcoords="offset points", fontsize=6, color=color,
                     gid="voltage-label")
