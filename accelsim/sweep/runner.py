@@ -98,14 +98,6 @@ def default_voltages(profile: "Profile", n: int = _DEFAULT_POINTS) -> tuple[floa
     return tuple(sorted(values, reverse=True))
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _tensor_sha256(*tensors):
     digest = hashlib.sha256()
     for t in tensors:
