@@ -11,7 +11,7 @@ import torch
 from accelsim import quant
 from accelsim.accel import default_accelerator
 from accelsim.engine import sparse
-from accelsim.engine.activations import ActivationPath
+from accelsim.engine.activations import ActivationFaults, ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
 from accelsim.engine.workload import measure_workloads
@@ -280,8 +280,9 @@ class QuantizedModel:
         return Evaluator(self, self.clean_run(x, batch_size, cache_bytes),
                          self.memory(profile, seed, protection), chip, on_detect=on_detect)
 
-    def run(self, x, profile, vdd_v, chip=0, seed=0, act_faults=None, *, protection="none",
-            on_detect="zero", extra_flips=None) -> RunResult:
+    def run(self, x: torch.Tensor, profile: Profile | None, vdd_v: float, chip: int = 0, seed: int = 0,
+            act_faults: "ActivationFaults | None" = None, *, protection: str = "none", on_detect: str = "zero",
+            extra_flips: "np.ndarray | None" = None) -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
 
         ``act_faults`` (:class:`~accelsim.engine.ActivationFaults`, needs
