@@ -10,11 +10,16 @@ def register(subparsers):
     parser.add_argument("directory", metavar="DIR", help="folder written by `accelsim sweep`")
     parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"), dest="fmt",
                         help="file format (default: png)")
+    add_reference_options(parser)
+    parser.set_defaults(handler=_run)
+
+
+def add_reference_options(parser):
+    """``--tolerance`` and ``--energy-ref``: what the operating points of a finished sweep are measured against."""
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                         help="accuracy loss allowed for the operating points, in points (default: 1)")
     parser.add_argument("--energy-ref", metavar="MODEL",
                         help="model whose energy at nominal is 100%% (default: the first model)")
-    parser.set_defaults(handler=_run)
 
 
 def _run(args):

@@ -1,5 +1,7 @@
 """``accelsim report DIR``: one self-contained report.html of a finished sweep."""
 
+from accelsim.cli.plot_cmd import add_reference_options
+
 __all__ = ["register"]
 
 
@@ -9,10 +11,7 @@ def register(subparsers):
                                                "offline) of the sweep in DIR: warnings, operating points, "
                                                "figures, summary, spec, versions and fingerprints.")
     parser.add_argument("directory", metavar="DIR", help="folder written by `accelsim sweep`")
-    parser.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
-                        help="accuracy loss allowed for the operating points, in points (default: 1)")
-    parser.add_argument("--energy-ref", metavar="MODEL",
-                        help="model whose energy at nominal is 100%% (default: the first model)")
+    add_reference_options(parser)
     parser.set_defaults(handler=_run)
 
 

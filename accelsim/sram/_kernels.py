@@ -57,19 +57,7 @@ def apply_faults(words, n_faulty, word_index, bit_in_word, fault_kind, errs):
     its stuck value. Branch-free: kinds and erring flags are random, so
     branches on them would mispredict about half the time.
     """
-    flipped = np.uint64(0)
-    for i in range(n_faulty):
-        k = word_index[i]
-        shift = np.uint64(bit_in_word[i])
-        word = np.uint64(words[k])
-        stored = (word >> shift) & np.uint64(1)
-        kind = np.uint64(fault_kind[i])
-        # SA0 and SA1 read their own number; a flip cell reads the inverse.
-        read = stored ^ np.uint64(1) if kind == FLIP else kind
-        changed = np.uint64(errs[i]) & (read ^ stored)
-        words[k] = word ^ (changed << shift)
-        flipped += changed
-    return flipped
+    return apply_faults_range(words, 0, n_faulty, word_index, bit_in_word, fault_kind, errs)
 
 
 @jit
@@ -121,6 +109,7 @@ def apply_faults_range(words, start, end, word_index, bit_in_word, fault_kind, e
         word = np.uint64(words[k])
         stored = (word >> shift) & np.uint64(1)
         kind = np.uint64(fault_kind[i])
+        # SA0 and SA1 read their own number; a flip cell reads the inverse.
         read = stored ^ np.uint64(1) if kind == FLIP else kind
         changed = np.uint64(errs[i]) & (read ^ stored)
         words[k] = word ^ (changed << shift)
