@@ -294,6 +294,7 @@ def accuracy_voltage_figure(summary, context):
     When no bit flips above Vmin, the axis starts just above Vmin (the flat
     region up to nominal says nothing; its value is the nominal accuracy in
     the legend). Operating points are stars; the grey band is the tolerance.
+    Points carry no voltage labels: the x axis is the voltage.
     """
     fig = Figure(figsize=(7, 7), layout="constrained")
     acc_ax, err_ax = fig.subplots(2, 1, sharex=True)
@@ -315,7 +316,6 @@ def accuracy_voltage_figure(summary, context):
         acc_ax.fill_between(volts[shown], low[shown], high[shown], color=color, alpha=0.15)
         err_ax.plot(volts[shown], err[shown], marker="o", ms=4, color=color, label=model)
         err_ax.fill_between(volts[shown], elow[shown], ehigh[shown], color=color, alpha=0.15)
-        _label_voltages(acc_ax, volts[shown], acc[shown], volts[shown], color)
         lows.append(low[shown].min())
         highs.append(high[shown].max())
         point = points[model]

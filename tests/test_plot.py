@@ -156,6 +156,8 @@ def test_accuracy_and_robust_error_have_their_own_panels_and_skip_the_flat_regio
     assert err_ax.get_ylim()[0] == 0 and err_ax.get_ylim()[1] <= 100
     stars = [line for line in acc_ax.get_lines() if line.get_gid() == "operating-point"]
     assert sorted(float(s.get_xdata()[0]) for s in stars) == [0.5, 0.6]
+    # The x axis is the voltage: labelling points with it again only overlaps.
+    assert not [t for t in acc_ax.texts if t.get_gid() == "voltage-label"]
 
 
 def test_error_ber_is_log_x_and_leaves_out_zero_rates():
