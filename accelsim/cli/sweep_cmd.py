@@ -103,9 +103,8 @@ def default_models_and_data(args):
 
     With no ``--model`` and no ``--dataset``: MNIST's zoo models on its first
     1,000 test images when ``$ACCELSIM_DATA`` holds MNIST, else the digits
-    models on digits' 360 test images (the 1-point tolerance is then 3.6
-    images, and the sweep says so). Digits' training images are never used
-    for evaluation.
+    models on digits' 1,000 test images. Either way the 1-point tolerance is
+    10 images, and no training image is used for evaluation.
     """
     from accelsim.data import data_folder
     from accelsim.sweep.spec import DEFAULT_MODELS

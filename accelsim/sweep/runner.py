@@ -241,6 +241,26 @@ def _fingerprint_changes(previous, current):
     return changes
 
 
+# Fields that choose how rows are computed, not what they hold: rows are byte-identical across
+# batch sizes and thread counts (tests/sweep), except --adaptive's chunks, which follow the batch.
+_EXECUTION_ONLY = ("batch_size", "torch_threads")
+
+
+def _spec_differences(previous, spec):
+    """Sorted names of the spec fields in which ``previous`` (a sweep.json spec) differs from ``spec``.
+
+    A field that an older accelsim did not record yet counts as its default, which
+    is what that version ran; the fingerprints then say whether its models,
+    profile or data still match.
+    """
+    from accelsim.sweep.spec import SweepSpec
+
+    current, defaults = spec.to_dict(), SweepSpec().to_dict()
+    ignored = () if spec.adaptive else _EXECUTION_ONLY
+    return sorted(k for k, v in current.items()
+                  if k not in ignored and previous.get(k, _jsonable(defaults.get(k))) != _jsonable(v))
+
+
 def _open_directory(directory, spec, fingerprints, resume, overwrite=False):
     """Create (or check) the results folder; return (directory, previous record or None)."""
     spec_file = directory / SPEC_FILE
@@ -257,7 +277,7 @@ def _open_directory(directory, spec, fingerprints, resume, overwrite=False):
         raise SweepError(f"--resume: {directory} has a journal but no sweep.json, so its rows cannot be "
                          "checked against this sweep; choose another --out")
     previous = _read_record(spec_file)
-    differing = sorted(k for k, v in spec.to_dict().items() if previous["spec"].get(k) != _jsonable(v))
+    differing = _spec_differences(previous["spec"], spec)
     if differing:
         raise SweepError(f"--resume: {directory} holds a sweep with a different spec "
                          f"(differs in {', '.join(differing)}); rerun with the same arguments "

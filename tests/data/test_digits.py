@@ -43,7 +43,7 @@ def test_stratified_split_rejects_impossible_sizes():
 def test_split_sizes_and_balance():
     train_pixels, train_labels = digits_pixels("train")
     test_pixels, test_labels = digits_pixels("test")
-    assert train_pixels.shape == (1437, 1, 8, 8) and test_pixels.shape == (DIGITS_N_TEST, 1, 8, 8)
+    assert train_pixels.shape == (797, 1, 8, 8) and test_pixels.shape == (DIGITS_N_TEST, 1, 8, 8) == (1000, 1, 8, 8)
     assert (len(train_labels), len(test_labels)) == (DIGITS_INFO.n_train, DIGITS_INFO.n_test)
     assert np.bincount(test_labels, minlength=10).min() >= 35
 

@@ -102,6 +102,33 @@ def test_resume_with_another_spec_is_refused(finished):
         run_sweep(_spec(chips=3), finished.directory, resume=True)
 
 
+def _copy_results(finished, tmp_path):
+    for name in ("journal.jsonl", "sweep.json"):
+        (tmp_path / name).write_bytes((finished.directory / name).read_bytes())
+    return tmp_path
+
+
+def test_resume_of_a_record_from_before_the_second_wave_fields(finished, tmp_path):
+    # The first wave's sweep.json had no protections, metric, scheme, ...: they count as their defaults.
+    out = _copy_results(finished, tmp_path)
+    record = json.loads((out / "sweep.json").read_text())
+    for name in ("protections", "on_detect", "tolerance_pp", "bank_voltages", "scheme", "metric", "attack"):
+        del record["spec"][name]
+    (out / "sweep.json").write_text(json.dumps(record))
+    seen = []
+    run_sweep(_spec(), out, resume=True, progress=seen.append)
+    assert seen == []  # every point came from the journal
+    assert (out / "sweep.csv").read_bytes() == (finished.directory / "sweep.csv").read_bytes()
+    with pytest.raises(SweepError, match=r"differs in metric\)"):
+        run_sweep(_spec(metric="top5"), out, resume=True)
+
+
+def test_resume_with_another_batch_size_keeps_the_rows(finished, tmp_path):
+    out = _copy_results(finished, tmp_path)
+    run_sweep(_spec(batch_size=7, torch_threads=2), out, resume=True)
+    assert (out / "sweep.csv").read_bytes() == (finished.directory / "sweep.csv").read_bytes()
+
+
 def test_voltage_outside_profile_is_refused(tmp_path):
     with pytest.raises(ValueError, match="0.9"):
         run_sweep(_spec(voltages_v=(0.9, 0.7)), tmp_path)
