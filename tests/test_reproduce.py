@@ -213,3 +213,30 @@ def test_v2_interval_and_pending_tables(tmp_path):
     for name in MODELS:
         if name not in run.available():
             assert f"| {name} | " in text
+
+
+def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tmp_path):
+    from _reproduce.v2_generalisation import EVAL_RATES, TRAIN_CHIP, Generalisation
+
+    from accelsim import load_profile
+
+    gen = Generalisation(tmp_path, "k", chips=3, test_limit=16, dataset=f"mnist:{tmp_path}", progress=lambda m: None)
+    assert gen.other_chips == (1, 2, 3) and TRAIN_CHIP not in gen.other_chips
+    clipped = {m.clipped: gen.config(m) for m in gen.fault_aware if m.profile == "14nm-columns"}
+    assert clipped[False].clip is None and clipped[True].clip == 0.1
+    config = clipped[False]
+    assert config.fault_chip == TRAIN_CHIP and config.fault_model.startswith("profile:14nm-columns@")
+    vdd_v = float(config.fault_model.rsplit("@", 1)[1])
+    assert load_profile("14nm-columns").ber(vdd_v) == pytest.approx(0.025, rel=0.01)
+    row = gen.fault_aware[0].name
+    own = CellResult(rate=EVAL_RATES[0], vdd_v=0.6, chips=(TRAIN_CHIP,), robust_error=(0.031,), error=(0.031,),
+                     model_ber=(0.001,), clean_error=0.03, key="k")
+    others = CellResult(rate=EVAL_RATES[0], vdd_v=0.6, chips=(1, 2, 3), robust_error=(0.1, 0.2, 0.3),
+                        error=(0.1, 0.2, 0.3), model_ber=(0.001,) * 3, clean_error=0.03, key="k")
+    save_cell(gen._cell_path(row, "14nm", (TRAIN_CHIP,), EVAL_RATES[0]), own)
+    save_cell(gen._cell_path(row, "14nm", (1, 2, 3), EVAL_RATES[0]), others)
+    text = gen.markdown(lambda values: 0.05)
+    line = next(line for line in text.splitlines() if line.startswith("| fault-aware, unclipped | `14nm` |"))
+    cells = [c.strip() for c in line.strip("|").split("|")][2:]
+    assert cells[0] == "3.10" and cells[len(EVAL_RATES)] == "20.00 ± 5.00"
+    assert cells.count("pending") == 2 * len(EVAL_RATES) - 2

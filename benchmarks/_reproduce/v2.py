@@ -38,6 +38,7 @@ from accelsim.models import load_model, model_path
 from accelsim.sram import FLIP, SA0, SA1
 
 from _reproduce.evaluation import RowEvaluator, load_cell, save_cell
+from _reproduce.v2_generalisation import Generalisation
 
 __all__ = ["V2Settings", "V2Run", "MODELS", "ci95_halfwidth"]
 
@@ -91,6 +92,8 @@ class V2Run:
         self._progress = progress
         self.profile = load_profile(settings.profile)
         self.accelerator = default_accelerator()
+        self.generalisation = Generalisation(self.folder, settings.key(), settings.chips, settings.test_limit,
+                                             _dataset_spec("mnist"), progress)
 
     def available(self):
         """The models of :data:`MODELS` whose checkpoint is in the zoo."""
@@ -158,9 +161,18 @@ class V2Run:
         return "\n".join(lines) + "\n"
 
     def compute(self, names=None, deadline=None):
-        """Evaluate the missing cells of ``names`` (default: every available model)."""
+        """Evaluate the missing cells of ``names`` (default: every available model, then Table 4).
+
+        ``"generalisation"`` among ``names`` trains and evaluates Table 4 (v2).
+        """
+        names = list(names or [*self.available(), "generalisation"])
+        self._compute_models([n for n in names if n != "generalisation"], deadline)
+        if "generalisation" in names and self.generalisation.train(deadline):
+            self.generalisation.compute(deadline)
+
+    def _compute_models(self, names, deadline):
         chips = tuple(range(self.settings.chips))
-        for name in names or self.available():
+        for name in names:
             self.sharpness(name, compute=True)
             qm = load_model(name)
             x, y = load_dataset(_dataset_spec(qm.meta["dataset"]), "test", limit=self.settings.test_limit)
@@ -217,7 +229,7 @@ class V2Run:
                  f"per cell, the first {s.test_limit} test images; ± is the half-width of the 95% interval of "
                  "the mean over chips (Student t). Rates are the profile's faulty-cell rate (`profile_ber`).", ""]
         lines += [self._fault_table(), self._rerr_table(), self._headline_table(), self._chip_set_table(),
-                  self._sharpness_table()]
+                  self._sharpness_table(), self.generalisation.markdown(ci95_halfwidth)]
         return "\n".join(lines)
 
     def _fault_table(self):
