@@ -240,3 +240,19 @@ def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tm
     cells = [c.strip() for c in line.strip("|").split("|")][2:]
     assert cells[0] == "3.10" and cells[len(EVAL_RATES)] == "20.00 ± 5.00"
     assert cells.count("pending") == 2 * len(EVAL_RATES) - 2
+
+
+def test_v2_presets_train_one_model_per_scheme(tmp_path):
+    from _reproduce.v2_presets import RATES, PresetsQAT
+
+    from accelsim.quant import PRESETS
+
+    table = PresetsQAT(tmp_path, "k", chips=2, test_limit=16, dataset=f"mnist:{tmp_path}", progress=lambda m: None)
+    assert {table.config(p).scheme for p in PRESETS} == set(PRESETS)
+    assert len({table.name(p) for p in PRESETS}) == len(PRESETS)
+    cell = CellResult(rate=RATES[0], vdd_v=0.6, chips=(0, 1), robust_error=(0.02, 0.04), error=(0.02, 0.04),
+                      model_ber=(0.001, 0.001), clean_error=0.015, key="k")
+    save_cell(table._cell_path("unsigned", RATES[0]), cell)
+    lines = table.markdown(lambda values: 0.01).splitlines()
+    assert "| unsigned | 1.50 | 3.00 ± 1.00 | pending |" in "\n".join(lines)
+    assert sum(line.count("pending") for line in lines if line.startswith("| global |")) == len(RATES) + 1

@@ -39,6 +39,7 @@ from accelsim.sram import FLIP, SA0, SA1
 
 from _reproduce.evaluation import RowEvaluator, load_cell, save_cell
 from _reproduce.v2_generalisation import Generalisation
+from _reproduce.v2_presets import PresetsQAT
 
 __all__ = ["V2Settings", "V2Run", "MODELS", "ci95_halfwidth"]
 
@@ -49,7 +50,8 @@ TOLERANCE_POINTS = {8: 1.0, 4: 2.5}
 PAPER_SAVING = {8: 0.20, 4: 0.30}
 #: Zoo models of the v2 tables, in row order: (name, dataset folder name).
 MODELS = (
-    "mnist-simplenet-normal-8b", "mnist-simplenet-clipping-8b", "mnist-simplenet-randbet-8b",
+    "mnist-simplenet-normal-8b", "mnist-simplenet-clipping-8b", "mnist-simplenet-clipping0.1-8b",
+    "mnist-simplenet-clipping0.025-8b", "mnist-simplenet-randbet-8b",
     "mnist-simplenet-normal-4b", "mnist-simplenet-clipping-4b", "mnist-simplenet-randbet-4b",
     "fashion-mnist-simplenet-normal-8b", "fashion-mnist-simplenet-clipping-8b", "fashion-mnist-simplenet-randbet-8b",
 )
@@ -92,8 +94,10 @@ class V2Run:
         self._progress = progress
         self.profile = load_profile(settings.profile)
         self.accelerator = default_accelerator()
-        self.generalisation = Generalisation(self.folder, settings.key(), settings.chips, settings.test_limit,
-                                             _dataset_spec("mnist"), progress)
+        trained_tables = (self.folder, settings.key(), settings.chips, settings.test_limit, _dataset_spec("mnist"),
+                          progress)
+        #: Tables whose models v2 trains itself, by the name ``compute`` knows them by.
+        self.trained = {"presets": PresetsQAT(*trained_tables), "generalisation": Generalisation(*trained_tables)}
 
     def available(self):
         """The models of :data:`MODELS` whose checkpoint is in the zoo."""
@@ -161,14 +165,16 @@ class V2Run:
         return "\n".join(lines) + "\n"
 
     def compute(self, names=None, deadline=None):
-        """Evaluate the missing cells of ``names`` (default: every available model, then Table 4).
+        """Evaluate the missing cells of ``names`` (default: every available model, then Tables 1 and 4).
 
-        ``"generalisation"`` among ``names`` trains and evaluates Table 4 (v2).
+        ``"presets"`` and ``"generalisation"`` among ``names`` train and
+        evaluate Table 1 (v2) and Table 4 (v2).
         """
-        names = list(names or [*self.available(), "generalisation"])
-        self._compute_models([n for n in names if n != "generalisation"], deadline)
-        if "generalisation" in names and self.generalisation.train(deadline):
-            self.generalisation.compute(deadline)
+        names = list(names or [*self.available(), *self.trained])
+        self._compute_models([n for n in names if n not in self.trained], deadline)
+        for name, table in self.trained.items():
+            if name in names and table.train(deadline):
+                table.compute(deadline)
 
     def _compute_models(self, names, deadline):
         chips = tuple(range(self.settings.chips))
@@ -229,7 +235,7 @@ class V2Run:
                  f"per cell, the first {s.test_limit} test images; ± is the half-width of the 95% interval of "
                  "the mean over chips (Student t). Rates are the profile's faulty-cell rate (`profile_ber`).", ""]
         lines += [self._fault_table(), self._rerr_table(), self._headline_table(), self._chip_set_table(),
-                  self._sharpness_table(), self.generalisation.markdown(ci95_halfwidth)]
+                  self._sharpness_table(), *(table.markdown(ci95_halfwidth) for table in self.trained.values())]
         return "\n".join(lines)
 
     def _fault_table(self):

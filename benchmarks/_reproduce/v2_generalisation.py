@@ -24,6 +24,7 @@ from pathlib import Path
 from accelsim import load_dataset, load_model, load_profile
 
 from _reproduce.evaluation import RowEvaluator, load_cell, save_cell
+from _reproduce.v2_training import train_missing
 
 __all__ = ["PROFILES", "TRAIN_RATE", "EVAL_RATES", "FaultAware", "Generalisation"]
 
@@ -95,21 +96,9 @@ class Generalisation:
                            fault_chip=TRAIN_CHIP)
 
     def train(self, deadline=None):
-        """Train the fault-aware models not trained yet (resuming an interrupted one)."""
-        from accelsim.train import train
-
-        for model in self.fault_aware:
-            path = self._checkpoint(model)
-            if path.exists():
-                continue
-            if deadline is not None and time.time() > deadline:
-                return False
-            path.parent.mkdir(parents=True, exist_ok=True)
-            start = time.perf_counter()
-            result = train(self.config(model), out=path)
-            self._progress(f"v2 generalisation: trained {model.name}, clean accuracy "
-                           f"{100 * result.meta['clean_accuracy']:.2f}% ({time.perf_counter() - start:.0f} s)")
-        return True
+        """Train the fault-aware models not trained yet; False when the deadline stopped it."""
+        configs = {m.name: self.config(m) for m in self.fault_aware}
+        return train_missing(configs, self._checkpoint(self.fault_aware[0]).parent, self._progress, deadline)
 
     # -- evaluation --------------------------------------------------------------
     def _rows(self):
