@@ -266,6 +266,29 @@ class QuantizedModel:
             self._clean_run_key = key
         return self._clean_run
 
+    def check_protection(self, protection: str, on_detect: str = "zero") -> str:
+        """Refuse a protection this model's words cannot take; return ``on_detect`` checked.
+
+        ``on_detect="zero"`` reads a detected word's weight as the value zero,
+        which is defined for the fixed-point presets (one word, one weight).
+        Number formats store scales, zero points and shared exponents beside
+        the codes, where one word is not one weight; they take ``keep``.
+
+        Raises
+        ------
+        ProtectionError
+        """
+        from accelsim.sram.protection import ProtectionError, check_on_detect, parse_protection
+
+        on_detect = check_on_detect(on_detect)
+        parsed = parse_protection(protection)
+        parsed.check_word_bits(self.bits)
+        if parsed.name != "none" and on_detect == "zero" and self._store is not None:
+            raise ProtectionError(f"on_detect 'zero' with protection {protection!r} is defined for the fixed-point "
+                                  f"presets only, and this model is stored as {self.scheme.name}; use on_detect "
+                                  "'keep' (--on-detect keep)")
+        return on_detect
+
     def evaluator(self, x: torch.Tensor, profile: Profile, chip: int = 0, seed: int = 0, batch_size: int = 2048,
                   cache_bytes: int = 1 << 30, *, protection: str = "none", on_detect: str = "zero") -> Evaluator:
         """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``.
@@ -274,9 +297,7 @@ class QuantizedModel:
         activations (up to ``cache_bytes``), from which faulty runs start.
         ``protection`` and ``on_detect`` are as in :meth:`run`.
         """
-        from accelsim.sram.protection import check_on_detect
-
-        on_detect = check_on_detect(on_detect)
+        on_detect = self.check_protection(protection, on_detect)
         return Evaluator(self, self.clean_run(x, batch_size, cache_bytes),
                          self.memory(profile, seed, protection), chip, on_detect=on_detect)
 

@@ -177,13 +177,12 @@ def _prepare(spec, allow_large=False):
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
     models, batch_sizes = {}, []
-    from accelsim.sram.protection import parse_protection
 
     for i, (item, label) in enumerate(zip(spec.models, spec.labels, strict=True)):
         qm = load_unit_inputs(spec, i)[1]
         check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
         for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
-            parse_protection(protection).check_word_bits(qm.bits)
+            qm.check_protection(protection, spec.on_detect)
         if spec.bank_voltages:
             from accelsim.sweep.unit import model_banks
 

@@ -36,6 +36,7 @@ def test_each_protection_is_one_more_row_group(tmp_path, capsys):
     (["--yield", "0"], "--yield"),
     (["--yield", "1.5"], "--yield"),
     (["--tolerance", "-1"], "--tolerance"),
+    (["--scheme", "int4-g128", "--protection", "secded:64"], "--on-detect keep"),
 ])
 def test_bad_protection_and_yield_exit_2(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2

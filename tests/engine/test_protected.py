@@ -65,3 +65,20 @@ def test_bad_policy_is_a_user_error(qm, images, uniform):
         qm.run(images, uniform, 1.0, protection="secded:8", on_detect="ignore")
     with pytest.raises(ProtectionError, match="K <= 8"):
         qm.run(images, uniform, 1.0, protection="msb:9")
+
+
+@pytest.mark.parametrize("fmt", ["int4-g32", "fp16", "bfp-16"])
+def test_number_formats_take_protection_with_keep(small_net, images, uniform, fmt):
+    qm = QuantizedModel.from_torch(small_net, fmt, images)
+    with pytest.raises(ProtectionError, match="keep"):
+        qm.run(images, uniform, uniform.vdd_nominal_v, protection="secded:64")
+    clean = qm.run(images, uniform, uniform.vdd_nominal_v, protection="secded:64", on_detect="keep")
+    assert clean.faulty_cells == 0 and torch.equal(clean.logits, qm.forward(images))
+    vdd = uniform.voltage_for_ber(1e-3)
+    plain = qm.run(images, uniform, vdd, chip=2)
+    coded = qm.run(images, uniform, vdd, chip=2, protection="secded:64", on_detect="keep")
+    assert coded.faulty_cells > 0 and coded.corrected_words > 0
+    # SECDED corrects the single errors that dominate at 1e-3: fewer decoded bits differ than flip unprotected.
+    assert coded.residual_flipped_bits < plain.flipped_bits
+    none = qm.run(images, uniform, vdd, chip=2, protection="none")
+    assert torch.equal(none.logits, plain.logits)
