@@ -252,14 +252,19 @@ class SweepSpec:
 
     @property
     def labels(self):
-        """The ``model`` column of each entry: unique, ``@Nb`` when re-quantized, ``-2``, ... on a clash."""
+        """The ``model`` column of each entry: unique, ``-2``, ... on a clash.
+
+        A re-quantized entry says how: ``@4b`` (``bits``), ``@int4-g128``
+        (``scheme``), ``@rquant-4b`` (both).
+        """
         from accelsim.sweep.inputs import base_label
 
+        requantized = "-".join(str(part) for part in (self.scheme, self.bits and f"{self.bits}b") if part)
         labels, seen = [], {}
         for item in self.models:
             label = base_label(item)
-            if self.bits is not None:
-                label = f"{label}@{self.bits}b"
+            if requantized:
+                label = f"{label}@{requantized}"
             seen[label] = seen.get(label, 0) + 1
             labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
         return tuple(labels)

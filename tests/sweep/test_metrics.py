@@ -77,6 +77,7 @@ def test_language_model_sweep_writes_metric_columns(lm_checkpoint, tmp_path):
     rows = read_csv(result.directory / "sweep.csv")
     assert list(rows[0]) == list(POINT_COLUMNS) and POINT_COLUMNS.index("metric_value") == POINT_COLUMNS.index("metric") + 1
     assert all(r["metric"] == "perplexity" and r["quant_scheme"] == "int4-g32" for r in rows)
+    assert all(r["model"].endswith("@int4-g32") for r in rows)  # the label says it was re-quantized
     values = [float(r["metric_value"]) for r in rows]
     assert values[0] == pytest.approx(256, rel=0.3)  # an untrained model guesses among 256 bytes
     assert rows[0]["accuracy"] == ""  # no labels: no accuracy
