@@ -117,16 +117,21 @@ def hessian_trace(module, weights, x, y, samples, seed, adaptive=False):
 
     With ``adaptive``, of ``diag(|w|) H diag(|w|)`` (see :func:`adaptive_hessian_trace`).
     """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     generator = torch.Generator().manual_seed(seed + 1)
     leaves = {name: w.clone().requires_grad_() for name, w in weights.items()}
-    grads = torch.autograd.grad(_loss(module, leaves, x, y), list(leaves.values()), create_graph=True)
-    total = 0.0
-    for _ in range(samples):
-        vs = [torch.randint(0, 2, g.shape, generator=generator).to(g.dtype) * 2 - 1 for g in grads]
-        if adaptive:
-            vs = [v * w.detach().abs() for v, w in zip(vs, leaves.values(), strict=True)]
-        hvs = torch.autograd.grad(grads, list(leaves.values()), grad_outputs=vs, retain_graph=True)
-        total += float(sum((v * hv).sum() for v, hv in zip(vs, hvs, strict=True)))
+    # Hessian-vector products differentiate twice; CPU's fused attention kernel has no second
+    # derivative, the math kernel does (same values; models without attention are unaffected).
+    with sdpa_kernel(SDPBackend.MATH):
+        grads = torch.autograd.grad(_loss(module, leaves, x, y), list(leaves.values()), create_graph=True)
+        total = 0.0
+        for _ in range(samples):
+            vs = [torch.randint(0, 2, g.shape, generator=generator).to(g.dtype) * 2 - 1 for g in grads]
+            if adaptive:
+                vs = [v * w.detach().abs() for v, w in zip(vs, leaves.values(), strict=True)]
+            hvs = torch.autograd.grad(grads, list(leaves.values()), grad_outputs=vs, retain_graph=True)
+            total += float(sum((v * hv).sum() for v, hv in zip(vs, hvs, strict=True)))
     return total / samples
 
 

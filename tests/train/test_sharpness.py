@@ -80,3 +80,23 @@ def test_adaptive_trace_is_invariant_to_rescaling_across_a_relu():
     adaptive = [adaptive_hessian_trace(module, w, x, y, samples=64, seed=0) for w in (weights, scaled)]
     assert adaptive[0] == pytest.approx(adaptive[1], rel=1e-4)
     assert plain[0] != pytest.approx(plain[1], rel=0.1)
+
+
+class _Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(4, 12)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x.reshape(-1, 2, 4)).chunk(3, dim=-1)
+        return self.head(nn.functional.scaled_dot_product_attention(q, k, v).mean(dim=1))
+
+
+def test_hessian_trace_goes_through_attention():
+    # CPU's fused attention kernel has no second derivative; the trace must still be measurable.
+    generator = torch.Generator().manual_seed(0)
+    module = _Attention()
+    x, y = torch.randn(16, 8, generator=generator), torch.randint(0, 3, (16,), generator=generator)
+    measured = measure_sharpness(module, x, y, seed=0)
+    assert torch.isfinite(torch.tensor(measured.hessian_trace)) and measured.hessian_trace != 0
