@@ -292,8 +292,11 @@ class QuantizedModel:
         encoded and decodes them on read; ``on_detect`` (``zero`` or ``keep``)
         is what a detected-uncorrectable word reads as.
         ``extra_flips`` (distinct stored-bit indices, e.g. an attack's
-        ``bits``) are flipped in the stored words before the faults of
-        ``vdd_v`` apply; ``profile=None`` reads a fault-free memory.
+        ``bits``) are flipped in the stored cells before the faults of
+        ``vdd_v`` apply; ``profile=None`` reads a fault-free memory. Under a
+        protection scheme they index the stored stream, check bits included
+        (:func:`accelsim.sram.protection.stored_stream_bits`), and the
+        decoder sees them as it sees faults (its counters include them).
 
         Returns
         -------
@@ -301,11 +304,13 @@ class QuantizedModel:
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
         if extra_flips is not None or profile is None:
-            if protection != "none":
-                from accelsim.sram.protection import ProtectionError
+            from accelsim.sram.protection import parse_protection
 
-                raise ProtectionError("extra_flips and profile=None read unprotected memory; a protected "
-                                      "memory's attack bits (check bits included) are not supported yet")
+            if parse_protection(protection).kind != "none":
+                from accelsim.engine.flips import run_protected_with_flips
+
+                return run_protected_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, protection,
+                                                on_detect, extra_flips)
             from accelsim.engine.flips import run_with_flips
 
             return run_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, extra_flips)
