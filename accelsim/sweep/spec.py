@@ -170,6 +170,8 @@ class SweepSpec:
         ``bfa:K`` or ``advbit:K``: per point, also the accuracy after an
         attacker adds K chosen flips on top of the chip's faults (columns
         ``attack, attack_flips, attack_accuracy, attack_robust_error``).
+        Under a protection scheme the flips land in the stored stream,
+        check bits included, and the decoder sees them (bfa only for codes).
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -245,10 +247,23 @@ class SweepSpec:
         if self.attack is not None:
             from accelsim.attack import parse_attack
 
-            parse_attack(self.attack)
-            if self.protections != ("none",) or self.bank_voltages or self.adaptive:
-                raise SweepError("--attack adds chosen flips to unprotected memory at one voltage: drop "
-                                 "--protection, --bank-voltages and --adaptive, or --attack")
+            method, budget = parse_attack(self.attack)
+            if self.bank_voltages or self.adaptive:
+                raise SweepError("--attack adds chosen flips to one memory read at one voltage: a banked read "
+                                 "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
+                                 "the images while the attack is measured on all of them; drop those or --attack")
+            for protection in self.protections:
+                scheme = parse_protection(protection)
+                if scheme.kind == "msb" and scheme.tmr:
+                    raise SweepError(f"--attack with --protection {protection}: the attack's search does not "
+                                     "model the majority vote; attack none, parity:N, secded:N or msb:K")
+                if scheme.kind == "secded" and budget < 2:
+                    raise SweepError(f"--attack {self.attack} with --protection {protection}: SECDED corrects any "
+                                     "single flip in a codeword; the attacker needs K >= 2")
+                if scheme.kind in ("parity", "secded") and method == "advbit":
+                    raise SweepError(f"--attack {self.attack} with --protection {protection}: advbit flips "
+                                     "single bits, which a code corrects or flags; use bfa:K, whose search makes "
+                                     "multi-flip codeword moves")
 
     @property
     def labels(self):
