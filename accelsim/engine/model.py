@@ -227,6 +227,52 @@ class QuantizedModel:
                                       transform=self._clean_transform)
         return logits
 
+    @property
+    def program(self):
+        """The traced network (:class:`~accelsim.engine.program.Program`) every run executes.
+
+        Its ``steps``, ``layer_steps``, :meth:`~Program.live_before` and
+        :meth:`~Program.first_step_reading` describe where weights are read,
+        for callers that execute part of the network with :meth:`execute`.
+        """
+        return self._program
+
+    def execute(self, x: torch.Tensor, weights: dict, *, start: int = 0, env: dict | None = None,
+                keep=(), grad: bool = False):
+        """Run the network on ``x`` with ``weights`` from step ``start``: ``(logits, kept)``.
+
+        The engine's own execution (with the model's activation quantization,
+        if any), for callers that need more than :meth:`forward`: a start in
+        the middle of the network (``env``: the values live there, see
+        ``program.live_before``), values to keep (``keep``: step names), and
+        with ``grad=True`` autograd recorded, so that the loss can be
+        differentiated with respect to ``weights`` (the attacks of
+        :mod:`accelsim.attack` rank stored bits by that gradient).
+
+        Parameters
+        ----------
+        x : Tensor
+        weights : mapping of str to Tensor
+            Every parameter the executed steps read.
+        start : int, default 0
+        env : mapping of str to Tensor, optional
+            Values live before ``start``.
+        keep : collection of str
+        grad : bool, default False
+            Record autograd (under :func:`torch.enable_grad`); otherwise run in
+            inference mode.
+
+        Returns
+        -------
+        logits : Tensor
+        kept : dict of str to Tensor
+        """
+        if grad:
+            with torch.enable_grad():
+                return self._program.run_differentiable(x, weights, start=start, env=env, keep=keep,
+                                                        transform=self._clean_transform)
+        return self._program.run(x, weights, start=start, env=env, keep=keep, transform=self._clean_transform)
+
     def activation_transform(self, act_faults=None):
         """Layer-input transform quantizing activations, with ``act_faults`` applied."""
         if self._act_path is None:
