@@ -93,6 +93,13 @@ def section(rows, args, started, seconds):
              "position, which the decoder flips silently (a mis-correction); under parity 1 flip is "
              "detected and 2 pass unseen. Flips are counted in stored bits (a 3-flip move costs 3). Each "
              "move is chosen by the loss it causes per flip, measured through the engine's own decoder.", "",
+             "Two mechanisms to read the table with. Under `on_detect=zero` a detection is a primitive for "
+             "the attacker: the engine reads a detected word as the *value* zero, and for a tensor whose "
+             "quantized range excludes zero (the group-norm scales near 1 under the asymmetric per-tensor "
+             "`rquant`) no bit flip can make that change. Under `keep` a detected double error delivers both "
+             "flipped bits, so when two useful data bits share a codeword (eight 8-bit weights share a "
+             "(72,64) codeword, one weight fills a (13,8) one) a 2-flip move is worth two unprotected flips.",
+             "",
              f"- Data: the first {args.limit} MNIST test images; attacker's batch 128 images drawn by the seed; "
              f"seeds 0..{args.seeds - 1}; budget {args.max_flips} flips, stopping at chance "
              f"({CHANCE * 100:g}%). Fault-free memory (the attack alone).",

@@ -98,7 +98,7 @@ def test_protected_flips_decode_like_the_memory(qm):
         if on_detect == "zero":
             flat[torch.from_numpy(read.detected_index)] = 0.0
         sizes = [weights[name].numel() for name in qm.tensor_names]
-        parts = dict(zip(qm.tensor_names, torch.split(flat, sizes)))
+        parts = dict(zip(qm.tensor_names, torch.split(flat, sizes), strict=True))
         weights = {name: parts[name].reshape(weights[name].shape) for name in qm.tensor_names}
         torch.testing.assert_close(result.logits, qm.forward(x, weights), rtol=0, atol=0)
         assert (result.corrected_words, result.detected_words, result.miscorrected_words) == (1, 1, 1)

@@ -77,9 +77,9 @@ def test_one_adv_step_is_the_single_step_bit_for_bit():
     np.bitwise_xor.at(attacked, chosen // 4, np.left_shift(1, chosen % 4).astype(words.dtype))
     adv_loss, adversarial = objective.gradient(model, model.faulty_weights(quantized, attacked), x, y,
                                                update_statistics=False)
-    expected = [(c + a.clamp(-0.05, 0.05)) / 2 for c, a in zip(clean, adversarial)]
+    expected = [(c + a.clamp(-0.05, 0.05)) / 2 for c, a in zip(clean, adversarial, strict=True)]
     assert result.loss == loss and result.second_loss == adv_loss
-    for got, want in zip(result.grads, expected):
+    for got, want in zip(result.grads, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
@@ -100,7 +100,7 @@ def test_later_rounds_rank_at_the_flipped_words_and_skip_flipped_bits():
         flipped[bit // 4] ^= 1 << (bit % 4)
         values = model.faulty_weights(quantized, flipped)
         gains.append(sum(float((g * (v - w).detach()).sum()) for g, v, w in
-                         zip(grads, values.values(), base.values())))
+                         zip(grads, values.values(), base.values(), strict=True)))
     gains = np.array(gains)
     gains[first] = -np.inf
     np.testing.assert_array_equal(second, np.lexsort((np.arange(len(gains)), -gains))[:3])
@@ -114,4 +114,4 @@ def test_more_adv_steps_change_the_training_step():
     three = advbet_step(model, Objective(), x, y, 6, 0.05, adv_steps=3)
     assert one.loss == three.loss
     assert three.second_loss >= one.second_loss - 1e-6  # a multi-step attacker is at least as strong here
-    assert any(not torch.equal(a, b) for a, b in zip(one.grads, three.grads))
+    assert any(not torch.equal(a, b) for a, b in zip(one.grads, three.grads, strict=True))

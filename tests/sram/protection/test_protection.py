@@ -280,7 +280,7 @@ def test_msb_nominal_bits_are_attackable_and_tmr_outvotes_one_copy():
     plain = mem.read(vdd, 0)
     assert np.array_equal(base.word_index, plain.word_index) and np.array_equal(base.words, plain.words)
     flipped = mem.read_with_flips(vdd, 0, np.array([3 * 8 + 7]))  # bit 7 of word 3: nominal array
-    value = dict(zip(flipped.word_index.tolist(), flipped.words.tolist()))
+    value = dict(zip(flipped.word_index.tolist(), flipped.words.tolist(), strict=True))
     assert value[3] >> 7 == ((words[3] >> 7) ^ 1)
     width = 8 + 4
     one = decode_flipped(words, 8, "msb:2:tmr", np.array([5 * width + 8]))  # one copy of bit 6 of word 5
