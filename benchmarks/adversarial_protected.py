@@ -133,18 +133,26 @@ def section(rows, args, started, seconds):
 
 
 def _findings(rows, args):
+    """Per protected setting against the unprotected memory; a difference counts only if the seeds do not overlap."""
     out = []
     by = {(r["model"], r["protection"], r["on_detect"]): r for r in rows}
+    inf = float("inf")
 
-    def needed(r, level):
-        values = [flips_to(x["curve"], level) for x in r["runs"]]
-        return statistics.median([v if v is not None else args.max_flips + 1 for v in values])
+    def per_seed(r, level):
+        return [v if v is not None else inf for v in (flips_to(x["curve"], level) for x in r["runs"])]
 
     def left(r):
-        return statistics.mean(accuracy_at(x["curve"], args.max_flips) for x in r["runs"]) * 100
+        return [accuracy_at(x["curve"], args.max_flips) * 100 for x in r["runs"]]
 
-    def show(v):
-        return f"> {args.max_flips}" if v > args.max_flips else f"{v:g}"
+    def show(values):
+        return "/".join(f">{args.max_flips}" if v == inf else f"{v:g}" for v in values)
+
+    def verdict(a, b, more_is_harder=True):
+        if min(a) > max(b):
+            return "harder" if more_is_harder else "easier"
+        if max(a) < min(b):
+            return "easier" if more_is_harder else "harder"
+        return "no clear difference: the seeds overlap"
 
     for model in dict.fromkeys(r["model"] for r in rows):
         none = by.get((model, "none", "zero"))
@@ -154,17 +162,18 @@ def _findings(rows, args):
         for (m, protection, on_detect), r in by.items():
             if m != model or protection == "none":
                 continue
-            a, b = needed(r, 0.5), needed(none, 0.5)
-            if a > args.max_flips and b > args.max_flips:
-                la, lb = left(r), left(none)
-                verdict = "harder" if la > lb else "easier" if la < lb else "the same"
-                parts.append(f"{protection} with `{on_detect}`: neither reaches 50% within {args.max_flips} flips; "
-                             f"accuracy left {la:.1f}% vs {lb:.1f}% unprotected (**{verdict}** to attack)")
-                continue
-            verdict = "harder" if a > b else "easier" if a < b else "as hard"
-            parts.append(f"{protection} with `{on_detect}`: {show(a)} flips to <= 50% vs {show(b)} unprotected "
-                         f"(**{verdict}** to attack)")
-        out.append(f"- `{model}`: " + "; ".join(parts) + ".")
+            text = []
+            for level, name in ((0.5, "<= 50%"), (CHANCE, "chance")):
+                a, b = per_seed(r, level), per_seed(none, level)
+                if all(v == inf for v in a + b):
+                    la, lb = left(r), left(none)
+                    text.append(f"to {name}: neither within {args.max_flips} flips, accuracy left "
+                                f"{show([round(v, 1) for v in la])}% vs {show([round(v, 1) for v in lb])}% "
+                                f"(**{verdict(la, lb)}**)")
+                else:
+                    text.append(f"to {name}: {show(a)} flips vs {show(b)} (**{verdict(a, b)}**)")
+            parts.append(f"{protection} `{on_detect}`: " + "; ".join(text))
+        out.append(f"- `{model}`, per seed, protected vs unprotected: " + ". ".join(parts) + ".")
     return out
 
 
