@@ -39,11 +39,12 @@ import itertools
 import math
 
 import numpy as np
+import torch
 
 from accelsim.engine.protected import protected_weights
 from accelsim.sram.protection import decode_flipped, encode_codewords, hamming_layout
 
-__all__ = ["CodeState", "protected_bit_search"]
+__all__ = ["CodeState", "adversarial_moves", "protected_bit_search"]
 
 _TOP_DATA = 3  # data positions per codeword considered as slots of a 3-flip move
 _TOP_ROWS = 512  # codewords per tensor whose 3-flip moves are enumerated (by their best data bit)
@@ -130,12 +131,18 @@ class CodeState:
         """``{cost: (estimated gain, stored bits)}``: the best move of each cost among ``names``' codewords."""
         best = {}
         for name in names:
-            for cost, (gain, bits) in self._tensor_moves(name, grads[name], remaining).items():
+            for cost, moves in self.tensor_moves(name, grads[name], remaining).items():
+                gain, bits = moves[0]
                 if cost not in best or gain > best[cost][0]:
                     best[cost] = (gain, bits)
         return best
 
-    def _tensor_moves(self, name, grad, remaining):
+    def tensor_moves(self, name, grad, remaining, count=1):
+        """``{cost: [(estimated gain, stored bits), ...]}``: the ``count`` best moves of each cost in ``name``.
+
+        At most one move per codeword, in decreasing estimated gain (ties by
+        codeword); only costs up to ``remaining`` and moves with a finite gain.
+        """
         qm, target, n, N = self.qm, self.target, self.n, self.N
         b = qm.bits
         lo, hi = target.ranges[name]
@@ -180,11 +187,11 @@ class CodeState:
             gain = np.where(np.isnan(gain), -np.inf, gain)
             if cost > remaining or gain.size == 0:
                 return
-            row = int(np.argmax(gain))
-            if gain[row] == -np.inf:
-                return
-            positions = bits_of_row(row)
-            moves[cost] = (float(gain[row]), tuple(int((c0 + row) * n + p) for p in sorted(positions)))
+            rows_ = np.argsort(-gain, kind="stable")[:count]
+            rows_ = rows_[gain[rows_] > -np.inf]
+            if rows_.size:
+                moves[cost] = [(float(gain[row]), tuple(int((c0 + row) * n + p) for p in sorted(bits_of_row(row))))
+                               for row in rows_.tolist()]
 
         n_attackable = attackable.sum(axis=1)
         if self.on_detect == "zero":  # detection zeroes the codeword's words: any 1 (parity) or 2 (SECDED) flips
@@ -230,13 +237,19 @@ class CodeState:
         gain = sum(np.take_along_axis(row_g, p, axis=1) for p in (a, b, c, fourth))
         gain = np.where(ok, gain, -np.inf)
         gain = np.where(np.isnan(gain), -np.inf, gain)
-        flat = int(np.argmax(gain)) if gain.size else 0
-        if not gain.size or gain.flat[flat] == -np.inf:
+        if not gain.size:
             return
-        i, j = divmod(flat, gain.shape[1])
+        best = np.argmax(gain, axis=1)  # each codeword's best triple (first on ties)
         full = np.full(rows, -np.inf)
-        full[chosen[i]] = gain[i, j]
-        keep_best(3, full, lambda r: (a[i, j], b[i, j], c[i, j]))
+        full[chosen] = gain[np.arange(len(chosen)), best]
+        where = np.full(rows, -1)
+        where[chosen] = np.arange(len(chosen))
+
+        def positions(row):
+            i = where[row]
+            return a[i, best[i]], b[i, best[i]], c[i, best[i]]
+
+        keep_best(3, full, positions)
 
     def _restrict(self, attackable, c0, c1):
         """Clear the positions the attacker may not flip in codewords ``c0 .. c1 - 1``."""
@@ -309,3 +322,134 @@ def protected_bit_search(state, flips, on_flip, no_gradient):
         spent += len(best[1])
         if on_flip(spent, best[1]):
             return
+
+
+def adversarial_moves(state, flips, steps, step_size, restarts, rng, no_gradient):
+    """Stutz et al.'s adversarial bit errors over codeword moves; the moves to make, in decreasing amount.
+
+    The relaxation of :mod:`accelsim.attack.advbit`, with codeword moves in
+    place of single bits: an amount ``delta_m`` in ``[0, 1]`` per move moves
+    the weights by ``delta_m`` times the move's decoded change (exact,
+    through the decoder, for the moves held), so ``dL/d delta_m`` is the
+    move's first-order gain. Each step adds ``step_size`` times the gain per
+    flipped bit (normalised by its largest magnitude), clips to ``[0, 1]``
+    and projects: moves in decreasing amount while their flips fit the budget,
+    one move per codeword. Candidates outside the held moves are each
+    tensor's best moves by their template gain. Restarts start from random
+    moves of the cheapest cost at random amounts; the restart whose moves
+    give the largest exact loss is kept.
+    """
+    target = state.target
+    best = None  # (loss, moves)
+    for restart in range(restarts):
+        held = _random_moves(state, flips, rng) if restart else []
+        amounts = rng.uniform(0.0, 1.0, size=len(held)) if restart else np.zeros(0)
+        effects = {move: _effect(state, move) for move in held}
+        for step in range(steps):
+            _, grads, _ = target.loss_and_gradients(_relaxed(state, held, amounts, effects))
+            if restart == 0 and step == 0 and not any(bool(g.abs().max() > 0) for g in grads.values()):
+                no_gradient()
+            held, amounts, _ = _move_ascent(state, grads, held, amounts, effects, flips, step_size)
+            for move in held:
+                if move not in effects:
+                    effects[move] = _effect(state, move)
+        chosen = [move for move, amount in zip(held, amounts, strict=True) if amount > 0]
+        bits = np.asarray([b for move in chosen for b in move], np.int64)
+        read = state.read(np.concatenate([np.asarray(state.flipped, np.int64), bits]))
+        loss = target.loss_from(0, protected_weights(state.qm, read, state.on_detect)[0], None)
+        loss = math.inf if math.isnan(loss) else loss
+        if best is None or loss > best[0]:
+            best = (loss, chosen)
+    return best[1]
+
+
+def _effect(state, move):
+    """``{name: (flat index, change)}``: the exact change of the network's weights when ``move`` is made."""
+    weights, changed = state.trial_weights(move)
+    out = {}
+    for name in changed:
+        diff = (weights[name] - state.target.weights[name]).reshape(-1)
+        index = torch.nonzero(diff != 0).reshape(-1)
+        out[name] = (index, diff[index])
+    return out
+
+
+def _relaxed(state, moves, amounts, effects):
+    weights = dict(state.target.weights)
+    for move, amount in zip(moves, amounts, strict=True):
+        for name, (index, change) in effects[move].items():
+            flat = weights[name].reshape(-1).clone() if weights[name] is state.target.weights[name] \
+                else weights[name].reshape(-1)
+            flat.index_add_(0, index, (float(amount) * change.double()).to(change.dtype))
+            weights[name] = flat.reshape(state.target.weights[name].shape)
+    return weights
+
+
+def _move_ascent(state, grads, held, amounts, effects, flips, step_size):
+    """One projected step over moves; ``(moves, amounts, scale)`` in decreasing amount."""
+    target = state.target
+    held_gain = []
+    for move in held:
+        gain = 0.0
+        for name, (index, change) in effects[move].items():
+            if name in grads:
+                gain += float((grads[name].reshape(-1)[index].double() * change.double()).sum())
+        held_gain.append(gain)
+    used = {move[0] // state.n for move in held}
+    pool, pool_gain = [], []
+    for _, names in target.groups:
+        for name in names:
+            for moves in state.tensor_moves(name, grads[name], flips, count=flips).values():
+                for gain, move in moves:
+                    if move[0] // state.n not in used and gain > 0:
+                        pool.append(move)
+                        pool_gain.append(gain)
+    moves = list(held) + pool
+    if not moves:
+        return [], np.zeros(0), 0.0
+    gains = np.array(held_gain + pool_gain)
+    gains = np.where(np.isnan(gains), 0.0, gains)
+    per_flip = gains / np.array([len(m) for m in moves])
+    finite = np.abs(per_flip[np.isfinite(per_flip)])
+    scale = float(finite.max(initial=0.0))
+    if np.isinf(per_flip).any():
+        step = np.sign(per_flip) * np.isinf(per_flip)
+    else:
+        step = per_flip / (scale if scale > 0 else 1.0)
+    values = np.clip(np.concatenate([amounts, np.zeros(len(pool))]) + step_size * step, 0.0, 1.0)
+    order = np.lexsort(([m[0] for m in moves], -values))
+    kept, kept_values, spent, codewords = [], [], 0, set()
+    for i in order.tolist():
+        move = moves[i]
+        if values[i] <= 0 or spent + len(move) > flips or move[0] // state.n in codewords:
+            continue
+        kept.append(move)
+        kept_values.append(values[i])
+        spent += len(move)
+        codewords.add(move[0] // state.n)
+    return kept, np.array(kept_values), (math.inf if np.isinf(per_flip).any() else scale)
+
+
+def _random_moves(state, flips, rng):
+    """Random moves of the cheapest cost (1 parity flip, 2 SECDED flips) in attackable codewords."""
+    cost = state.min_cost
+    target = state.target
+    names = [n for _, group in target.groups for n in group]
+    pools = []
+    for name in names:
+        lo, hi = target.ranges[name]
+        c0, c1 = lo * state.qm.bits // state.N, (hi * state.qm.bits - 1) // state.N + 1
+        attackable = np.ones((c1 - c0, state.n), bool)
+        state._restrict(attackable, c0, c1)
+        rows = np.flatnonzero(attackable.sum(axis=1) >= cost)
+        pools.append((c0, rows, attackable))
+    total = sum(len(rows) for _, rows, _ in pools)
+    picks = np.sort(rng.choice(total, size=min(flips // cost, total), replace=False)) if total else []
+    moves, start = [], 0
+    for c0, rows, attackable in pools:
+        for k in [p - start for p in picks if start <= p < start + len(rows)]:
+            row = int(rows[k])
+            positions = np.sort(rng.choice(np.flatnonzero(attackable[row]), size=cost, replace=False))
+            moves.append(tuple(int((c0 + row) * state.n + p) for p in positions))
+        start += len(rows)
+    return list(dict.fromkeys(moves))

@@ -135,7 +135,8 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
         costs 2 flips, detected, or 3, mis-corrected; parity detects one, and
         two pass); under ``msb:K`` the top bits sit in a nominal-voltage array
         that no fault reaches but the attacker still flips (rowhammer needs no
-        low voltage). ``msb:K:tmr`` and advbit under a code are refused.
+        low voltage); advbit's relaxation then runs over those moves.
+        ``msb:K:tmr`` is refused.
     on_detect : {"zero", "keep"}
         What a detected-uncorrectable word reads as (as in :meth:`QuantizedModel.run`).
 
@@ -167,9 +168,6 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
     if scheme.kind == "msb" and scheme.tmr:
         raise AttackError(f"protection = {scheme.name!r}: the attack's search does not model the majority vote "
                           "(qm.run replays flips into it); attack none, parity:N, secded:N or msb:K")
-    if coded and method == "advbit":
-        raise AttackError(f"advbit under {scheme.name}: its relaxation flips single bits, which a code corrects "
-                          "or flags; use bfa, whose search makes multi-flip codeword moves")
     total = stored_stream_bits(len(qm.words), qm.bits, scheme)
     flips = check("flips", flips, Interval(int, 1, total),
                   meaning=("the attacker's budget of flipped stored bits" if scheme.kind == "none" else
@@ -262,17 +260,29 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
             progressive_bit_search(target, flips, on_flip, no_gradient)
             bits = np.asarray(target.flipped, dtype=np.int64)
     else:
-        from accelsim.attack.advbit import adversarial_bit_errors
+        if coded:  # moves of 1 to 3 flips in one codeword; the curve is measured between moves
+            from accelsim.attack._codes import adversarial_moves
 
-        bits = adversarial_bit_errors(target, flips, steps, step_size, restarts, rng, no_gradient)
-        bits = np.asarray(bits, dtype=np.int64)
+            moves = adversarial_moves(state, flips, steps, step_size, restarts, rng, no_gradient)
+            bits = np.asarray([b for move in moves for b in move], dtype=np.int64)
+            ends = np.cumsum([len(move) for move in moves], dtype=np.int64)
+        else:
+            from accelsim.attack.advbit import adversarial_bit_errors
+
+            bits = np.asarray(adversarial_bit_errors(target, flips, steps, step_size, restarts, rng, no_gradient),
+                              dtype=np.int64)
+            ends = np.arange(1, len(bits) + 1)
         if progress is not None:
             progress(len(bits), flips)
         if eval_every:
-            for count in range(eval_every, len(bits), eval_every):
-                curve.append((count, accuracy_after(bits[:count])[1]))
+            last = 0
+            for end in ends[:-1].tolist():
+                if end // eval_every <= last // eval_every:
+                    continue
+                last = end
+                curve.append((end, accuracy_after(bits[:end])[1]))
                 if stop_accuracy is not None and curve[-1][1] <= stop_accuracy:
-                    bits = bits[:count]
+                    bits = bits[:end]
                     break
     logits, accuracy = accuracy_after(bits)
     if curve[-1][0] != len(bits):

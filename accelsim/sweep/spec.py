@@ -171,7 +171,7 @@ class SweepSpec:
         attacker adds K chosen flips on top of the chip's faults (columns
         ``attack, attack_flips, attack_accuracy, attack_robust_error``).
         Under a protection scheme the flips land in the stored stream,
-        check bits included, and the decoder sees them (bfa only for codes).
+        check bits included, and the decoder sees them.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -247,7 +247,7 @@ class SweepSpec:
         if self.attack is not None:
             from accelsim.attack import parse_attack
 
-            method, budget = parse_attack(self.attack)
+            _, budget = parse_attack(self.attack)
             if self.bank_voltages or self.adaptive:
                 raise SweepError("--attack adds chosen flips to one memory read at one voltage: a banked read "
                                  "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
@@ -260,10 +260,7 @@ class SweepSpec:
                 if scheme.kind == "secded" and budget < 2:
                     raise SweepError(f"--attack {self.attack} with --protection {protection}: SECDED corrects any "
                                      "single flip in a codeword; the attacker needs K >= 2")
-                if scheme.kind in ("parity", "secded") and method == "advbit":
-                    raise SweepError(f"--attack {self.attack} with --protection {protection}: advbit flips "
-                                     "single bits, which a code corrects or flags; use bfa:K, whose search makes "
-                                     "multi-flip codeword moves")
+
 
     @property
     def labels(self):

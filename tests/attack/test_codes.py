@@ -58,10 +58,11 @@ def test_replay_through_the_decoder_gives_the_reported_accuracy(qm, digits, prot
 
 @pytest.mark.parametrize("protection", ["secded:64", "secded:8", "parity:16"])
 @pytest.mark.parametrize("budget", [2, 3, 4, 5])
-def test_a_k_flip_attack_never_flips_more_than_k_stored_bits(qm, digits, protection, budget):
+@pytest.mark.parametrize("method", ["bfa", "advbit"])
+def test_a_k_flip_attack_never_flips_more_than_k_stored_bits(qm, digits, protection, budget, method):
     x, y = digits
-    result = run(qm, x, y, flips=budget, attack_examples=16, eval_every=0, protection=protection,
-                 on_detect="keep")
+    result = run(qm, x, y, method=method, flips=budget, attack_examples=16, eval_every=0, protection=protection,
+                 on_detect="keep", steps=3, restarts=2)
     assert len(result.bits) <= budget and len(np.unique(result.bits)) == len(result.bits)
     assert result.bits.min() >= 0 and result.bits.max() < stored_stream_bits(len(qm.words), qm.bits, protection)
     assert result.curve[-1][0] == len(result.bits)
@@ -134,7 +135,6 @@ def test_msb_nominal_bits_are_still_attacked(qm, digits):
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"protection": "secded:64", "flips": 1}, AttackError, "SECDED corrects any single flip"),
     ({"protection": "secded:64", "flips": 10**9}, AttackError, r"check bits included"),
-    ({"protection": "secded:8", "method": "advbit"}, AttackError, "advbit under secded:8"),
     ({"protection": "msb:2:tmr"}, AttackError, "majority vote"),
     ({"protection": "hamming"}, ProtectionError, "protection = 'hamming'"),
     ({"protection": "parity:8", "on_detect": "drop"}, ProtectionError, "on_detect = 'drop'"),
@@ -152,3 +152,24 @@ def test_the_budget_counts_check_bits(qm, digits):
     x, y = digits
     with pytest.raises(AttackError, match=rf"\[1, {total}\]"):
         run(qm, x, y, flips=total + 1, protection="secded:8")
+
+
+@pytest.mark.parametrize("protection, on_detect", [("secded:64", "zero"), ("secded:8", "keep"), ("parity:8", "keep")])
+def test_advbit_over_codeword_moves_replays_and_is_deterministic(qm, digits, protection, on_detect):
+    x, y = digits
+    profile = uniform_profile(1e-3, seed=1)
+    chip = {"profile": profile, "vdd_v": profile.voltage_for_ber(1e-3), "chip": 1, "memory_seed": 2}
+    kwargs = {"method": "advbit", "flips": 8, "attack_examples": 32, "steps": 4, "restarts": 2, "seed": 3,
+              "protection": protection, "on_detect": on_detect, "eval_every": 2, **chip}
+    result = run(qm, x, y, **kwargs)
+    assert 0 < len(result.bits) <= 8
+    np.testing.assert_array_equal(result.bits, run(qm, x, y, **kwargs).bits)
+    for flips, accuracy in result.curve[1:]:  # every point of the curve replays: prefixes end between moves
+        replay = qm.run(x, profile, chip["vdd_v"], 1, 2, protection=protection, on_detect=on_detect,
+                        extra_flips=result.bits[:flips])
+        assert _accuracy(replay, y) == accuracy
+    assert result.accuracy < result.start_accuracy
+    if protection.startswith("secded"):
+        n, _ = hamming_layout(parse_protection(protection))
+        _, per_codeword = np.unique(result.bits // n, return_counts=True)
+        assert set(per_codeword.tolist()) <= {2, 3}

@@ -70,7 +70,6 @@ def test_attack_on_protected_memory_writes_replayable_bits(tmp_path, capsys):
     (["--flips", "99999999", "--protection", "secded:64"], "check bits included"),
     (["--flips", "2", "--protection", "secded:7"], "protection = 'secded:7'"),
     (["--flips", "2", "--protection", "parity:8", "--on-detect", "drop"], "on_detect = 'drop'"),
-    (["--flips", "2", "--protection", "parity:8", "--method", "advbit"], "advbit under parity:8"),
 ])
 def test_protected_attack_user_errors_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert main(["attack", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
