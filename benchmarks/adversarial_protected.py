@@ -15,6 +15,8 @@ The section between the markers ``<!-- protected:begin -->`` and
 first time); ``benchmarks/adversarial_report.py`` keeps it when it rewrites
 the page. Results are cached per run (``--cache``).
 
+Also Stutz et al.'s adversarial bit errors (advbit) at a few budgets, seed 0.
+
 Run: python benchmarks/adversarial_protected.py [--limit 500] [--seeds 2] [--max-flips 100]
 """
 
@@ -40,6 +42,7 @@ MODELS = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-clipping-8b")
 SETTINGS = (("none", "zero"), ("parity:8", "zero"), ("parity:8", "keep"), ("secded:64", "zero"),
             ("secded:64", "keep"), ("secded:8", "zero"), ("secded:8", "keep"))
 POINTS = (5, 10, 20, 50, 100)
+ADVBIT_BUDGETS = (10, 20)
 CHANCE = 0.1 + 0.01
 BEGIN, END = "<!-- protected:begin -->", "<!-- protected:end -->"
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +62,24 @@ def measure(qm, name, protection, on_detect, seed, x, y, args, cache):
               "replayed_accuracy": replayed, "detected_words": replay.detected_words,
               "miscorrected_words": replay.miscorrected_words, "corrected_words": replay.corrected_words,
               "seconds": seconds}
+    path.write_text(json.dumps(record))
+    return record
+
+
+def measure_advbit(qm, name, protection, on_detect, x, y, cache):
+    """advbit (10 steps, 1 restart, seed 0) at each of ``ADVBIT_BUDGETS``: accuracy and flips used, replayed."""
+    path = cache / f"{name}-{protection.replace(':', '')}-{on_detect}-advbit.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    record = {}
+    start = time.perf_counter()
+    for k in ADVBIT_BUDGETS:
+        result = run(qm, x, y, method="advbit", flips=k, seed=0, eval_every=0, steps=10,
+                     protection=protection, on_detect=on_detect)
+        replay = qm.run(x, None, None, protection=protection, on_detect=on_detect, extra_flips=result.bits)
+        record[str(k)] = {"accuracy": result.accuracy, "flips": result.flips,
+                          "replayed_accuracy": float((replay.logits.argmax(1) == y).double().mean())}
+    record["seconds"] = time.perf_counter() - start
     path.write_text(json.dumps(record))
     return record
 
@@ -105,15 +126,18 @@ def section(rows, args, started, seconds):
              f"({CHANCE * 100:g}%). Fault-free memory (the attack alone).",
              "- Replay: every run's flipped bits were replayed through `qm.run(x, None, None, protection=P, "
              "on_detect=D, extra_flips=bits)`; replayed accuracy equal to the reported one in "
-             f"{sum(r['replay_ok'] for r in rows)} of {len(rows)} settings (all seeds).",
+             f"{sum(r['replay_ok'] for r in rows)} of {len(rows)} settings (all seeds and advbit budgets).",
              f"- Run: {started}, accelsim {__version__}, torch {torch.__version__}, Python "
              f"{platform.python_version()}, 1 torch thread, {seconds / 60:.1f} minutes of measurement.", "",
              "Flips to <= 50% and to chance: median over seeds [each seed]; accuracy (%) after n flipped stored "
              "bits: mean over seeds (a run that reached chance keeps its last value). Decoder at the end: "
-             "words detected / mis-corrected in the replay of seed 0.", "",
+             "words detected / mis-corrected in the replay of seed 0. advbit: Stutz et al.'s adversarial "
+             "bit errors (under a code, its relaxation runs over the same codeword moves), 10 steps, 1 "
+             "restart, seed 0: accuracy (%) with a budget of k stored flips (flips used in brackets).", "",
              "| model | protection | on_detect | attackable bits | flips to <= 50% | flips to chance | "
-             + " | ".join(f"n = {n}" for n in POINTS) + " | decoder at the end (seed 0) |",
-             "|---|---|---|---|---|---|" + "---|" * len(POINTS) + "---|"]
+             + " | ".join(f"n = {n}" for n in POINTS) + " | decoder at the end (seed 0) | "
+             + " | ".join(f"advbit k = {k}" for k in ADVBIT_BUDGETS) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(POINTS) + "---|" + "---|" * len(ADVBIT_BUDGETS)]
     for r in rows:
         runs = r["runs"]
         cells = [f"{statistics.mean(accuracy_at(x['curve'], n) for x in runs) * 100:.1f}" if n <= args.max_flips
@@ -122,10 +146,12 @@ def section(rows, args, started, seconds):
         decoder = ("-" if r["protection"] == "none" else
                    f"{runs[0]['detected_words']} detected, {runs[0]['miscorrected_words']} mis-corrected "
                    f"({runs[0]['flips']} flips)")
+        advbit = [f"{r['advbit'][str(k)]['accuracy'] * 100:.1f} ({r['advbit'][str(k)]['flips']})"
+                  for k in ADVBIT_BUDGETS]
         lines.append(f"| {r['model']} | {r['protection']} | {policy} | {r['stored']} | "
                      f"{_median([flips_to(x['curve'], 0.5) for x in runs], args.max_flips)} | "
                      f"{_median([flips_to(x['curve'], CHANCE) for x in runs], args.max_flips)} | "
-                     + " | ".join(cells) + f" | {decoder} |")
+                     + " | ".join(cells) + f" | {decoder} | " + " | ".join(advbit) + " |")
     lines += ["", "What the table says (stated from the numbers above):", ""]
     lines += _findings(rows, args)
     lines.append(END)
@@ -207,10 +233,13 @@ def main(argv=None):
             print(f"measuring {name} {protection} {on_detect} ...", file=sys.stderr, flush=True)
             runs = [measure(qm, name, protection, on_detect, seed, x, y, args, args.cache)
                     for seed in range(args.seeds)]
+            advbit = measure_advbit(qm, name, protection, on_detect, x, y, args.cache)
+            replays = [(r["replayed_accuracy"], r["accuracy"]) for r in runs]
+            replays += [(advbit[str(k)]["replayed_accuracy"], advbit[str(k)]["accuracy"]) for k in ADVBIT_BUDGETS]
             rows.append({"model": name, "protection": protection, "on_detect": on_detect, "runs": runs,
-                         "stored": stored_stream_bits(len(qm.words), qm.bits, protection),
-                         "replay_ok": all(r["replayed_accuracy"] == r["accuracy"] for r in runs)})
-    seconds = sum(r["seconds"] for row in rows for r in row["runs"])
+                         "advbit": advbit, "stored": stored_stream_bits(len(qm.words), qm.bits, protection),
+                         "replay_ok": all(a == b for a, b in replays)})
+    seconds = sum(r["seconds"] for row in rows for r in row["runs"]) + sum(row["advbit"]["seconds"] for row in rows)
     write(args.out, section(rows, args, started, seconds))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
