@@ -26,10 +26,13 @@ holding no other error. The best move of each cost and layer is then
 evaluated exactly: all flips so far plus the move go through the same read
 and decoder as :meth:`QuantizedModel.run`, and the loss is measured on the
 attacker's batch. The move with the largest loss increase per flipped bit
-that fits the remaining budget is kept. Moves are made only in codewords
-that hold no error yet (neither a chip's fault nor an earlier move), so
-every move's template outcome is the decoder's; flips are counted in stored
-bits (a 3-flip miscorrection costs 3), and the budget is never exceeded.
+that fits the remaining budget is kept. The multi-flip templates are made
+in codewords that hold no error yet; a codeword that holds errors (a chip's
+fault, an earlier move) is offered 1-flip moves, ranked by the decoder's
+outcome on its whole error pattern (a corrected single fault plus one flip
+is a detected double, a detected double plus one a mis-corrected triple).
+Flips are counted in stored bits (a 3-flip miscorrection costs 3), and the
+budget is never exceeded.
 
 Nothing is kept per stored bit of the whole model: candidates are ranked one
 tensor at a time.
@@ -90,8 +93,12 @@ class CodeState:
 
     @property
     def min_cost(self):
-        """Fewest flips of a move that can change what the network reads."""
-        return 2 if self.secded else 1
+        """Fewest flips of a move that can change what the network reads.
+
+        SECDED corrects one flip in a clean codeword (2 needed), but one flip
+        more in a codeword holding an error changes the decoder's outcome.
+        """
+        return 2 if self.secded and self.errors.size == 0 else 1
 
     # -- reads ---------------------------------------------------------------------------------
     def read(self, flips):
@@ -109,6 +116,8 @@ class CodeState:
         self.target.weights = dict(protected_weights(self.qm, read, self.on_detect)[0])
         flips = np.asarray(self.flipped, np.int64)
         errors = flips if self.memory is None else self.memory.error_bits(self.vdd_v, self.chip, flips)[0]
+        self.errors = np.sort(errors)
+        self.flipped_sorted = np.sort(flips)
         self.dirty = np.union1d(errors // self.n, flips // self.n)
 
     def apply(self, move):
@@ -159,7 +168,9 @@ class CodeState:
         attackable = np.zeros((rows, n), bool)
         attackable[c_of, p_of] = True
         attackable[:, self.check_positions] = True
+        reachable = attackable.copy()  # also in codewords holding errors: for 1-flip moves there
         self._restrict(attackable, c0, c1)
+        self._restrict(reachable, c0, c1, clean_only=False)
         # A zeroed word changes by minus its value: the gain of a detected codeword under "zero".
         weights = target.weights[name].reshape(-1).double()
         z = (g * (0.0 - weights)).numpy()
@@ -194,18 +205,24 @@ class CodeState:
                                for row in rows_.tolist()]
 
         n_attackable = attackable.sum(axis=1)
+        one_gain, one_pos = np.full(rows, -np.inf), np.zeros(rows, np.int64)  # 1-flip moves
         if self.on_detect == "zero":  # detection zeroes the codeword's words: any 1 (parity) or 2 (SECDED) flips
             cost = 2 if self.secded else 1
             enough = n_attackable >= cost
             first_two = np.argsort(~attackable, axis=1, kind="stable")[:, :cost]
-            keep_best(cost, np.where(enough, Z, -np.inf), lambda r: first_two[r])
+            if self.secded:
+                keep_best(2, np.where(enough, Z, -np.inf), lambda r: first_two[r])
+            else:
+                one_gain, one_pos = np.where(enough, Z, -np.inf), first_two[:, 0]
         else:  # keep: the flipped data bits are delivered raw
             if self.secded:  # best data bit plus the better of: a check bit, the second data bit
                 pair = np.isfinite(g2) & ((g2 > 0) | ~any_check)
                 gain = np.where(np.isfinite(g1) & (pair | any_check), g1 + np.where(pair, g2, 0.0), -np.inf)
                 keep_best(2, gain, lambda r: (top1[r], top2[r] if pair[r] else first_check[r]))
             else:
-                keep_best(1, np.where(np.isfinite(g1), g1, -np.inf), lambda r: (top1[r],))
+                one_gain, one_pos = np.where(np.isfinite(g1), g1, -np.inf), top1
+        self._error_moves(c0, c1, G, Z, reachable, one_gain, one_pos)
+        keep_best(1, one_gain, lambda r: (one_pos[r],))
         if not self.secded:  # parity, 2 flips: undetected; data + data, or data + the parity bit
             parity_ok = attackable[:, 0]
             pair = np.isfinite(g2) & ((g2 > 0) | ~parity_ok)
@@ -251,12 +268,74 @@ class CodeState:
 
         keep_best(3, full, positions)
 
-    def _restrict(self, attackable, c0, c1):
-        """Clear the positions the attacker may not flip in codewords ``c0 .. c1 - 1``."""
+    def _error_moves(self, c0, c1, G, Z, reachable, one_gain, one_pos):
+        """1-flip moves in codewords that hold errors already (a chip's fault, earlier moves).
+
+        One more flip changes what the decoder does there (a corrected single
+        error becomes a detected double, a detected double a mis-corrected
+        triple). The outcome is the decoder's on the codeword's whole error
+        pattern: with syndrome ``s`` and parity ``p`` of the errors, a flip at
+        ``q`` gives ``s ^ q`` and ``1 - p``; the delivered data change is the
+        symmetric difference of the old fix, ``q`` and the new fix (or the
+        zeroed words when the new pattern is detected under ``zero``). Fills
+        ``one_gain`` / ``one_pos`` (in place) for those codewords.
+        """
+        n = self.n
+        rows = G.shape[0]
+        dirty = self.dirty[(self.dirty >= c0) & (self.dirty < c1)] - c0
+        if dirty.size == 0:
+            return
+        a, z = np.searchsorted(self.errors, [c0 * n, c1 * n])
+        err = self.errors[a:z]
+        syndrome, parity = np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+        np.bitwise_xor.at(syndrome, err // n - c0, err % n)
+        np.add.at(parity, err // n - c0, 1)
+        syndrome, parity = syndrome[dirty], parity[dirty] % 2
+        q = np.arange(n)[None, :]
+        fix_old, flag_old = self._decide(syndrome, parity)
+        fix_new, flag_new = self._decide(syndrome[:, None] ^ q, (1 - parity)[:, None])
+        g = G[dirty]
+        old_ok = (~flag_old & (fix_old >= 0))[:, None]
+        new_ok = ~flag_new & (fix_new >= 0)
+        fix_old = np.broadcast_to(fix_old[:, None], fix_new.shape)
+        g_old = np.where(old_ok, np.take_along_axis(g, np.maximum(fix_old, 0), axis=1), 0.0)
+        g_new = np.where(new_ok, np.take_along_axis(g, np.maximum(fix_new, 0), axis=1), 0.0)
+        same_oq = old_ok & (fix_old == q)
+        same_on = old_ok & new_ok & (fix_old == fix_new)
+        same_nq = new_ok & (fix_new == q)
+        with np.errstate(invalid="ignore"):  # -inf gains (non-finite changes) give NaN: not a move
+            gain = (g_old + g + g_new - 2 * g_old * same_oq - 2 * g_old * same_on - 2 * g * same_nq
+                    + 4 * g_old * (same_oq & same_nq))
+        if self.on_detect == "zero":
+            gain = np.where(flag_new, Z[dirty][:, None], gain)
+            gain = np.where(flag_old[:, None], -np.inf, gain)  # already read as zero
+        gain = np.where(reachable[dirty] & ~np.isnan(gain), gain, -np.inf)
+        best = np.argmax(gain, axis=1)
+        one_gain[dirty] = gain[np.arange(len(dirty)), best]
+        one_pos[dirty] = best
+
+    def _decide(self, syndrome, parity):
+        """The decoder's action on an error pattern: ``(position fixed or -1, flagged)``."""
+        n = self.n
+        if not self.secded:
+            return np.full(np.shape(syndrome), -1), parity == 1
+        fix = np.where((parity == 1) & (syndrome < n), syndrome, -1)
+        flag = ((parity == 1) & (syndrome >= n)) | ((parity == 0) & (syndrome != 0))
+        return fix, flag
+
+    def _restrict(self, attackable, c0, c1, clean_only=True):
+        """Clear the positions the attacker may not flip in codewords ``c0 .. c1 - 1``.
+
+        ``clean_only``: also every position of a codeword holding an error
+        (the multi-flip templates assume none).
+        """
         n = self.n
         lo_bit, hi_bit = c0 * n, c1 * n
-        dirty = self.dirty[(self.dirty >= c0) & (self.dirty < c1)] - c0
-        attackable[dirty] = False
+        if clean_only:
+            dirty = self.dirty[(self.dirty >= c0) & (self.dirty < c1)] - c0
+            attackable[dirty] = False
+        a, z = np.searchsorted(self.flipped_sorted, [lo_bit, hi_bit])
+        attackable.reshape(-1)[self.flipped_sorted[a:z] - lo_bit] = False
         a, z = np.searchsorted(self.masked, [lo_bit, hi_bit])
         masked = self.masked[a:z] - lo_bit
         attackable.reshape(-1)[masked] = False
@@ -287,7 +366,7 @@ class CodeState:
                 lo, hi = self.target.ranges[name]
                 c0, c1 = lo * self.qm.bits // self.N, ((hi * self.qm.bits) - 1) // self.N + 1
                 attackable = np.ones((c1 - c0, self.n), bool)
-                self._restrict(attackable, c0, c1)
+                self._restrict(attackable, c0, c1, clean_only=False)
                 if attackable.any():
                     return True
         return False

@@ -147,8 +147,8 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
     Raises
     ------
     AttackError
-        Budget <= 0 or above the stored bits (below 2 under SECDED, where
-        one flip is always corrected), an unknown method or direction, a
+        Budget <= 0 or above the stored bits (below 2 under SECDED on a
+        fault-free memory, where one flip is always corrected), an unknown method or direction, a
         protection the search does not model, a restriction that leaves no attackable bit, or a model
         whose loss has no gradient with respect to its weights (the attacks
         rank bits by that gradient; the decoding itself need not be
@@ -173,9 +173,10 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
                   meaning=("the attacker's budget of flipped stored bits" if scheme.kind == "none" else
                            f"the attacker's budget of flipped stored bits ({total} under {scheme.name}, "
                            "check bits included)"), error=AttackError)
-    if scheme.kind == "secded" and flips < 2:
-        raise AttackError(f"flips = {flips}: SECDED corrects any single flip in a codeword; the attacker "
-                          "needs at least 2 flips (detected) or 3 (mis-corrected)")
+    if scheme.kind == "secded" and flips < 2 and profile is None:
+        raise AttackError(f"flips = {flips}: SECDED corrects any single flip in a fault-free codeword; the "
+                          "attacker needs at least 2 flips (detected) or 3 (mis-corrected), or a chip's faults "
+                          "to add a flip to (profile, vdd_v)")
     seed = check("seed", seed, Interval(int, 0, None), error=AttackError)
     direction = check("direction", direction, StrOptions(DIRECTIONS), optional=True, error=AttackError)
     attack_examples = check("attack_examples", attack_examples, Interval(int, 1, None), error=AttackError)

@@ -247,7 +247,7 @@ class SweepSpec:
         if self.attack is not None:
             from accelsim.attack import parse_attack
 
-            _, budget = parse_attack(self.attack)
+            parse_attack(self.attack)
             if self.bank_voltages or self.adaptive:
                 raise SweepError("--attack adds chosen flips to one memory read at one voltage: a banked read "
                                  "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
@@ -257,9 +257,6 @@ class SweepSpec:
                 if scheme.kind == "msb" and scheme.tmr:
                     raise SweepError(f"--attack with --protection {protection}: the attack's search does not "
                                      "model the majority vote; attack none, parity:N, secded:N or msb:K")
-                if scheme.kind == "secded" and budget < 2:
-                    raise SweepError(f"--attack {self.attack} with --protection {protection}: SECDED corrects any "
-                                     "single flip in a codeword; the attacker needs K >= 2")
 
 
     @property
