@@ -148,11 +148,14 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
     ------
     AttackError
         Budget <= 0 or above the stored bits (below 2 under SECDED on a
-        fault-free memory, where one flip is always corrected), an unknown method or direction, a
-        protection the search does not model, a restriction that leaves no attackable bit, or a model
-        whose loss has no gradient with respect to its weights (the attacks
-        rank bits by that gradient; the decoding itself need not be
+        fault-free memory, where one flip is always corrected), an unknown
+        method or direction, a protection the search does not model
+        (``msb:K:tmr``), a restriction that leaves no attackable bit, or a
+        model whose loss has no gradient with respect to its weights (the
+        attacks rank bits by that gradient; the decoding itself need not be
         differentiable: the change of each flip is decoded exactly).
+    ProtectionError
+        An unknown protection or ``on_detect``.
     """
     from accelsim.attack._target import Target, stuck_erring_bits
     from accelsim.engine import QuantizedModel

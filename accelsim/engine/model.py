@@ -14,6 +14,7 @@ from accelsim.engine import sparse
 from accelsim.engine.activations import ActivationFaults, ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
+from accelsim.engine.program import Program
 from accelsim.engine.workload import measure_workloads
 from accelsim.quant.formats import FormatStore, NumberFormat, resolve_scheme
 from accelsim.sram import Profile, SimulatedMemory
@@ -228,7 +229,7 @@ class QuantizedModel:
         return logits
 
     @property
-    def program(self):
+    def program(self) -> Program:
         """The traced network (:class:`~accelsim.engine.program.Program`) every run executes.
 
         Its ``steps``, ``layer_steps``, :meth:`~Program.live_before` and
@@ -238,7 +239,7 @@ class QuantizedModel:
         return self._program
 
     def execute(self, x: torch.Tensor, weights: dict, *, start: int = 0, env: dict | None = None,
-                keep=(), grad: bool = False):
+                keep: tuple | set | frozenset = (), grad: bool = False) -> tuple[torch.Tensor, dict]:
         """Run the network on ``x`` with ``weights`` from step ``start``: ``(logits, kept)``.
 
         The engine's own execution (with the model's activation quantization,
