@@ -511,6 +511,8 @@ def _move_ascent(state, grads, held, amounts, effects, flips, step_size):
 
 def _random_moves(state, flips, rng):
     """Random moves of the cheapest cost (1 parity flip, 2 SECDED flips) in attackable codewords."""
+    if hasattr(state, "random_moves"):
+        return state.random_moves(flips, rng)
     cost = state.min_cost
     target = state.target
     names = [n for _, group in target.groups for n in group]

@@ -135,8 +135,10 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
         costs 2 flips, detected, or 3, mis-corrected; parity detects one, and
         two pass); under ``msb:K`` the top bits sit in a nominal-voltage array
         that no fault reaches but the attacker still flips (rowhammer needs no
-        low voltage); advbit's relaxation then runs over those moves.
-        ``msb:K:tmr`` is refused.
+        low voltage); under ``msb:K:tmr`` a flip of one copy of a top bit is
+        outvoted, so a move flips two copies (or one, where a chip's fault got
+        a copy wrong; :mod:`accelsim.attack._tmr`); advbit's relaxation then
+        runs over those moves.
     on_detect : {"zero", "keep"}
         What a detected-uncorrectable word reads as (as in :meth:`QuantizedModel.run`).
 
@@ -149,8 +151,7 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
     AttackError
         Budget <= 0 or above the stored bits (below 2 under SECDED on a
         fault-free memory, where one flip is always corrected), an unknown
-        method or direction, a protection the search does not model
-        (``msb:K:tmr``), a restriction that leaves no attackable bit, or a
+        method or direction, a restriction that leaves no attackable bit, or a
         model whose loss has no gradient with respect to its weights (the
         attacks rank bits by that gradient; the decoding itself need not be
         differentiable: the change of each flip is decoded exactly).
@@ -167,10 +168,8 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
     scheme = parse_protection(protection)
     scheme.check_word_bits(qm.bits)
     on_detect = check_on_detect(on_detect)
-    coded = scheme.kind in ("parity", "secded")
-    if scheme.kind == "msb" and scheme.tmr:
-        raise AttackError(f"protection = {scheme.name!r}: the attack's search does not model the majority vote "
-                          "(qm.run replays flips into it); attack none, parity:N, secded:N or msb:K")
+    # Codes and TMR: the search makes moves of 1 to 3 stored flips (accelsim.attack._codes, _tmr).
+    coded = scheme.kind in ("parity", "secded") or (scheme.kind == "msb" and scheme.tmr)
     total = stored_stream_bits(len(qm.words), qm.bits, scheme)
     flips = check("flips", flips, Interval(int, 1, total),
                   meaning=("the attacker's budget of flipped stored bits" if scheme.kind == "none" else
@@ -215,8 +214,10 @@ def run(qm, x, y, method="bfa", flips=10, seed=0, *, layers=None, attack_cells=N
     state = None
     if coded:
         from accelsim.attack._codes import CodeState
+        from accelsim.attack._tmr import TmrState
 
-        state = CodeState(target, scheme, on_detect, memory, vdd_v, chip, allowed, direction)
+        kind = TmrState if scheme.kind == "msb" else CodeState
+        state = kind(target, scheme, on_detect, memory, vdd_v, chip, allowed, direction)
         if not state.any_attackable():
             _no_attackable_bit(layers, attack_cells, direction)
     else:

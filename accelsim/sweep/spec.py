@@ -252,11 +252,6 @@ class SweepSpec:
                 raise SweepError("--attack adds chosen flips to one memory read at one voltage: a banked read "
                                  "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
                                  "the images while the attack is measured on all of them; drop those or --attack")
-            for protection in self.protections:
-                scheme = parse_protection(protection)
-                if scheme.kind == "msb" and scheme.tmr:
-                    raise SweepError(f"--attack with --protection {protection}: the attack's search does not "
-                                     "model the majority vote; attack none, parity:N, secded:N or msb:K")
 
 
     @property

@@ -135,7 +135,6 @@ def test_msb_nominal_bits_are_still_attacked(qm, digits):
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"protection": "secded:64", "flips": 1}, AttackError, "SECDED corrects any single flip"),
     ({"protection": "secded:64", "flips": 10**9}, AttackError, r"check bits included"),
-    ({"protection": "msb:2:tmr"}, AttackError, "majority vote"),
     ({"protection": "hamming"}, ProtectionError, "protection = 'hamming'"),
     ({"protection": "parity:8", "on_detect": "drop"}, ProtectionError, "on_detect = 'drop'"),
 ])
@@ -193,3 +192,25 @@ def test_one_flip_on_top_of_a_corrected_fault_is_a_detected_double(qm, digits):
     assert _accuracy(after, y) == result.accuracy <= result.start_accuracy
     with pytest.raises(AttackError, match="fault-free codeword"):
         run(qm, x, y, flips=1, protection="secded:64")
+
+
+@pytest.mark.parametrize("method", ["bfa", "advbit"])
+@pytest.mark.parametrize("faulty", [False, True])
+def test_tmr_moves_win_the_vote_and_replay(qm, digits, method, faulty):
+    """One flipped copy of a triplicated top bit is outvoted: a top-bit move flips two copies (one on a faulty copy)."""
+    x, y = digits
+    chip = {}
+    if faulty:
+        profile = uniform_profile(2e-2, seed=1)
+        chip = {"profile": profile, "vdd_v": profile.voltage_for_ber(1e-2), "chip": 0, "memory_seed": 0}
+    result = run(qm, x, y, method=method, flips=9, attack_examples=32, protection="msb:2:tmr", steps=3, **chip)
+    assert 0 < len(result.bits) <= 9 and len(np.unique(result.bits)) == len(result.bits)
+    replay = qm.run(x, chip.get("profile"), chip.get("vdd_v"), 0, 0, protection="msb:2:tmr", extra_flips=result.bits)
+    assert _accuracy(replay, y) == result.accuracy
+    width = qm.bits + 4
+    words, positions = np.divmod(result.bits, width)
+    copies = positions >= qm.bits - 2  # bits of a copy of the top two
+    if not faulty and copies.any():  # fault-free: every top-bit move spends two copies of one bit
+        top = (positions[copies] - (qm.bits - 2)) % 2
+        _, per_bit = np.unique(words[copies] * 2 + top, return_counts=True)
+        assert per_bit.min() == 2 and replay.miscorrected_words == np.unique(words[copies]).size

@@ -80,7 +80,6 @@ def test_attack_under_protection_replays_through_the_decoder(tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"bank_voltages": ((0.8, 0.7),)}, "banked read"),
-    ({"protections": ("msb:2:tmr",)}, "majority vote"),
 ])
 def test_attack_combinations_that_cannot_work_are_refused(kwargs, match):
     from accelsim.sweep import SweepError

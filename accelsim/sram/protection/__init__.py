@@ -495,11 +495,24 @@ class ProtectedMemory:
         return inner_bits
 
     def error_bits(self, vdd_v, chip, flips):
-        """Stored bits of a code that read wrong after the attacker flipped ``flips`` (ascending).
+        """Stored bits that read wrong after the attacker flipped ``flips`` (ascending), and the faulty cells.
 
-        The faults' wrong bits, toggled by the flips that land outside
-        masked (stuck, erring) cells; also the number of faulty cells.
+        For a code: the faults' wrong bits, toggled by the flips that land
+        outside masked (stuck, erring) cells. For ``msb:K:tmr``: the bits of
+        the stored words (copies included) that read wrong. Not for
+        ``msb:K`` (its nominal array is no stored stream of one array).
         """
+        p = self.protection
+        if p.kind == "msb":
+            if not p.tmr:
+                raise ProtectionError(f"error_bits: {p.name} stores its words in two arrays; use read_with_flips")
+            read = self._inner.read_with_flips(vdd_v, chip, np.asarray(flips, np.int64))
+            differs = read.words ^ self._inner.words
+            index = np.flatnonzero(differs)
+            width = self._inner.word_bits
+            bits = (differs[index, None].astype(np.uint64) >> np.arange(width, dtype=np.uint64)) & np.uint64(1)
+            rows, cols = np.nonzero(bits)
+            return index[rows] * width + cols, int(read.faulty_cells)
         n_faulty, placement, stored_bit = self._placed(vdd_v, chip)
         faults, n_faulty = _kernels.read_flips_placed(
             stored_bit, placement.neg_v_fail_v, -float(vdd_v), placement.fault_bits,
