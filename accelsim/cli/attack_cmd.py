@@ -33,7 +33,7 @@ def register(subparsers):
     parser.add_argument("--voltage", type=float, metavar="V", help="... read at V volts")
     parser.add_argument("--chip", type=int, default=0, help="chip of --profile and --attack-cells (default: 0)")
     parser.add_argument("--protection", default="none", metavar="SCHEME",
-                        help="the memory's protection: none | parity:N | secded:N | msb:K (default: none); the "
+                        help="the memory's protection: none | parity:N | secded:N | msb:K | msb:K:tmr (default: none); the "
                              "attacker flips stored bits, check bits included, and the decoder sees its flips "
                              "(bits.npy then indexes the encoded stream)")
     parser.add_argument("--on-detect", default="zero", metavar="POLICY",
