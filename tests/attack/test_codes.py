@@ -214,3 +214,15 @@ def test_tmr_moves_win_the_vote_and_replay(qm, digits, method, faulty):
         top = (positions[copies] - (qm.bits - 2)) % 2
         _, per_bit = np.unique(words[copies] * 2 + top, return_counts=True)
         assert per_bit.min() == 2 and replay.miscorrected_words == np.unique(words[copies]).size
+
+
+def test_layer_restriction_under_a_code_touches_only_that_layers_codewords(qm, digits):
+    x, y = digits
+    layer = qm.tensor_names[-2].rsplit(".", 1)[0]
+    result = run(qm, x, y, flips=6, attack_examples=32, eval_every=0, protection="secded:16", layers=[layer])
+    n, _ = hamming_layout(parse_protection("secded:16"))
+    words = np.unique(np.concatenate([np.arange(c * 16 // qm.bits, (c + 1) * 16 // qm.bits)
+                                      for c in np.unique(result.bits // n)]))
+    assert len(result.bits) > 0
+    assert set(qm.tensors_at_bits(words * qm.bits)) & {qm.tensor_names[-2], qm.tensor_names[-1]}
+    assert set(qm.tensors_at_bits(words * qm.bits)) <= set(qm.tensor_names[-3:])  # a straddling codeword at most
