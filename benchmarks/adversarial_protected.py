@@ -1,8 +1,8 @@
 """Measure bit-flip attacks on protected weight memory and write that section of docs/adversarial.md.
 
 For each model and protection (``none``, ``parity:8``, ``secded:64`` i.e.
-(72,64), ``secded:8`` i.e. (13,8)) and each detected-word policy (``zero``,
-``keep``), Rakin et al.'s progressive bit search runs with the memory's
+(72,64), ``secded:8`` i.e. (13,8), and ``msb:2:tmr``) and each detected-word
+policy (``zero``, ``keep``; TMR detects nothing), Rakin et al.'s progressive bit search runs with the memory's
 protection on (``accelsim.attack.run(..., protection=P, on_detect=D)``): the
 attacker flips stored bits, check bits included, and the decoder sees its
 flips (a SECDED codeword needs 2 flips, detected, or 3, mis-corrected; a
@@ -40,7 +40,7 @@ from _common import MNIST  # benchmarks/_common.py
 
 MODELS = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-clipping-8b")
 SETTINGS = (("none", "zero"), ("parity:8", "zero"), ("parity:8", "keep"), ("secded:64", "zero"),
-            ("secded:64", "keep"), ("secded:8", "zero"), ("secded:8", "keep"))
+            ("secded:64", "keep"), ("secded:8", "zero"), ("secded:8", "keep"), ("msb:2:tmr", "zero"))
 POINTS = (5, 10, 20, 50, 100)
 ADVBIT_BUDGETS = (10, 20)
 CHANCE = 0.1 + 0.01
@@ -112,7 +112,8 @@ def section(rows, args, started, seconds):
              "(a double error, detected: under `on_detect=zero` the codeword's words read as zero, under "
              "`keep` the flipped data bits are delivered raw) or 3 flips whose syndrome names a fourth "
              "position, which the decoder flips silently (a mis-correction); under parity 1 flip is "
-             "detected and 2 pass unseen. Flips are counted in stored bits (a 3-flip move costs 3). Each "
+             "detected and 2 pass unseen; under `msb:2:tmr` a flip of one copy of a top bit is outvoted, so "
+             "a top-bit move flips two copies (low bits: 1 flip each). Flips are counted in stored bits (a 3-flip move costs 3). Each "
              "move is chosen by the loss it causes per flip, measured through the engine's own decoder.", "",
              "Two mechanisms to read the table with. Under `on_detect=zero` a detection is a primitive for "
              "the attacker: the engine reads a detected word as the *value* zero, and for a tensor whose "
@@ -142,8 +143,10 @@ def section(rows, args, started, seconds):
         runs = r["runs"]
         cells = [f"{statistics.mean(accuracy_at(x['curve'], n) for x in runs) * 100:.1f}" if n <= args.max_flips
                  else "-" for n in POINTS]
-        policy = r["on_detect"] if r["protection"] != "none" else "-"
+        policy = r["on_detect"] if r["protection"] not in ("none", "msb:2:tmr") else "-"
         decoder = ("-" if r["protection"] == "none" else
+                   f"{runs[0]['miscorrected_words']} votes lost ({runs[0]['flips']} flips)"
+                   if r["protection"] == "msb:2:tmr" else
                    f"{runs[0]['detected_words']} detected, {runs[0]['miscorrected_words']} mis-corrected "
                    f"({runs[0]['flips']} flips)")
         advbit = [f"{r['advbit'][str(k)]['accuracy'] * 100:.1f} ({r['advbit'][str(k)]['flips']})"
@@ -198,7 +201,8 @@ def _findings(rows, args):
                                 f"(**{verdict(la, lb)}**)")
                 else:
                     text.append(f"to {name}: {show(a)} flips vs {show(b)} (**{verdict(a, b)}**)")
-            parts.append(f"{protection} `{on_detect}`: " + "; ".join(text))
+            policy = "" if protection == "msb:2:tmr" else f" `{on_detect}`"
+            parts.append(f"{protection}{policy}: " + "; ".join(text))
         out.append(f"- `{model}`, per seed, protected vs unprotected: " + ". ".join(parts) + ".")
     return out
 
