@@ -496,17 +496,24 @@ def attack_voltage_figure(summary, title):
     """Accuracy under the chip's random faults and after an attacker's chosen flips, against voltage.
 
     ``summary`` rows carry ``accuracy`` (random faults) and ``attack_accuracy``
-    (the same chips with ``attack_flips`` chosen flips added), per model.
+    (the same chips with ``attack_flips`` chosen flips added), per model and
+    protection (``model [secded:64]``).
     """
     fig = Figure(figsize=(7, 5), layout="constrained")
     ax = fig.add_subplot()
-    for model, rows in _by_model(summary).items():
+    for model, rows in _by_model(_with_protection_labels(summary)).items():
         vdd = _floats(rows, "vdd_v")
         line, = ax.plot(vdd, _floats(rows, "accuracy") * 100, marker="o", ms=4, label=f"{model} random faults")
         flips = rows[0].get("attack", "attack")
         ax.plot(vdd, _floats(rows, "attack_accuracy") * 100, marker="v", ms=4, ls="--", color=line.get_color(),
                 label=f"{model} + {flips}")
     return _finish(fig, ax, "weight SRAM supply voltage (V)", "accuracy (%)", title, legend_size="x-small")
+
+
+def _with_protection_labels(rows):
+    """Rows whose ``model`` names their protection too (``model [secded:64]``) when it is not ``none``."""
+    return [row if row.get("protection", "none") in ("none", "") else
+            {**row, "model": f"{row['model']} [{row['protection']}]"} for row in rows]
 
 
 def draw_attack_voltage(directory):

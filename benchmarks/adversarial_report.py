@@ -186,7 +186,18 @@ def write_doc(records, args, out, started):
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     lines += ["", "## The papers' orderings", ""]
     lines += _orderings(records, args)
-    out.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    kept = _protected_section(out)
+    out.write_text(text + ("\n" + kept + "\n" if kept else ""))
+
+
+def _protected_section(out):
+    """The section benchmarks/adversarial_protected.py wrote into ``out`` (kept on a rewrite), or ""."""
+    begin, end = "<!-- protected:begin -->", "<!-- protected:end -->"
+    doc = out.read_text() if out.exists() else ""
+    if begin not in doc or end not in doc:
+        return ""
+    return begin + doc.split(begin, 1)[1].split(end, 1)[0] + end
 
 
 def _orderings(records, args):

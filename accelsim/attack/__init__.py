@@ -18,6 +18,13 @@ which is also how the reported accuracies are measured::
 
     result = accelsim.attack.run(qm, x, y, method="bfa", flips=20)
     logits = qm.run(x, None, None, extra_flips=result.bits).logits
+
+On protected memory (``protection="secded:64"``, ``"parity:8"``, ``"msb:2"``, ``"msb:2:tmr"``)
+the attacker flips stored bits of the encoded words, check bits included, and
+the decoder sees its flips: one flip in a SECDED codeword is corrected, so bfa
+makes codeword moves of 2 flips (detected; ``on_detect`` decides what the
+word reads as) or 3 (silently mis-corrected), counted in stored bits. The
+bits replay with ``qm.run(x, ..., protection=P, on_detect=D, extra_flips=bits)``.
 """
 
 from accelsim.attack.core import (

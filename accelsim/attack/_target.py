@@ -17,14 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from accelsim.engine.program import Program
 from accelsim.sram.cells import FLIP
 
 __all__ = ["Target", "bit_deltas"]
-
-# Program.run executes under inference mode (no autograd); the attack needs
-# the gradient of the same execution, so it calls the undecorated function.
-_run_with_grad = Program.run.__wrapped__
 
 
 def bit_deltas(decode, words, bits):
@@ -80,8 +75,7 @@ class Target:
         self.qm = qm
         self.bits = qm.bits
         self.x, self.y = x, y
-        self.program = qm._program  # the engine's own program: the attack runs what the engine runs
-        self.transform = qm._clean_transform
+        self.program = qm.program  # the engine's own program: the attack runs what the engine runs
         self.stored = np.array(qm.words, copy=True)
         self.effective = np.array(effective, copy=True)
         self.excluded = np.unique(np.asarray(excluded, dtype=np.int64))
@@ -165,7 +159,7 @@ class Target:
         leaves = {n: w.detach().requires_grad_(True) for n, w in weights.items()}
         attacked = [n for _, names in self.groups for n in names]
         with torch.enable_grad():
-            logits, kept = _run_with_grad(self.program, self.x, leaves, keep=self._keep, transform=self.transform)
+            logits, kept = self.qm.execute(self.x, leaves, keep=self._keep, grad=True)
             loss = F.cross_entropy(logits, self.y)
             grads = torch.autograd.grad(loss, [leaves[n] for n in attacked], allow_unused=True)
         grads = {n: (torch.zeros_like(leaves[n]) if g is None else g.detach()) for n, g in zip(attacked, grads, strict=True)}
@@ -174,7 +168,7 @@ class Target:
     def loss_from(self, start, weights, kept):
         """Loss on the batch with ``weights``, executing from step ``start`` on the values ``kept``."""
         env = {n: kept[n] for n in self.program.live_before(start)} if start else None
-        logits, _ = self.program.run(self.x, weights, start=start, env=env, transform=self.transform)
+        logits, _ = self.qm.execute(self.x, weights, start=start, env=env)
         return float(F.cross_entropy(logits, self.y))
 
 

@@ -11,7 +11,9 @@ def print_attack_summary(result, spec):
     print(f"worst case: {path} (random faults vs {spec.attack} chosen flips on top, per voltage)")
     by_model = {}
     for row in result.summary:
-        by_model.setdefault(row["model"], []).append(row)
+        protection = row.get("protection", "none")
+        label = row["model"] if protection in ("none", "") else f"{row['model']} [{protection}]"
+        by_model.setdefault(label, []).append(row)
     for model, rows in by_model.items():
         for row in (rows[0], rows[-1]):  # highest and lowest voltage
             print(f"worst case: {model}: {float(row['vdd_v']):.3f} V: accuracy {float(row['accuracy']) * 100:.1f}% "

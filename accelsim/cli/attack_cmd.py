@@ -13,8 +13,9 @@ def register(subparsers):
         description="White-box attack on the stored weight bits of a model: Rakin et al.'s progressive bit "
                     "search (bfa) or Stutz et al.'s adversarial bit errors (advbit). Writes attack.csv "
                     "(flips, accuracy), bits.npy (the flipped stored-bit indices, in order; replay them with "
-                    "qm.run(x, profile, vdd_v, chip, extra_flips=bits)) and attack.png, and prints the flips "
-                    "needed to reach chance.")
+                    "qm.run(x, profile, vdd_v, chip, protection=P, on_detect=D, extra_flips=bits)) and "
+                    "attack.png, and prints the flips needed to reach chance. Under --protection the "
+                    "flips land in the encoded words (check bits included) and the decoder sees them.")
     parser.add_argument("--model", required=True, metavar="NAME|PATH", help="zoo name or checkpoint path")
     parser.add_argument("--method", default="bfa", help="bfa | advbit (default: bfa)")
     parser.add_argument("--flips", required=True, type=int, metavar="K", help="budget of flipped stored bits")
@@ -31,6 +32,12 @@ def register(subparsers):
     parser.add_argument("--profile", metavar="NAME|PATH", help="attack on top of this profile's chip faults ...")
     parser.add_argument("--voltage", type=float, metavar="V", help="... read at V volts")
     parser.add_argument("--chip", type=int, default=0, help="chip of --profile and --attack-cells (default: 0)")
+    parser.add_argument("--protection", default="none", metavar="SCHEME",
+                        help="the memory's protection: none | parity:N | secded:N | msb:K | msb:K:tmr (default: none); the "
+                             "attacker flips stored bits, check bits included, and the decoder sees its flips "
+                             "(bits.npy then indexes the encoded stream)")
+    parser.add_argument("--on-detect", default="zero", metavar="POLICY",
+                        help="what a detected-uncorrectable word reads as: zero | keep (default: zero)")
     parser.add_argument("--stop-at-chance", action="store_true", help="stop once the accuracy reaches chance")
     parser.add_argument("--steps", type=int, default=10, help="advbit: projected gradient steps (default: 10)")
     parser.add_argument("--restarts", type=int, default=1, help="advbit: random restarts (default: 1)")
@@ -69,6 +76,10 @@ def _run(args):
     torch.set_num_threads(1)
     if args.limit is not None and args.limit < 1:
         raise AttackError(f"--limit = {args.limit}: expected an integer >= 1")
+    from accelsim.sram.protection import check_on_detect, parse_protection
+
+    parse_protection(args.protection)  # a bad name fails before the model loads
+    check_on_detect(args.on_detect)
     if (args.profile is None) != (args.voltage is None):
         raise AttackError("--profile and --voltage go together: the chip's faults are those read at --voltage")
     qm = load_model(args.model, bits=args.bits)
@@ -95,8 +106,11 @@ def _run(args):
                      attack_cells=args.attack_cells, direction=args.direction, profile=args.profile,
                      vdd_v=args.voltage, chip=args.chip, attack_examples=args.attack_examples,
                      stop_accuracy=(1 / classes + CHANCE_MARGIN) if args.stop_at_chance else None,
-                     steps=args.steps, restarts=args.restarts, progress=lambda done, total: bar((done, total)))
+                     steps=args.steps, restarts=args.restarts, progress=lambda done, total: bar((done, total)),
+                     protection=args.protection, on_detect=args.on_detect)
     label = model_label(args.model, args.bits)
+    if result.protection != "none":
+        label = f"{label} ({result.protection}, on_detect={result.on_detect})"
     write_csv(out / "attack.csv", [{"flips": n, "accuracy": a} for n, a in result.curve], ("flips", "accuracy"))
     np.save(out / "bits.npy", result.bits)
     fig = attack_curve_figure({label: result.curve}, f"{result.method} on {label} ({dataset})",

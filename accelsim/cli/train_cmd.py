@@ -42,6 +42,9 @@ def register(subparsers):
     parser.add_argument("--adv-flips", type=int, metavar="K",
                         help="AdvBET's budget: stored bits an attacker flips per step (with --method advbet; "
                              "--p-train mixes in random errors)")
+    parser.add_argument("--adv-steps", type=int, default=1, metavar="S",
+                        help="AdvBET: rounds of its inner attack, each ranking bits at the weights flipped so "
+                             "far (default: 1, a single step)")
     parser.add_argument("--train-limit", type=int, metavar="N", help="train on the first N examples only")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -57,7 +60,7 @@ def _config(args):
         act_sparsity=args.act_sparsity, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
         randbet_grad_clip=args.randbet_grad_clip, randbet_start_loss=args.randbet_start_loss, saq_rho=args.saq_rho, seed=args.seed,
-        train_limit=args.train_limit, adv_flips=args.adv_flips)
+        train_limit=args.train_limit, adv_flips=args.adv_flips, adv_steps=args.adv_steps)
 
 
 def format_summary(meta, path):

@@ -7,8 +7,12 @@ tensors, execution of the program), so that an attack's reported accuracy
 can be checked by anyone holding its flipped bit indices.
 
 Bit ``k * bits + j`` is bit ``j`` (LSB = 0) of stored word ``k``, the stream
-index of :class:`~accelsim.sram.SimulatedMemory`. When stored words carry
-check bits (a protection scheme), the same index runs over that stored stream.
+index of :class:`~accelsim.sram.SimulatedMemory`. Under a protection scheme
+the index runs over the stored stream, check bits included
+(:func:`accelsim.sram.protection.stored_stream_bits`: bit ``c * n + p`` is
+Hamming position ``p`` of codeword ``c``); the flips land in the cells, the
+faults apply, and the decoder decodes what the cells hold, so its counters
+(corrected, detected, mis-corrected words) count the attacker's flips too.
 """
 
 import numpy as np
@@ -17,7 +21,7 @@ from accelsim.engine.evaluate import RunResult
 from accelsim.engine.graph import EngineError
 from accelsim.sram.memory import count_differing_bits, flip_stream_bits
 
-__all__ = ["checked_flips", "run_with_flips"]
+__all__ = ["checked_flips", "run_protected_with_flips", "run_with_flips"]
 
 
 def checked_flips(flips, stored_bits):
@@ -74,6 +78,44 @@ def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
     return RunResult(logits=logits, faulty_cells=int(faulty_cells), flipped_bits=int(flipped),
                      model_ber=flipped / stored, stored_bits=stored, changed_tensors=changed,
                      first_step=first, tiled=bool(tiled))
+
+
+def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, protection, on_detect, extra_flips):
+    """:func:`run_with_flips` on a protected memory: flips into the stored stream, then decode.
+
+    ``extra_flips`` index the stored stream of ``protection`` (check bits
+    included, see the module docs); ``profile=None`` is a fault-free memory.
+    Detected words read as ``on_detect`` says, as in an ordinary protected run.
+    """
+    from accelsim.engine.protected import protected_weights
+    from accelsim.sram.protection import check_on_detect, decode_flipped, parse_protection, stored_stream_bits
+
+    p = parse_protection(protection)
+    on_detect = check_on_detect(on_detect)
+    p.check_word_bits(qm.bits)
+    flips = checked_flips(extra_flips, stored_stream_bits(len(qm.words), qm.bits, p))
+    if profile is None:
+        read = decode_flipped(qm.words, qm.bits, p, flips, on_detect)
+        stored = stored_stream_bits(len(qm.words), qm.bits, p)
+    else:
+        memory = qm.memory(profile, seed, p.name)
+        read = memory.read_with_flips(vdd_v, chip, flips, on_detect)
+        stored = memory.stored_bits
+    weights, changed = protected_weights(qm, read, on_detect)
+    clean = qm.clean_run(x, cache_bytes=0)
+    if act_faults is not None:
+        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults)), 0
+    elif not changed:
+        logits, first = clean.logits, len(clean.program.steps)
+    else:
+        first = clean.program.first_step_reading(changed)
+        logits = clean.run_from(first, weights)
+    return RunResult(logits=logits, faulty_cells=int(read.faulty_cells), flipped_bits=int(read.flipped_bits),
+                     model_ber=read.flipped_bits / stored if stored else 0.0, stored_bits=int(stored),
+                     changed_tensors=changed, first_step=first, tiled=bool(read.tiled), protection=p.name,
+                     corrected_words=read.corrected_words, detected_words=read.detected_words,
+                     miscorrected_words=read.miscorrected_words,
+                     residual_flipped_bits=read.residual_flipped_bits)
 
 
 def _short(value):

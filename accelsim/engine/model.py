@@ -14,6 +14,7 @@ from accelsim.engine import sparse
 from accelsim.engine.activations import ActivationFaults, ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
+from accelsim.engine.program import Program
 from accelsim.engine.workload import measure_workloads
 from accelsim.quant.formats import FormatStore, NumberFormat, resolve_scheme
 from accelsim.sram import Profile, SimulatedMemory
@@ -227,6 +228,52 @@ class QuantizedModel:
                                       transform=self._clean_transform)
         return logits
 
+    @property
+    def program(self) -> Program:
+        """The traced network (:class:`~accelsim.engine.program.Program`) every run executes.
+
+        Its ``steps``, ``layer_steps``, :meth:`~Program.live_before` and
+        :meth:`~Program.first_step_reading` describe where weights are read,
+        for callers that execute part of the network with :meth:`execute`.
+        """
+        return self._program
+
+    def execute(self, x: torch.Tensor, weights: dict, *, start: int = 0, env: dict | None = None,
+                keep: tuple | set | frozenset = (), grad: bool = False) -> tuple[torch.Tensor, dict]:
+        """Run the network on ``x`` with ``weights`` from step ``start``: ``(logits, kept)``.
+
+        The engine's own execution (with the model's activation quantization,
+        if any), for callers that need more than :meth:`forward`: a start in
+        the middle of the network (``env``: the values live there, see
+        ``program.live_before``), values to keep (``keep``: step names), and
+        with ``grad=True`` autograd recorded, so that the loss can be
+        differentiated with respect to ``weights`` (the attacks of
+        :mod:`accelsim.attack` rank stored bits by that gradient).
+
+        Parameters
+        ----------
+        x : Tensor
+        weights : mapping of str to Tensor
+            Every parameter the executed steps read.
+        start : int, default 0
+        env : mapping of str to Tensor, optional
+            Values live before ``start``.
+        keep : collection of str
+        grad : bool, default False
+            Record autograd (under :func:`torch.enable_grad`); otherwise run in
+            inference mode.
+
+        Returns
+        -------
+        logits : Tensor
+        kept : dict of str to Tensor
+        """
+        if grad:
+            with torch.enable_grad():
+                return self._program.run_differentiable(x, weights, start=start, env=env, keep=keep,
+                                                        transform=self._clean_transform)
+        return self._program.run(x, weights, start=start, env=env, keep=keep, transform=self._clean_transform)
+
     def activation_transform(self, act_faults=None):
         """Layer-input transform quantizing activations, with ``act_faults`` applied."""
         if self._act_path is None:
@@ -313,8 +360,11 @@ class QuantizedModel:
         encoded and decodes them on read; ``on_detect`` (``zero`` or ``keep``)
         is what a detected-uncorrectable word reads as.
         ``extra_flips`` (distinct stored-bit indices, e.g. an attack's
-        ``bits``) are flipped in the stored words before the faults of
-        ``vdd_v`` apply; ``profile=None`` reads a fault-free memory.
+        ``bits``) are flipped in the stored cells before the faults of
+        ``vdd_v`` apply; ``profile=None`` reads a fault-free memory. Under a
+        protection scheme they index the stored stream, check bits included
+        (:func:`accelsim.sram.protection.stored_stream_bits`), and the
+        decoder sees them as it sees faults (its counters include them).
 
         Returns
         -------
@@ -322,11 +372,13 @@ class QuantizedModel:
             ``logits``, ``faulty_cells``, ``flipped_bits``, ``model_ber``, ...
         """
         if extra_flips is not None or profile is None:
-            if protection != "none":
-                from accelsim.sram.protection import ProtectionError
+            from accelsim.sram.protection import parse_protection
 
-                raise ProtectionError("extra_flips and profile=None read unprotected memory; a protected "
-                                      "memory's attack bits (check bits included) are not supported yet")
+            if parse_protection(protection).kind != "none":
+                from accelsim.engine.flips import run_protected_with_flips
+
+                return run_protected_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, protection,
+                                                on_detect, extra_flips)
             from accelsim.engine.flips import run_with_flips
 
             return run_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, extra_flips)

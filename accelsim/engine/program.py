@@ -111,9 +111,22 @@ class Program:
                 return i
         return len(self.steps)
 
-    @torch.inference_mode()
     def run(self, x, weights, start=0, env=None, keep=(), transform=None, observe=None, stop=None):
-        """Execute from step ``start`` and return ``(output, kept)``.
+        """Execute from step ``start`` and return ``(output, kept)``, without autograd.
+
+        Runs under :func:`torch.inference_mode`; :meth:`run_differentiable`
+        is the same execution recording autograd. Parameters as there.
+        """
+        with torch.inference_mode():
+            return self.run_differentiable(x, weights, start, env, keep, transform, observe, stop)
+
+    def run_differentiable(self, x, weights, start=0, env=None, keep=(), transform=None, observe=None,
+                           stop=None):
+        """Execute from step ``start`` and return ``(output, kept)``, in the caller's autograd mode.
+
+        The same steps as :meth:`run` (so the same values); gradients flow to
+        ``weights`` that require them when the caller enables grad (a white-box
+        attacker ranking stored bits by ``dL/dw``).
 
         Parameters
         ----------

@@ -170,6 +170,8 @@ class SweepSpec:
         ``bfa:K`` or ``advbit:K``: per point, also the accuracy after an
         attacker adds K chosen flips on top of the chip's faults (columns
         ``attack, attack_flips, attack_accuracy, attack_robust_error``).
+        Under a protection scheme the flips land in the stored stream,
+        check bits included, and the decoder sees them.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -246,9 +248,11 @@ class SweepSpec:
             from accelsim.attack import parse_attack
 
             parse_attack(self.attack)
-            if self.protections != ("none",) or self.bank_voltages or self.adaptive:
-                raise SweepError("--attack adds chosen flips to unprotected memory at one voltage: drop "
-                                 "--protection, --bank-voltages and --adaptive, or --attack")
+            if self.bank_voltages or self.adaptive:
+                raise SweepError("--attack adds chosen flips to one memory read at one voltage: a banked read "
+                                 "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
+                                 "the images while the attack is measured on all of them; drop those or --attack")
+
 
     @property
     def labels(self):

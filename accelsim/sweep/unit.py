@@ -350,7 +350,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
                 if spec.attack is not None:  # worst case on top of the same read (issue 14)
                     from accelsim.sweep.attack import attack_columns
 
-                    inference.update(attack_columns(spec, qm, profile, chip, vdd_v, x, y, previous, faulty))
+                    inference.update(attack_columns(spec, qm, profile, chip, vdd_v, x, y, previous, faulty,
+                                                  protection))
                 row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
                        **energy.columns(vdd_v, protection), "clean_accuracy": clean_accuracy,
                        "protection": protection, "bank_vdd_v": ""}

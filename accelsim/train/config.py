@@ -73,6 +73,10 @@ class TrainConfig:
     adv_flips : int or None
         AdvBET's budget: stored bits the attacker flips per step (required by
         AdvBET, refused otherwise).
+    adv_steps : int
+        AdvBET's inner attack: rounds that spend the budget, each ranking the
+        bits by the gradient at the weights flipped so far (1: one step from
+        the clean gradient, the default; more is a stronger, slower attacker).
     saq_rho : float
         L2 radius of SAQ's perturbation of the quantized weights.
     seed : int
@@ -103,6 +107,7 @@ class TrainConfig:
     seed: int = 0
     train_limit: int | None = None
     adv_flips: int | None = None
+    adv_steps: int = 1
 
     def __post_init__(self):
         self._check_data_and_model()
@@ -193,6 +198,7 @@ class TrainConfig:
                 raise TrainError("AdvBET needs adv_flips, the attacker's budget of flipped bits per step "
                                  "(--adv-flips K, e.g. 10 to 100)")
             _check_int("adv_flips", self.adv_flips, 1)
+            _check_int("adv_steps", self.adv_steps, 1)
             if self.p_train is None and self.fault_model is None:
                 if self.fault_chip is not None:
                     raise TrainError(f"fault_chip = {self.fault_chip!r} applies to random errors; give "
@@ -201,6 +207,9 @@ class TrainConfig:
         elif self.adv_flips is not None:
             raise TrainError(f"adv_flips = {self.adv_flips!r} only applies to AdvBET; use method advbet or "
                              "drop adv_flips")
+        elif self.adv_steps != 1:
+            raise TrainError(f"adv_steps = {self.adv_steps!r} only applies to AdvBET; use method advbet or "
+                             "drop adv_steps")
         if self.method not in ("randbet", "advbet"):
             for name in ("p_train", "fault_model", "fault_chip"):
                 if getattr(self, name) is not None:

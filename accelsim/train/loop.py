@@ -180,7 +180,7 @@ def _step_function(config, history=()):
                 return methods.randbet_step(model, objective, x, y, faults, global_step, config.randbet_grad_clip)
             if config.method == "advbet":
                 return methods.advbet_step(model, objective, x, y, config.adv_flips, config.randbet_grad_clip,
-                                           faults, global_step)
+                                           faults, global_step, config.adv_steps)
             if config.method == "randbet":
                 result = methods.normal_step(model, objective, x, y)
                 injecting[0] = result.loss < threshold

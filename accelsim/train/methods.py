@@ -12,7 +12,11 @@
   RandBET gradient too. The flips are one projected gradient step of the
   adversarial bit error attack from zero, rounded: the ``k`` bits of largest
   first-order loss gain ``dL/dw * dw`` under the clean gradient (computed one
-  tensor at a time; deterministic, ties by bit index).
+  tensor at a time; deterministic, ties by bit index). With ``adv_steps``
+  S > 1 the budget is spent in S rounds (the first ``k mod S`` rounds take one
+  bit more): each round ranks the bits not flipped yet by their gain under the
+  gradient at the weights with the earlier rounds' flips (a multi-step
+  attack; S = 1 is the single step above, bit for bit).
 
 Every loss may add an L1 penalty on activations (FlatENN's activation
 sparsity), recorded by :class:`ActivationRecorder`.
@@ -166,16 +170,20 @@ def saq_step(model, objective, x, y, rho):
     return StepResult(grads, loss, second_loss)
 
 
-def adversarial_bits(quantized, grads, bits, k):
+def adversarial_bits(quantized, grads, bits, k, words=None, exclude=None):
     """The ``k`` stored bits whose flips raise the loss most to first order, in decreasing gain.
 
     Parameters
     ----------
     quantized : accelsim.train.qat.QuantizedWeights
     grads : list of Tensor
-        Loss gradient per tensor (memory order) at ``quantized.values``.
+        Loss gradient per tensor (memory order) at the weights of ``words``.
     bits : int
     k : int
+    words : ndarray, optional
+        The stored words the flips start from (default: ``quantized``'s own).
+    exclude : ndarray of int64, optional
+        Stored bits not to choose (flipped already).
 
     Returns
     -------
@@ -188,41 +196,59 @@ def adversarial_bits(quantized, grads, bits, k):
     from accelsim import quant
     from accelsim.attack._target import bit_deltas
 
+    exclude = np.sort(np.asarray([] if exclude is None else exclude, dtype=np.int64))
     pool_bits, pool_gains, first = [], [], 0
     for codes, qp, grad in zip(quantized.codes, quantized.params, grads, strict=True):
-        words = quant.codes_to_words(codes.reshape(-1), bits)
+        n_words = codes.numel()
+        tensor_words = (quant.codes_to_words(codes.reshape(-1), bits) if words is None
+                        else np.array(words[first // bits:first // bits + n_words], copy=True))
 
         def decode(chunk, shape=codes.shape, qp=qp):
             return quant.dequantize(quant.words_to_codes(chunk).reshape(shape), qp)
 
-        gains = (grad.detach().reshape(-1, 1).double() * bit_deltas(decode, words, bits).double()).numpy().ravel()
+        gains = (grad.detach().reshape(-1, 1).double()
+                 * bit_deltas(decode, tensor_words, bits).double()).numpy().ravel()
+        if exclude.size:
+            a, z = np.searchsorted(exclude, [first, first + n_words * bits])
+            gains[exclude[a:z] - first] = 0.0
         candidates = np.flatnonzero(gains > 0)
         if candidates.size > k:
             candidates = candidates[np.lexsort((candidates, -gains[candidates]))[:k]]
         pool_bits.append(candidates + first)
         pool_gains.append(gains[candidates])
-        first += len(words) * bits
+        first += n_words * bits
     all_bits, gains = np.concatenate(pool_bits), np.concatenate(pool_gains)
     return all_bits[np.lexsort((all_bits, -gains))[:k]].astype(np.int64)
 
 
-def advbet_step(model, objective, x, y, flips, grad_clip, faults=None, step=0):
+def advbet_step(model, objective, x, y, flips, grad_clip, faults=None, step=0, adv_steps=1):
     """Adversarial bit error training: clean and adversarially flipped gradients averaged.
 
     With ``faults`` (random errors mixed in), the RandBET gradient on this
-    step's chip joins the mean.
+    step's chip joins the mean. ``adv_steps`` rounds choose the ``flips``
+    bits (see the module docs; 1: today's single step).
     """
     import numpy as np
 
     quantized = model.quantize()
     loss, clean = objective.gradient(model, quantized.values, x, y)
     words = quantized.words()
-    chosen = adversarial_bits(quantized, clean, model.scheme.bits, flips)
-    attacked = words.copy()
-    np.bitwise_xor.at(attacked, chosen // model.scheme.bits,
-                      np.left_shift(1, chosen % model.scheme.bits).astype(words.dtype))
-    adv_loss, adversarial = objective.gradient(model, model.faulty_weights(quantized, attacked), x, y,
-                                               update_statistics=False)
+    bits = model.scheme.bits
+    shares = [flips // adv_steps + (1 if r < flips % adv_steps else 0) for r in range(adv_steps)]
+    chosen = np.zeros(0, np.int64)
+    attacked, grads = words, clean
+    for share in shares:
+        if share == 0:
+            continue
+        more = adversarial_bits(quantized, grads, bits, share, None if attacked is words else attacked, chosen)
+        if more.size == 0 and chosen.size:
+            break
+        chosen = np.concatenate([chosen, more])
+        attacked = attacked.copy()
+        np.bitwise_xor.at(attacked, more // bits, np.left_shift(1, more % bits).astype(words.dtype))
+        adv_loss, adversarial = objective.gradient(model, model.faulty_weights(quantized, attacked), x, y,
+                                                   update_statistics=False)
+        grads = adversarial
     perturbed = [adversarial]
     if faults is not None:
         random_words = faults.apply(words, model.scheme.bits, step)

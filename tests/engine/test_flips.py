@@ -60,3 +60,65 @@ def test_bad_flips_are_refused(qm, flips, match):
 def test_out_of_range_flip_is_refused(qm):
     with pytest.raises(EngineError, match=f"expected a stored-bit index in \\[0, {qm.stored_bits}\\)"):
         qm.run(torch.rand(1, 1, 8, 8), None, None, extra_flips=[qm.stored_bits])
+
+
+# -- protected memory: flips index the stored stream, check bits included -------------------
+
+
+@pytest.mark.parametrize("protection", ["secded:64", "secded:8", "parity:16", "msb:2", "msb:2:tmr"])
+def test_protected_empty_flips_are_the_ordinary_protected_run(qm, protection):
+    x = torch.rand(6, 1, 8, 8)
+    profile = uniform_profile(0.02, seed=3)
+    vdd_v = profile.voltage_for_ber(0.01)
+    for on_detect in ("zero", "keep"):
+        plain = qm.run(x, profile, vdd_v, chip=1, seed=2, protection=protection, on_detect=on_detect)
+        empty = qm.run(x, profile, vdd_v, chip=1, seed=2, protection=protection, on_detect=on_detect,
+                       extra_flips=np.zeros(0, np.int64))
+        torch.testing.assert_close(empty.logits, plain.logits, rtol=0, atol=0)
+        assert (empty.corrected_words, empty.detected_words, empty.miscorrected_words,
+                empty.residual_flipped_bits, empty.flipped_bits, empty.stored_bits) == (
+            plain.corrected_words, plain.detected_words, plain.miscorrected_words,
+            plain.residual_flipped_bits, plain.flipped_bits, plain.stored_bits)
+
+
+def test_protected_flips_decode_like_the_memory(qm):
+    """The engine's weights are the decoded words, detected ones zeroed under ``zero``."""
+    from accelsim.sram.protection import decode_flipped, hamming_layout, parse_protection
+
+    x = torch.rand(6, 1, 8, 8)
+    n, _ = hamming_layout(parse_protection("secded:8"))
+    flips = np.array([0 * n + 3, 0 * n + 6, 5 * n + 1, 5 * n + 2, 5 * n + 4, 9 * n + 7], np.int64)
+    for on_detect in ("zero", "keep"):
+        result = qm.run(x, None, None, protection="secded:8", on_detect=on_detect, extra_flips=flips)
+        read = decode_flipped(qm.words, qm.bits, "secded:8", flips, on_detect)
+        words = qm.words.copy()
+        words[read.word_index] = read.words
+        weights = qm.weights_from_words(words)
+        flat = torch.cat([weights[name].reshape(-1) for name in qm.tensor_names])
+        if on_detect == "zero":
+            flat[torch.from_numpy(read.detected_index)] = 0.0
+        sizes = [weights[name].numel() for name in qm.tensor_names]
+        parts = dict(zip(qm.tensor_names, torch.split(flat, sizes), strict=True))
+        weights = {name: parts[name].reshape(weights[name].shape) for name in qm.tensor_names}
+        torch.testing.assert_close(result.logits, qm.forward(x, weights), rtol=0, atol=0)
+        assert (result.corrected_words, result.detected_words, result.miscorrected_words) == (1, 1, 1)
+        assert result.flipped_bits == 6 and result.protection == "secded:8"
+
+
+def test_one_flip_per_secded_codeword_changes_nothing(qm):
+    x = torch.rand(6, 1, 8, 8)
+    flips = np.arange(0, qm.stored_bits // 8 * 13, 13 * 3 + 1)[:200] // 13 * 13  # one per codeword
+    flips = np.unique(flips) + 5
+    result = qm.run(x, None, None, protection="secded:8", extra_flips=flips)
+    torch.testing.assert_close(result.logits, qm.forward(x), rtol=0, atol=0)
+    assert result.corrected_words == len(flips) and result.residual_flipped_bits == 0
+
+
+def test_protected_flip_beyond_the_stored_stream_is_refused(qm):
+    from accelsim.sram.protection import stored_stream_bits
+
+    total = stored_stream_bits(len(qm.words), qm.bits, "secded:64")
+    assert total > qm.stored_bits  # the check bits are attackable too
+    qm.run(torch.rand(1, 1, 8, 8), None, None, protection="secded:64", extra_flips=[total - 1])
+    with pytest.raises(EngineError, match=rf"in \[0, {total}\)"):
+        qm.run(torch.rand(1, 1, 8, 8), None, None, protection="secded:64", extra_flips=[total])

@@ -153,3 +153,21 @@ def test_a_model_not_returning_logits_is_refused_at_import(small_net, images, wr
 
     with pytest.raises(ModelImportError, match="returns .*expected one tensor of logits"):
         QuantizedModel.from_torch(Wrapped(), "rquant", images)
+
+
+def test_execute_is_the_engines_run_with_or_without_autograd(small_net, images):
+    qm = _qm(small_net, images)
+    weights = qm.clean_weights
+    logits, _ = qm.execute(images, weights)
+    assert torch.equal(logits, qm.forward(images)) and not logits.requires_grad
+    leaves = {n: w.detach().clone().requires_grad_(True) for n, w in weights.items()}
+    graded, _ = qm.execute(images, leaves, grad=True)
+    assert torch.equal(graded.detach(), logits)
+    graded.sum().backward()
+    assert leaves["fc2.weight"].grad is not None and leaves["fc2.weight"].grad.abs().sum() > 0
+    # From the middle of the network: the values live at that step, kept from a full run.
+    start = qm.program.first_step_reading(("fc1.weight",))
+    live = qm.program.live_before(start)
+    _, kept = qm.execute(images, weights, keep=live)
+    tail, _ = qm.execute(images, weights, start=start, env=kept)
+    assert torch.equal(tail, logits)

@@ -59,3 +59,30 @@ def test_budget_above_the_stored_bits_is_refused():
     with pytest.raises(AttackError, match=f"expected an integer in \\[1, {qm.stored_bits}\\]"):
         run(qm, x, y, flips=qm.stored_bits + 1)
     assert np.isfinite(qm.stored_bits)
+
+
+def test_attack_under_protection_replays_through_the_decoder(tmp_path):
+    spec = SweepSpec(models=("digits-cnn-normal-8b",), profile="14nm", voltages_v=(0.8, 0.55), chips=1,
+                     limit=60, attack="bfa:4", protections=("none", "secded:64"), on_detect="keep")
+    result = run_sweep(spec, tmp_path)
+    rows = [r for r in result.rows if r["protection"] == "secded:64"]
+    assert len(rows) == 2 and all(r["attack"] == "bfa:4" and r["attack_flips"] <= 4 for r in rows)
+    spec = result.spec
+    profile, qm, (x, y) = load_unit_inputs(spec, spec.models[0])
+    row = rows[-1]
+    again = run(qm, x, y, "bfa", 4, seed=spec.seed, profile=profile, vdd_v=row["vdd_v"], chip=row["chip"],
+                memory_seed=spec.seed, attack_examples=128, eval_every=0, protection="secded:64", on_detect="keep")
+    assert again.accuracy == row["attack_accuracy"] and len(again.bits) == row["attack_flips"]
+    replay = qm.run(x, profile, row["vdd_v"], row["chip"], spec.seed, protection="secded:64", on_detect="keep",
+                    extra_flips=again.bits)
+    assert float((replay.logits.argmax(1) == y).double().mean()) == row["attack_accuracy"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"bank_voltages": ((0.8, 0.7),)}, "banked read"),
+])
+def test_attack_combinations_that_cannot_work_are_refused(kwargs, match):
+    from accelsim.sweep import SweepError
+
+    with pytest.raises(SweepError, match=match):
+        SweepSpec(**{"attack": "bfa:4", **kwargs})

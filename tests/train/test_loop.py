@@ -57,7 +57,8 @@ def test_training_learns(tmp_path):
 
 
 @pytest.mark.parametrize("method", [dict(), dict(method="randbet", clip=0.1, p_train=0.05),
-                                    dict(method="advbet", clip=0.1, adv_flips=5, p_train=0.05)])
+                                    dict(method="advbet", clip=0.1, adv_flips=5, p_train=0.05),
+                                    dict(method="advbet", clip=0.1, adv_flips=5, adv_steps=2)])
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, method):
     config = tiny_config(epochs=3, **method)
     whole = train(config)

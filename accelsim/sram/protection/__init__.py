@@ -42,6 +42,18 @@ from the written ones (under ``on_detect="zero"`` the detected words are
 zeroed by the engine and counted in ``detected_words`` only; under ``keep``
 their raw data bits count here). Only codewords holding a wrong cell are
 decoded: the rest decode to themselves.
+
+Attacker's flips (``read_with_flips``, :func:`decode_flipped`): chosen
+stored bits are flipped in the cells (rowhammer), then the faults of the
+read apply and the decoder decodes, so it sees the attacker's flips as it
+sees faults. The attacker's bit index runs over the stored stream
+(:func:`stored_stream_bits`): for a code, bit ``c * n + p`` is Hamming
+position ``p`` of codeword ``c`` (check bits and the last codeword's padding
+included); for ``msb:K``, bit ``k * word_bits + j`` of the data words (the
+top ``K`` bits live in the nominal array: no fault reaches them, but an
+attacker flips stored bits whatever the voltage); for ``msb:K:tmr``, bit
+``k * (word_bits + 2K) + j`` of the stored words (a flip of one copy of a top
+bit is outvoted, flips of two copies of the same bit win the vote).
 """
 
 import re
@@ -51,7 +63,8 @@ import numpy as np
 
 from accelsim._checks import StrOptions, check
 from accelsim._errors import UserInputError
-from accelsim.sram.memory import SimulatedMemory
+from accelsim.sram.cells import FLIP
+from accelsim.sram.memory import SimulatedMemory, flip_stream_bits
 from accelsim.sram.protection import _kernels
 
 __all__ = [
@@ -63,10 +76,12 @@ __all__ = [
     "Protection",
     "ProtectionError",
     "check_on_detect",
+    "decode_flipped",
     "encode_codewords",
     "hamming_layout",
     "parse_protection",
     "reference_decode",
+    "stored_stream_bits",
 ]
 
 SECDED_DATA_BITS = (8, 16, 32, 64)
@@ -353,17 +368,10 @@ class ProtectedMemory:
             self._marker = np.zeros(self._data.size, np.uint8)  # all zero between reads
         elif p.kind == "msb":
             b, k = self._word_bits, p.msb_bits
-            dtype = np.uint64 if b + 2 * k > 32 else np.uint32 if b + 2 * k > 16 else (
-                np.uint16 if b + 2 * k > 8 else np.uint8)
             self._top_mask = ((1 << k) - 1) << (b - k)
-            if p.tmr:
-                top = (self._data.astype(np.uint64) >> np.uint64(b - k))
-                stored = (self._data.astype(np.uint64) | (top << np.uint64(b))
-                          | (top << np.uint64(b + k))).astype(dtype)
-                self._inner = SimulatedMemory(profile, stored, b + 2 * k, seed=seed)
-            elif k < b:
-                low = (self._data & self._data.dtype.type((1 << (b - k)) - 1)).astype(dtype)
-                self._inner = SimulatedMemory(profile, low, b - k, seed=seed)
+            if p.tmr or k < b:
+                stored, stored_bits = _msb_stored(self._data, b, p)
+                self._inner = SimulatedMemory(profile, stored, stored_bits, seed=seed)
             # k == b: every bit at nominal; no faulty array at all.
 
     @property
@@ -427,6 +435,15 @@ class ProtectedMemory:
         return self._read_msb(vdd_v, chip)
 
     def _read_code(self, vdd_v, chip, keep):
+        n_faulty, placement, stored_bit = self._placed(vdd_v, chip)
+        data_flips, detected, counts, n_faulty, flipped = _kernels.protected_read(
+            stored_bit, placement.neg_v_fail_v, -float(vdd_v), placement.fault_bits,
+            placement.fault_kind, placement.errs, self._n, self._data_of_pos, self._n_data_bits,
+            self.protection.kind == "secded", keep, self._head)
+        return self._delivered(data_flips, detected, counts, n_faulty, flipped, placement.tiled)
+
+    def _placed(self, vdd_v, chip):
+        """Faulty-prefix length, placement and stored bit of each placement entry (cached per chip)."""
         inner = self._inner
         n_faulty = inner.faulty_cells(vdd_v, chip)  # checks the voltage and the chip
         placement = inner.placement(chip)
@@ -435,46 +452,238 @@ class ProtectedMemory:
             if len(self._stored_bits) >= 64:
                 del self._stored_bits[next(iter(self._stored_bits))]
             self._stored_bits[chip] = stored_bit = (placement, inner.words[placement.fault_bits])
-        data_flips, detected, counts, n_faulty, flipped = _kernels.protected_read(
-            stored_bit[1], placement.neg_v_fail_v, -float(vdd_v), placement.fault_bits,
-            placement.fault_kind, placement.errs, self._n, self._data_of_pos, self._n_data_bits,
-            self.protection.kind == "secded", keep, self._head)
+        return n_faulty, placement, stored_bit[1]
+
+    def _delivered(self, data_flips, detected, counts, n_faulty, flipped, tiled):
         word_index, words, detected_index = _kernels.deliver(
             self._data, self._scratch, self._marker, data_flips, self._word_bits, detected,
             self.protection.data_bits)
         return ProtectedRead(word_index, words, detected_index, int(n_faulty), int(flipped),
                              int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]),
-                             bool(placement.tiled))
+                             bool(tiled))
+
+    def masked_bits(self, vdd_v, chip=0):
+        """Stored bits (attacker's index) on stuck cells that err at ``vdd_v``, ascending.
+
+        An attacker's flip there is masked: the cell reads its stuck value
+        whatever it holds.
+        """
+        if self._inner is None:
+            self._profile.check_voltage(vdd_v)
+            return np.empty(0, np.int64)
+        n = self._inner.faulty_cells(vdd_v, chip)
+        placement = self._inner.placement(chip)
+        stuck = (placement.fault_kind[:n] != FLIP) & placement.errs[:n]
+        return self._to_attack_index(np.sort(placement.fault_bits[:n][stuck]))
+
+    def weak_bits(self, vdd_v, chip=0):
+        """Stored bits (attacker's index) in cells faulty at ``vdd_v`` on ``chip``, ascending."""
+        if self._inner is None:
+            self._profile.check_voltage(vdd_v)
+            return np.empty(0, np.int64)
+        n = self._inner.faulty_cells(vdd_v, chip)
+        return self._to_attack_index(np.unique(self._inner.placement(chip).fault_bits[:n]))
+
+    def _to_attack_index(self, inner_bits):
+        """Stream positions of the faulty array as the attacker's stored-bit index."""
+        inner_bits = np.asarray(inner_bits, np.int64)
+        p = self.protection
+        if p.kind == "msb" and not p.tmr:
+            low = self._word_bits - p.msb_bits
+            word, j = np.divmod(inner_bits, low)
+            return word * self._word_bits + j
+        return inner_bits
+
+    def error_bits(self, vdd_v, chip, flips):
+        """Stored bits that read wrong after the attacker flipped ``flips`` (ascending), and the faulty cells.
+
+        For a code: the faults' wrong bits, toggled by the flips that land
+        outside masked (stuck, erring) cells. For ``msb:K:tmr``: the bits of
+        the stored words (copies included) that read wrong. Not for
+        ``msb:K`` (its nominal array is no stored stream of one array).
+        """
+        p = self.protection
+        if p.kind == "msb":
+            if not p.tmr:
+                raise ProtectionError(f"error_bits: {p.name} stores its words in two arrays; use read_with_flips")
+            read = self._inner.read_with_flips(vdd_v, chip, np.asarray(flips, np.int64))
+            differs = read.words ^ self._inner.words
+            index = np.flatnonzero(differs)
+            width = self._inner.word_bits
+            bits = (differs[index, None].astype(np.uint64) >> np.arange(width, dtype=np.uint64)) & np.uint64(1)
+            rows, cols = np.nonzero(bits)
+            return index[rows] * width + cols, int(read.faulty_cells)
+        n_faulty, placement, stored_bit = self._placed(vdd_v, chip)
+        faults, n_faulty = _kernels.read_flips_placed(
+            stored_bit, placement.neg_v_fail_v, -float(vdd_v), placement.fault_bits,
+            placement.fault_kind, placement.errs)
+        stuck = (placement.fault_kind[:n_faulty] != FLIP) & placement.errs[:n_faulty]
+        landed = np.setdiff1d(np.asarray(flips, np.int64), placement.fault_bits[:n_faulty][stuck])
+        return np.setxor1d(faults, landed), int(n_faulty)
+
+    def read_with_flips(self, vdd_v, chip, flips, on_detect="zero"):
+        """Read and decode at ``vdd_v`` after an attacker flipped the stored bits ``flips``.
+
+        Parameters
+        ----------
+        vdd_v : float
+        chip : int
+        flips : ndarray of int64
+            Distinct stored-bit indices in ``[0, stored_stream_bits(...))``
+            (see the module docs; the caller checks them).
+        on_detect : {"zero", "keep"}
+
+        Returns
+        -------
+        ProtectedRead
+            As :meth:`read`; ``flipped_bits`` counts every stored bit read
+            differently from the written one (the attacker's included, in the
+            nominal array of ``msb:K`` too).
+        """
+        keep = check_on_detect(on_detect) == "keep"
+        p = self.protection
+        flips = np.asarray(flips, np.int64)
+        if p.kind in ("parity", "secded"):
+            errors, n_faulty = self.error_bits(vdd_v, chip, flips)
+            data_flips, detected, counts = _kernels.decode_flips(
+                errors, self._n, self._data_of_pos, self._n_data_bits, p.kind == "secded", keep, self._head)
+            tiled = self._inner.placement(chip).tiled
+            return self._delivered(data_flips, detected, counts, n_faulty, errors.size, tiled)
+        b, k = self._word_bits, p.msb_bits
+        if self._inner is None:  # every bit at nominal
+            self._profile.check_voltage(vdd_v)
+            return _msb_flipped(self._data, b, p, flips)
+        if p.tmr:
+            read = self._inner.read_with_flips(vdd_v, chip, flips)
+            index = np.flatnonzero(read.words != self._inner.words)
+            return _msb_deliver(self._data, b, p, index, read.words[index], read.faulty_cells,
+                                read.flipped_bits, read.tiled)
+        word, j = np.divmod(flips, b)
+        low = j < b - k
+        read = self._inner.read_with_flips(vdd_v, chip, word[low] * (b - k) + j[low])
+        top = flip_stream_bits(self._data, b, flips[~low]) & self._data.dtype.type(self._top_mask)
+        value = top | read.words.astype(self._data.dtype)
+        index = np.flatnonzero(value != self._data)
+        return _msb_deliver(self._data, b, p, index, value[index], read.faulty_cells,
+                            read.flipped_bits + int(np.count_nonzero(~low)), read.tiled)
 
     def _read_msb(self, vdd_v, chip):
-        p, b, k = self.protection, self._word_bits, self.protection.msb_bits
         read = self._inner.read_sparse(vdd_v, chip)
         index, first = np.unique(read.word_index, return_index=True)
-        index = index.astype(np.int64)
-        raw = read.words[first].astype(np.uint64)
-        written = self._data[index].astype(np.uint64)
-        corrected = miscorrected = 0
-        if p.tmr:
-            mask = np.uint64((1 << k) - 1)
-            copy1 = (raw >> np.uint64(b - k)) & mask
-            copy2 = (raw >> np.uint64(b)) & mask
-            copy3 = (raw >> np.uint64(b + k)) & mask
-            vote = (copy1 & copy2) | (copy1 & copy3) | (copy2 & copy3)
-            low = raw & np.uint64((1 << (b - k)) - 1)
-            value = low | (vote << np.uint64(b - k))
-            top_written = written >> np.uint64(b - k)
-            raw_wrong = (copy1 != top_written) | (copy2 != top_written) | (copy3 != top_written)
-            vote_wrong = vote != top_written
-            miscorrected = int(np.count_nonzero(vote_wrong))
-            corrected = int(np.count_nonzero(raw_wrong & ~vote_wrong))
-        else:
-            value = (written & np.uint64(self._top_mask)) | raw
-        differs = value != written
-        residual = int(_popcount(value[differs] ^ written[differs]).sum())
-        empty = np.empty(0, np.int64)
-        return ProtectedRead(index[differs], value[differs].astype(self._data.dtype), empty,
-                             int(read.faulty_cells), int(read.flipped_bits), corrected, 0,
-                             miscorrected, residual, bool(read.tiled))
+        raw = read.words[first]
+        if not self.protection.tmr:  # the low bits; the top ones come from the nominal array
+            top = self._data[index] & self._data.dtype.type(self._top_mask)
+            raw = top | raw.astype(self._data.dtype)
+        return _msb_deliver(self._data, self._word_bits, self.protection, index.astype(np.int64), raw,
+                            read.faulty_cells, read.flipped_bits, read.tiled)
+
+
+def stored_stream_bits(n_words, word_bits, protection):
+    """Stored bits an attacker can flip: ``n_words`` data words of ``word_bits`` under ``protection``.
+
+    ``none`` and ``msb:K``: the data bits (the nominal array's included);
+    ``parity:N``, ``secded:N``: every codeword's cells (check bits and the
+    last codeword's padding included); ``msb:K:tmr``: the stored words with
+    their two extra copies of the top bits.
+    """
+    p = parse_protection(protection)
+    if p.kind in ("parity", "secded"):
+        codewords = -(-(int(n_words) * int(word_bits)) // p.data_bits)
+        return codewords * (p.data_bits + p.check_bits)
+    if p.kind == "msb" and p.tmr:
+        return int(n_words) * (int(word_bits) + 2 * p.msb_bits)
+    return int(n_words) * int(word_bits)
+
+
+def decode_flipped(words, word_bits, protection, flips, on_detect="zero"):
+    """A fault-free protected read after an attacker flipped the stored bits ``flips``.
+
+    Parameters
+    ----------
+    words : ndarray
+        The data words written (1-D unsigned).
+    word_bits : int
+    protection : str or Protection
+        Not ``none``.
+    flips : ndarray of int64
+        Distinct stored-bit indices in ``[0, stored_stream_bits(...))`` (the
+        caller checks them; see the module docs for the index).
+    on_detect : {"zero", "keep"}
+
+    Returns
+    -------
+    ProtectedRead
+        No faulty cells; the decoder's counters count what the flips did.
+    """
+    keep = check_on_detect(on_detect) == "keep"
+    p = parse_protection(protection)
+    if p.kind == "none":
+        raise ProtectionError("protection = 'none': flip the words themselves (accelsim.sram.memory)")
+    p.check_word_bits(word_bits)
+    flips = np.asarray(flips, np.int64)
+    if p.kind == "msb":
+        return _msb_flipped(words, word_bits, p, flips)
+    n, data_of_pos = hamming_layout(p)
+    n_data_bits = words.size * word_bits
+    head = np.full(-(-n_data_bits // p.data_bits), -1, np.int64)
+    data_flips, detected, counts = _kernels.decode_flips(np.sort(flips), n, data_of_pos, n_data_bits,
+                                                         p.kind == "secded", keep, head)
+    word_index, delivered, detected_index = _kernels.deliver(
+        words, words.copy(), np.zeros(words.size, np.uint8), data_flips, word_bits, detected, p.data_bits)
+    return ProtectedRead(word_index, delivered, detected_index, 0, int(flips.size), int(counts[0]),
+                         int(counts[1]), int(counts[2]), int(counts[3]), False)
+
+
+def _msb_stored(data, word_bits, protection):
+    """``(stored words, stored word bits)`` of the faulty array of ``msb:K`` or ``msb:K:tmr``."""
+    b, k = word_bits, protection.msb_bits
+    width = b + 2 * k if protection.tmr else b - k
+    dtype = np.uint64 if width > 32 else np.uint32 if width > 16 else np.uint16 if width > 8 else np.uint8
+    if protection.tmr:
+        top = data.astype(np.uint64) >> np.uint64(b - k)
+        stored = data.astype(np.uint64) | (top << np.uint64(b)) | (top << np.uint64(b + k))
+        return stored.astype(dtype), width
+    return (data & data.dtype.type((1 << (b - k)) - 1)).astype(dtype), width
+
+
+def _msb_flipped(data, word_bits, protection, flips):
+    """A fault-free ``msb:K`` / ``msb:K:tmr`` read with the stored bits ``flips`` flipped."""
+    if protection.tmr:
+        stored, width = _msb_stored(data, word_bits, protection)
+        raw = flip_stream_bits(stored, width, flips)
+        index = np.flatnonzero(raw != stored)
+        return _msb_deliver(data, word_bits, protection, index, raw[index], 0, int(flips.size), False)
+    value = flip_stream_bits(data, word_bits, flips)
+    index = np.flatnonzero(value != data)
+    return _msb_deliver(data, word_bits, protection, index, value[index], 0, int(flips.size), False)
+
+
+def _msb_deliver(data, word_bits, protection, index, raw, faulty_cells, flipped_bits, tiled):
+    """The :class:`ProtectedRead` of words ``index`` read as ``raw`` (stored layout; TMR voted)."""
+    b, k = word_bits, protection.msb_bits
+    index = np.asarray(index, np.int64)
+    raw = np.asarray(raw).astype(np.uint64)
+    written = data[index].astype(np.uint64)
+    corrected = miscorrected = 0
+    if protection.tmr:
+        mask = np.uint64((1 << k) - 1)
+        copy1 = (raw >> np.uint64(b - k)) & mask
+        copy2 = (raw >> np.uint64(b)) & mask
+        copy3 = (raw >> np.uint64(b + k)) & mask
+        vote = (copy1 & copy2) | (copy1 & copy3) | (copy2 & copy3)
+        value = (raw & np.uint64((1 << (b - k)) - 1)) | (vote << np.uint64(b - k))
+        top_written = written >> np.uint64(b - k)
+        raw_wrong = (copy1 != top_written) | (copy2 != top_written) | (copy3 != top_written)
+        vote_wrong = vote != top_written
+        miscorrected = int(np.count_nonzero(vote_wrong))
+        corrected = int(np.count_nonzero(raw_wrong & ~vote_wrong))
+    else:
+        value = raw
+    differs = value != written
+    residual = int(_popcount(value[differs] ^ written[differs]).sum())
+    empty = np.empty(0, np.int64)
+    return ProtectedRead(index[differs], value[differs].astype(data.dtype), empty, int(faulty_cells),
+                         int(flipped_bits), corrected, 0, miscorrected, residual, bool(tiled))
 
 
 def _popcount(values):

@@ -5,15 +5,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sram import uniform_profile
+from accelsim.sram import gaussian_profile, uniform_profile
 from accelsim.sram.protection import (
     ProtectedMemory,
     ProtectionError,
     _kernels,
+    decode_flipped,
     encode_codewords,
     hamming_layout,
     parse_protection,
     reference_decode,
+    stored_stream_bits,
 )
 
 CODES = ["secded:8", "secded:16", "secded:32", "secded:64", "parity:8", "parity:16", "parity:32",
@@ -185,3 +187,115 @@ def test_triple_errors_miscorrect_like_a_hamming_decoder():
                                                          np.full(1, -1, np.int64))
     assert detected.size == 0 and counts[2] == 1
     assert sorted(data_flips) == sorted(data_of_pos[[3, 5, 9, 15]])
+
+
+# -- the attacker's flips: into the stored cells, then the faults, then the decoder -----------
+
+
+def _dense_delivery(p, words, word_bits, raw):
+    """Data words and detected-word mask a dense decode of the stored array ``raw`` delivers (keep)."""
+    if p.kind in ("secded", "parity"):
+        n, _ = hamming_layout(p)
+        decoded, detected, _ = reference_decode(raw.reshape(-1, n), p)
+        bits = decoded.reshape(-1)[:words.size * word_bits].reshape(-1, word_bits).astype(np.uint8)
+        delivered = (bits << np.arange(word_bits, dtype=np.uint8)).sum(axis=1).astype(np.uint8)
+        det = np.repeat(detected, p.data_bits)[:words.size * word_bits].reshape(-1, word_bits).any(axis=1)
+        return delivered, det
+    k = p.msb_bits
+    copies = [(raw.astype(np.uint32) >> s) & ((1 << k) - 1) for s in (word_bits - k, word_bits, word_bits + k)]
+    vote = (copies[0] & copies[1]) | (copies[0] & copies[2]) | (copies[1] & copies[2])
+    low = raw & np.uint8((1 << (word_bits - k)) - 1)
+    return (low | (vote << (word_bits - k))).astype(np.uint8), np.zeros(words.size, bool)
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(["secded:64", "secded:8", "parity:16", "msb:2:tmr"]),
+       seed=st.integers(0, 2**32 - 1), n_flips=st.integers(0, 60), faulty=st.booleans())
+def test_flips_then_faults_then_decoder_match_a_dense_reference(name, seed, n_flips, faulty):
+    """Flips land in the cells (check bits included), faults apply, the decoder decodes all of it."""
+    profile = uniform_profile(1e-2, seed=seed % 7)
+    words = _words(700, 6)
+    p = parse_protection(name)
+    mem = ProtectedMemory(profile, words, 6, p, seed=seed % 5)
+    total = stored_stream_bits(words.size, 6, p)
+    assert total == mem.stored_bits  # codes and TMR: the attacker's index is the faulty array's stream
+    rng = np.random.default_rng(seed)
+    flips = np.sort(rng.choice(total, size=n_flips, replace=False)).astype(np.int64)
+    vdd = profile.voltage_for_ber(3e-3) if faulty else profile.vdd_nominal_v
+    read = mem.read_with_flips(vdd, 2, flips, on_detect="keep")
+    raw = mem._inner.read_with_flips(vdd, 2, flips)  # SimulatedMemory: flips, then faults
+    expected, det = _dense_delivery(p, words, 6, raw.words)
+    differs = np.flatnonzero(expected != words)
+    assert np.array_equal(read.word_index, differs)
+    assert np.array_equal(read.words, expected[differs])
+    assert np.array_equal(read.detected_index, np.flatnonzero(det))
+    assert read.flipped_bits == raw.flipped_bits and read.faulty_cells == raw.faulty_cells
+    if not faulty:  # the same through the fault-free path
+        free = decode_flipped(words, 6, p, flips, on_detect="keep")
+        assert np.array_equal(free.word_index, read.word_index) and np.array_equal(free.words, read.words)
+        assert free.detected_index.tolist() == read.detected_index.tolist()
+        assert (free.corrected_words, free.detected_words, free.miscorrected_words,
+                free.residual_flipped_bits) == (read.corrected_words, read.detected_words,
+                                                read.miscorrected_words, read.residual_flipped_bits)
+
+
+@pytest.mark.parametrize("name", ["secded:8", "secded:64"])
+def test_one_flip_in_a_secded_codeword_is_corrected_wherever_it_lands(name):
+    p = parse_protection(name)
+    n, _ = hamming_layout(p)
+    words = _words(64, 8)
+    for position in range(n):
+        for codeword in (0, 3):
+            read = decode_flipped(words, 8, p, np.array([codeword * n + position]))
+            assert read.word_index.size == 0 and read.corrected_words == 1 and read.residual_flipped_bits == 0
+
+
+def test_two_flips_are_detected_and_three_check_bits_miscorrect_one_data_bit():
+    p = parse_protection("secded:8")
+    n, data_of_pos = hamming_layout(p)
+    words = _words(4, 8)
+    two = decode_flipped(words, 8, p, np.array([n + 3, n + 5]), on_detect="zero")
+    assert two.detected_index.tolist() == [1] and two.detected_words == 1 and two.word_index.size == 0
+    # Position 7 = 1 ^ 2 ^ 4: flipping those three check bits makes the decoder flip data bit at 7.
+    three = decode_flipped(words, 8, p, np.array([2 * n + 1, 2 * n + 2, 2 * n + 4]))
+    assert three.word_index.tolist() == [2] and three.miscorrected_words == 1
+    assert int(three.words[0] ^ words[2]) == 1 << int(data_of_pos[7])
+
+
+def test_parity_one_flip_detected_two_flips_pass():
+    p = parse_protection("parity:8")
+    words = _words(4, 8)
+    one = decode_flipped(words, 8, p, np.array([9 + 4]), on_detect="keep")
+    assert one.detected_index.tolist() == [1] and one.word_index.tolist() == [1]
+    two = decode_flipped(words, 8, p, np.array([9 + 1, 9 + 2]))
+    assert two.detected_words == 0 and two.miscorrected_words == 1 and two.word_index.tolist() == [1]
+
+
+def test_msb_nominal_bits_are_attackable_and_tmr_outvotes_one_copy():
+    profile = uniform_profile(1e-2)
+    words = _words(50, 8)
+    mem = ProtectedMemory(profile, words, 8, "msb:2")
+    vdd = profile.vdd_floor_v
+    base = mem.read_with_flips(vdd, 0, np.zeros(0, np.int64))
+    plain = mem.read(vdd, 0)
+    assert np.array_equal(base.word_index, plain.word_index) and np.array_equal(base.words, plain.words)
+    flipped = mem.read_with_flips(vdd, 0, np.array([3 * 8 + 7]))  # bit 7 of word 3: nominal array
+    value = dict(zip(flipped.word_index.tolist(), flipped.words.tolist(), strict=True))
+    assert value[3] >> 7 == ((words[3] >> 7) ^ 1)
+    width = 8 + 4
+    one = decode_flipped(words, 8, "msb:2:tmr", np.array([5 * width + 8]))  # one copy of bit 6 of word 5
+    assert one.word_index.size == 0 and one.corrected_words == 1
+    two = decode_flipped(words, 8, "msb:2:tmr", np.array([5 * width + 8, 5 * width + 10]))
+    assert two.word_index.tolist() == [5] and int(two.words[0] ^ words[5]) == 1 << 6
+    assert two.miscorrected_words == 1
+
+
+def test_stuck_cells_mask_the_attackers_flip():
+    profile = gaussian_profile(seed=2)  # stuck-at cells
+    mem = ProtectedMemory(profile, _words(4000, 8), 8, "secded:16")
+    vdd = profile.vdd_floor_v
+    masked = mem.masked_bits(vdd, 1)
+    assert masked.size > 0
+    plain = mem.read_with_flips(vdd, 1, np.zeros(0, np.int64))
+    on_stuck = mem.read_with_flips(vdd, 1, masked[:5])
+    assert np.array_equal(plain.words, on_stuck.words) and plain.flipped_bits == on_stuck.flipped_bits
