@@ -184,10 +184,12 @@ def _prepare(spec, allow_large=False):
         check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
         for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
             parse_protection(protection).check_word_bits(qm.bits)
-        if spec.bank_voltages:
-            from accelsim.sweep.unit import model_banks
+        if spec.bank_voltages or spec.accelerator is not None:
+            from accelsim.sweep.unit import sweep_banks
 
-            model_banks(qm, len(spec.bank_voltages[0]))  # too many banks for the model's layers
+            # Too many banks for the model's layers, or an accelerator's bank tables that
+            # name an unknown layer or leave one out: before any work.
+            sweep_banks(spec, qm)
         models[label] = model_fingerprint(item)
         batch_sizes.append(qm.batch_size_for(x))
     if spec.batch_size is None:
