@@ -18,6 +18,9 @@ def register(subparsers):
                         help="accuracy loss allowed, in points (default: 1)")
     parser.add_argument("--yield", dest="yield_target", type=float, default=0.9, metavar="Y",
                         help="share of chips within tolerance, in (0, 1] (default: 0.9)")
+    parser.add_argument("--yield-margin", type=float, default=0.0, metavar="M",
+                        help="the calibration chips must reach --yield + M (held-out chips and the "
+                             "uniform baseline: --yield alone; default: 0)")
     parser.add_argument("--banks", type=int, default=None,
                         help="weight SRAM banks of contiguous layers (default: the --accelerator's "
                              "[[weight_banks]] if it has them, else 4)")
@@ -67,7 +70,7 @@ def _run(args):
                       protections=tuple(args.protection or ("none",)), chips=args.chips,
                       holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
                       seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
-                      accelerator=args.accelerator, executor=args.executor,
+                      accelerator=args.accelerator, executor=args.executor, yield_margin=args.yield_margin,
                       voltages_v=parse_voltages(args.voltages) if args.voltages else None)
     if not args.quiet:
         print(file=sys.stderr)
