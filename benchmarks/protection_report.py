@@ -158,14 +158,15 @@ def sweep_rows(results):
 # -- 3. optimizer ---------------------------------------------------------------------------
 
 
-def run_optimizer(work, model, chips, limit, protections=("none",), tag="none"):
+def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", margin=0.0):
     import accelsim
 
-    out = work / f"optimize-{model}-{tag}"
+    out = work / f"optimize-{model}-{tag}-c{chips}-m{margin:g}"
     start = time.process_time()
     result = accelsim.optimize(model, "14nm", f"mnist:{MNIST}", tolerance_pp=TOLERANCE_PP,
                                yield_target=YIELD, banks=4, protections=protections, chips=chips,
-                               holdout_chips=chips, out=out, limit=limit, resume=out.exists())
+                               holdout_chips=chips, out=out, limit=limit, resume=out.exists(),
+                               yield_margin=margin)
     # CPU over every (resumed) run of this folder, so a rerun from cache reports the real cost.
     cpu_file = out / "report_cpu_s.txt"
     cpu = time.process_time() - start + (float(cpu_file.read_text()) if cpu_file.exists() else 0.0)
@@ -199,7 +200,9 @@ def write_page(path, secded, means, sweeps, optimized, combined, args, seconds):
         "# Protection, voltage domains, yield and the optimizer: measured",
         "",
         "Written by `benchmarks/protection_report.py` "
-        f"(`--chips {args.chips} --limit {args.limit}`, one torch thread; {seconds / 60:.1f} min of CPU "
+        f"(`--chips {args.chips} --limit {args.limit} --optimizer-chips {args.optimizer_chips} "
+        f"--optimizer-protections {' '.join(args.optimizer_protections)} --yield-margin {args.yield_margin:g}`, "
+        f"one torch thread; {seconds / 60:.1f} min of CPU "
         "in the run that wrote this page, which reuses finished sweeps and optimizer evaluations "
         "from its work folder; the optimizer's own CPU is in its table). "
         "Do not edit by hand: rerun the script.",
@@ -259,12 +262,14 @@ def write_page(path, secded, means, sweeps, optimized, combined, args, seconds):
         "## 3. The optimizer on every MNIST zoo model",
         "",
         f"`accelsim.optimize(..., banks=4, tolerance_pp={TOLERANCE_PP:g}, yield_target={YIELD:g}, "
-        f"chips={args.chips}, holdout_chips={args.chips}, limit={args.limit}, "
-        f"protections={COMBINED_PROTECTIONS})`: "
+        f"chips={args.optimizer_chips}, holdout_chips={args.optimizer_chips}, limit={args.limit}, "
+        f"protections={tuple(args.optimizer_protections)}, yield_margin={args.yield_margin:g})`: "
         "per-layer sensitivity, greedy descent of the bank voltages per scheme, then per-bank "
         "scheme switches, on calibration chips "
-        f"0..{args.chips - 1}, everything re-measured on held-out chips {args.chips}.."
-        f"{2 * args.chips - 1}. *vs best uniform*: weight-SRAM energy against the lowest-energy "
+        f"0..{args.optimizer_chips - 1}, everything re-measured on held-out chips {args.optimizer_chips}.."
+        f"{2 * args.optimizer_chips - 1}; with a margin, a calibration point must reach yield "
+        f"{YIELD:g} + margin, the held-out check and the baseline {YIELD:g}. "
+        "*vs best uniform*: weight-SRAM energy against the lowest-energy "
         "single voltage without protection meeting the same tolerance and yield on the same "
         "held-out chips (target: at least 10% on one model). The ladder: nominal, then 20 "
         "steps from Vmin to the profile's floor. A held-out yield below the target is the "
@@ -287,7 +292,7 @@ def write_page(path, secded, means, sweeps, optimized, combined, args, seconds):
     lines += ["", ("Target met on " + ", ".join(r.model for r in met) + ".") if met else
               "Target (>= 10% vs best uniform on one model) **not met** on these runs.", ""]
     lines += ["Printed lines:", "", "```"]
-    lines += [format_optimum(r) for r, _, _ in optimized + combined]
+    lines += list(dict.fromkeys(format_optimum(r) for r, _, _ in optimized + combined))
     lines += ["```", "", "## 4. The levers alone and combined, against Stutz et al.", "",
               "Stutz et al. (MLSys 2021) report about 20% energy saving at <= 1% accuracy loss "
               "for 8-bit models with RandBET, relative to the lowest safe voltage Vmin. The "
@@ -353,6 +358,12 @@ def main():
     parser.add_argument("--chips", type=int, default=5)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "protection.md")
+    parser.add_argument("--optimizer-chips", type=int, default=None,
+                        help="calibration (and as many held-out) chips of the optimizer (default: --chips)")
+    parser.add_argument("--optimizer-protections", nargs="+", default=list(COMBINED_PROTECTIONS),
+                        help=f"schemes the optimizer tries (default: {' '.join(COMBINED_PROTECTIONS)})")
+    parser.add_argument("--yield-margin", type=float, default=0.0,
+                        help="the optimizer's calibration margin on the yield (default: 0)")
     parser.add_argument("--models", nargs="+", default=list(MNIST_ZOO),
                         help="MNIST zoo models for the optimizer table (default: all)")
     args = parser.parse_args()
@@ -366,12 +377,16 @@ def main():
     sweeps = sweep_rows(run_sweeps(args.work, args.chips, args.limit))
     print(f"sweeps done ({time.process_time() - start:.0f} s CPU)", flush=True)
     # Banks alone (the normal model), then banks and protection on every MNIST zoo model.
-    banks_alone = [run_optimizer(args.work, SWEEP_MODELS[0], args.chips, args.limit, tag="none2")]
+    chips = args.optimizer_chips = args.optimizer_chips or args.chips
+    schemes = tuple(args.optimizer_protections)
+    banks_alone = [run_optimizer(args.work, SWEEP_MODELS[0], chips, args.limit, tag="none",
+                                 margin=args.yield_margin)]
     print(f"optimize banks alone done ({time.process_time() - start:.0f} s CPU)", flush=True)
     optimized = []
     for model in args.models:
-        optimized.append(run_optimizer(args.work, model, args.chips, args.limit,
-                                       protections=COMBINED_PROTECTIONS, tag="combined2"))
+        optimized.append(run_optimizer(args.work, model, chips, args.limit, protections=schemes,
+                                       tag="none" if schemes == ("none",) else "combined",
+                                       margin=args.yield_margin))
         print(f"optimize {model} done ({time.process_time() - start:.0f} s CPU)", flush=True)
     combined = banks_alone
     write_page(args.out, secded, means, sweeps, optimized, combined, args, time.process_time() - start)
