@@ -28,6 +28,10 @@ def register(subparsers):
                         help="accelerator pricing every point: a preset (edge, edge-45nm, eyeriss) or a "
                              "TOML file whose [[weight_banks]] tables (name, capacity_bits, layers) are "
                              "the banks (default: edge)")
+    parser.add_argument("--activations", type=int, metavar="BITS",
+                        help="put the activation SRAM on its own swept domain, with activations quantized "
+                             "to BITS bits (ranges from the first 256 evaluated images); its energy "
+                             "scales with V^2, its faults corrupt activations (default: at nominal, ideal)")
     parser.add_argument("--executor", default="local", help="local | dask | dask:ADDRESS (default: local)")
     parser.add_argument("--protection", action="append", metavar="P",
                         help="protection scheme to try (repeatable; default: none)")
@@ -71,6 +75,7 @@ def _run(args):
                       holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
                       seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
                       accelerator=args.accelerator, executor=args.executor, yield_margin=args.yield_margin,
+                      act_bits=args.activations,
                       voltages_v=parse_voltages(args.voltages) if args.voltages else None)
     if not args.quiet:
         print(file=sys.stderr)

@@ -70,7 +70,25 @@ import numpy as np
 from accelsim._checks import Interval, check
 from accelsim._errors import UserInputError
 
-__all__ = ["OptimizeError", "OptimizeResult", "format_optimum", "optimize"]
+__all__ = ["OptimizeError", "OptimizeResult", "format_optimum", "optimize", "with_act_quant"]
+
+#: Images (the first of the evaluated set) that calibrate activation ranges in :func:`with_act_quant`.
+ACT_CALIBRATION_IMAGES = 256
+
+
+def with_act_quant(qm, x, bits):
+    """``qm`` with its activations quantized to ``bits`` bits, weights unchanged.
+
+    Re-quantizes ``qm.reference_module()`` with ``qm``'s scheme (the weight
+    codes come out identical) and an :class:`~accelsim.quant.ActivationQuantizer`
+    whose per-layer ranges are calibrated on the first
+    :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
+    """
+    from accelsim.engine import QuantizedModel
+    from accelsim.quant import ActivationQuantizer
+
+    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:ACT_CALIBRATION_IMAGES],
+                                     meta=dict(qm.meta), act_quant=ActivationQuantizer(bits))
 
 
 class OptimizeError(UserInputError):
@@ -168,7 +186,7 @@ class _Journal:
 def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_target=0.9, banks=None,
              protections=("none",), chips=10, holdout_chips=10, out="accelsim-optimize", limit=None,
              voltages_v=None, seed=0, on_detect="zero", resume=False, progress=None, accelerator=None,
-             executor="local", activations=False, yield_margin=0.0):
+             executor="local", activations=False, yield_margin=0.0, act_bits=None):
     """Search bank voltages and protection for one model (see the module docs).
 
     Parameters
@@ -208,6 +226,9 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
     activations : bool
         Put the activation SRAM on its own swept domain (needs a model
         quantized with ``act_quant``).
+    act_bits : int, optional
+        Implies ``activations``: quantize the model's activations to this
+        many bits (:func:`with_act_quant`) when it does not already.
     yield_margin : float
         In [0, 1): the calibration chips must reach ``yield_target +
         yield_margin`` (at most 1), a guard against the calibration chips'
@@ -228,6 +249,14 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
                   meaning="calibration chips")
     holdout_chips = check("--holdout-chips", holdout_chips, Interval(int, 1, None), error=OptimizeError,
                           meaning="held-out chips, disjoint from the calibration chips")
+    if act_bits is not None:
+        from accelsim.quant.activations import SUPPORTED_BITS
+
+        act_bits = check("--activations", act_bits, Interval(int, 2, 16), error=OptimizeError,
+                         meaning="bits per activation")
+        if act_bits not in SUPPORTED_BITS:
+            raise OptimizeError(f"--activations = {act_bits}: expected bits per activation in "
+                                f"{', '.join(map(str, SUPPORTED_BITS))}")
     yield_margin = check("--yield-margin", yield_margin, Interval(float, 0, 1, closed="left"),
                          error=OptimizeError, meaning="share of chips added to --yield on calibration chips")
     protections = tuple(dict.fromkeys(parse_protection(p).name for p in (protections or ("none",))))
@@ -236,7 +265,7 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
         raise OptimizeError(f"--executor {executor!r}: expected local, dask or dask:ADDRESS")
     optimizer = _Optimizer(model, profile, dataset, tolerance_pp, yield_target, banks, protections, chips,
                            holdout_chips, Path(out), limit, voltages_v, seed, on_detect, resume,
-                           progress, accelerator, bool(activations))
+                           progress, accelerator, bool(activations), act_bits)
     optimizer.yield_margin = yield_margin
     try:
         optimizer.pool = _pool(executor, optimizer)
@@ -254,7 +283,7 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
 class _Optimizer:
     def __init__(self, model, profile, dataset, tolerance_pp, yield_target, n_banks, protections, chips,
                  holdout_chips, out, limit, voltages_v, seed, on_detect, resume, progress, accelerator,
-                 activations):
+                 activations, act_bits=None):
         from accelsim.accel import AcceleratorError, default_accelerator, load_accelerator
         from accelsim.accel.banks import bank_assignment, split_layers
         from accelsim.data import load_dataset
@@ -267,11 +296,7 @@ class _Optimizer:
         self.on_detect = check_on_detect(on_detect)
         self.profile = load_profile(profile)
         self.qm = model if isinstance(model, QuantizedModel) else load_model(model)
-        self.activations = activations
-        if activations and self.qm.act_quant is None:
-            raise OptimizeError("--activations puts the activation SRAM on a swept domain; it needs a "
-                                "model with quantized activations (QuantizedModel.from_torch(..., "
-                                "act_quant=ActivationQuantizer(bits)))")
+        self.activations = activations or act_bits is not None
         for p in protections:
             from accelsim.sram.protection import parse_protection
 
@@ -281,9 +306,20 @@ class _Optimizer:
             limit = check("--limit", limit, Interval(int, 1, None), error=OptimizeError)
             x, y = x[:limit], y[:limit]
         self.x, self.y = x, y
+        if act_bits is not None:
+            if self.qm.act_quant is not None and self.qm.act_quant.bits != act_bits:
+                raise OptimizeError(f"--activations {act_bits}: the model already quantizes its "
+                                    f"activations to {self.qm.act_quant.bits} bits")
+            if self.qm.act_quant is None:
+                self.qm = with_act_quant(self.qm, x, act_bits)
+        if self.activations and self.qm.act_quant is None:
+            raise OptimizeError("--activations puts the activation SRAM on a swept domain; it needs a "
+                                "model with quantized activations (QuantizedModel.from_torch(..., "
+                                "act_quant=ActivationQuantizer(bits)), or act_bits)")
         self.label = (model_label(model) if not isinstance(model, QuantizedModel)
                       else str(self.qm.meta.get("name", "model")))
-        self.source = {"model": model, "profile": profile, "dataset": dataset, "limit": limit}
+        self.source = {"model": model, "profile": profile, "dataset": dataset, "limit": limit,
+                       "act_bits": act_bits}
         self.dataset = dataset
         self.tolerance_pp, self.yield_target = tolerance_pp, yield_target
         self.protections = protections
@@ -649,7 +685,10 @@ def _worker_inputs(source):
         x, y = load_dataset(source["dataset"], split="test")
         if source["limit"] is not None:
             x, y = x[:source["limit"]], y[:source["limit"]]
-        cached = (key, load_model(source["model"]), x, y, load_profile(source["profile"]), {})
+        qm = load_model(source["model"])
+        if source.get("act_bits") is not None and qm.act_quant is None:
+            qm = with_act_quant(qm, x, source["act_bits"])
+        cached = (key, qm, x, y, load_profile(source["profile"]), {})
         _WORKER_EVALUATORS["inputs"] = cached
     return cached[1:]
 

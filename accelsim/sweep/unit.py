@@ -116,7 +116,6 @@ def spec_accelerator(spec):
     """The :class:`~accelsim.accel.Accelerator` of a sweep (``--accelerator``; default: ``edge``)."""
     if spec.accelerator is None:
         return default_accelerator()
-
     return _cached_accelerator(spec.accelerator, _file_stamp(spec.accelerator)
                                if os.path.isfile(spec.accelerator) else None)
 

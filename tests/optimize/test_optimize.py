@@ -42,6 +42,7 @@ def test_optimize_writes_its_folder_and_resumes(tmp_path):
     (["--chips", "0"], "--chips"),
     (["--yield-margin", "-0.1"], "--yield-margin"),
     (["--yield-margin", "1"], "--yield-margin"),
+    (["--activations", "9"], "--activations"),
     (["--banks", "99"], "--banks"),
     (["--protection", "secded:7"], "secded:7"),
     (["--protection", "msb:12"], "K <= 8"),
@@ -79,20 +80,31 @@ def test_cli_prints_the_optimum_and_draws_the_front(tmp_path, capsys):
     assert (out / "front.png").stat().st_size > 0
 
 
-@pytest.mark.slow  # a two-process LocalCluster: about 40 s on the 2-core machine
+@pytest.mark.slow  # a two-process LocalCluster: over 40 s on the 2-core machine
 def test_dask_gives_the_local_results(tmp_path):
     # Two worker processes (a new LocalCluster); every file but the journal's line order
     # must match the local run's, and so must the result.
+    import logging
+
+    from dask.distributed import LocalCluster
+
     small = dict(SMALL, limit=40, chips=2, holdout_chips=1, yield_target=0.5)
-    local = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "local")
-    dask = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "dask", executor="dask")
-    assert dask == local
-    for name in ("candidates.csv", "pareto.csv", "uniform.csv", "sensitivity.csv"):
-        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
-    journal = {json.loads(line)["key"]: json.loads(line)["accuracies"]
-               for line in (tmp_path / "local" / "journal.jsonl").read_text().splitlines()}
-    assert journal == {json.loads(line)["key"]: json.loads(line)["accuracies"]
-                       for line in (tmp_path / "dask" / "journal.jsonl").read_text().splitlines()}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        # Plain banks, then banks with the activation SRAM's domain (workers re-quantize activations).
+        for tag, extra in (("plain", {}), ("act", {"act_bits": 8})):
+            local = optimize("digits-cnn-normal-8b", **small, **extra, out=tmp_path / f"local-{tag}")
+            dask = optimize("digits-cnn-normal-8b", **small, **extra, out=tmp_path / f"dask-{tag}",
+                            executor=f"dask:{cluster.scheduler_address}")
+            assert dask == local
+            for name in ("candidates.csv", "pareto.csv", "uniform.csv", "sensitivity.csv"):
+                assert (tmp_path / f"dask-{tag}" / name).read_bytes() == \
+                    (tmp_path / f"local-{tag}" / name).read_bytes()
+            journal = {json.loads(line)["key"]: json.loads(line)["accuracies"]
+                       for line in (tmp_path / f"local-{tag}" / "journal.jsonl").read_text().splitlines()}
+            assert journal == {json.loads(line)["key"]: json.loads(line)["accuracies"] for line in
+                               (tmp_path / f"dask-{tag}" / "journal.jsonl").read_text().splitlines()}
+        assert local.act_vdd_v is not None
 
 
 def test_bad_executor_loses_nothing(tmp_path, capsys):
@@ -171,3 +183,15 @@ def test_yield_margin_is_stricter_on_calibration_only(tmp_path):
     # ... while the uniform baseline keeps the target itself.
     assert read_csv(tmp_path / "s" / "uniform.csv") == read_csv(tmp_path / "p" / "uniform.csv")
     assert strict.uniform_vdd_v == plain.uniform_vdd_v
+
+
+def test_cli_activation_domain_on_a_zoo_model(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "60",
+            "--banks", "2", "--chips", "2", "--holdout-chips", "1", "--yield", "0.5", "--out", str(out),
+            "--voltages", "0.8,0.62,0.58", "--activations", "8", "--quiet"]
+    assert main(argv) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("optimum:")][0]
+    assert ", activations 0." in line
+    record = json.loads((out / "optimum.json").read_text())
+    assert record["act_vdd_v"] in (0.8, 0.62, 0.58)
