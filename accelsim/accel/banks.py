@@ -30,12 +30,20 @@ the decoder costs a constant per codeword read
 accelerator's ``decoder_energy_j`` table). The latency, the activation SRAM
 and the MACs are those of :meth:`Accelerator.energy` at the lowest bank
 supply (with ``alpha_power`` the slowest bank sets the clock).
+
+The activation SRAM may sit on its own swept domain (``act_vdd_v``): its
+energy is the accelerator's (per-bit read and write energies of
+:mod:`accelsim.accel.technology` at its node, or the file's) scaled by
+``(act_vdd_v / vdd_nominal_v) ** 2``, dynamic energy only, as the
+accelerator's activation SRAM model has no leakage term. Its faults are
+:class:`accelsim.engine.ActivationFaults` at that voltage
+(:class:`accelsim.engine.banked.BankedEvaluator`).
 """
 
 import math
 from dataclasses import dataclass
 
-from accelsim.accel._validate import AcceleratorError, check_int, check_text
+from accelsim.accel._validate import AcceleratorError, check_int, check_real, check_text
 
 __all__ = ["BankedEnergy", "WeightBank", "bank_assignment", "banked_energy", "split_layers"]
 
@@ -173,7 +181,7 @@ class BankedEnergy:
 
 
 def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal_v, *, banks=None,
-                  protections=None):
+                  protections=None, act_vdd_v=None):
     """Energy per inference with one supply and one protection per bank (see module docs).
 
     Parameters
@@ -189,6 +197,8 @@ def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal
         ``weight_memory.capacity_bits`` holding every layer.
     protections : sequence of str or Protection, optional
         One per bank (default: ``none``).
+    act_vdd_v : float, optional
+        Supply of the activation SRAM's own domain, volts (default: nominal).
 
     Returns
     -------
@@ -237,6 +247,11 @@ def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal
         per_bank.append(dyn + leak + dec)
         decoder_total += dec
     weight_mem_j = math.fsum(per_bank)
-    return BankedEnergy(total_j=weight_mem_j + base.act_mem_j + base.mac_j, weight_mem_j=weight_mem_j,
-                        decoder_j=decoder_total, act_mem_j=base.act_mem_j, mac_j=base.mac_j,
+    act_mem_j = base.act_mem_j
+    if act_vdd_v is not None:
+        act_vdd_v = check_real("act_vdd_v", act_vdd_v, positive=True,
+                               meaning="activation SRAM supply in volts")
+        act_mem_j *= (act_vdd_v / vdd_nominal_v) ** 2
+    return BankedEnergy(total_j=weight_mem_j + act_mem_j + base.mac_j, weight_mem_j=weight_mem_j,
+                        decoder_j=decoder_total, act_mem_j=act_mem_j, mac_j=base.mac_j,
                         latency_s=latency, per_bank_j=tuple(per_bank))

@@ -18,7 +18,21 @@ def register(subparsers):
                         help="accuracy loss allowed, in points (default: 1)")
     parser.add_argument("--yield", dest="yield_target", type=float, default=0.9, metavar="Y",
                         help="share of chips within tolerance, in (0, 1] (default: 0.9)")
-    parser.add_argument("--banks", type=int, default=4, help="weight SRAM banks (default: 4)")
+    parser.add_argument("--yield-margin", type=float, default=0.0, metavar="M",
+                        help="the calibration chips must reach --yield + M (held-out chips and the "
+                             "uniform baseline: --yield alone; default: 0)")
+    parser.add_argument("--banks", type=int, default=None,
+                        help="weight SRAM banks of contiguous layers (default: the --accelerator's "
+                             "[[weight_banks]] if it has them, else 4)")
+    parser.add_argument("--accelerator", metavar="PRESET|TOML",
+                        help="accelerator pricing every point: a preset (edge, edge-45nm, eyeriss) or a "
+                             "TOML file whose [[weight_banks]] tables (name, capacity_bits, layers) are "
+                             "the banks (default: edge)")
+    parser.add_argument("--activations", type=int, metavar="BITS",
+                        help="put the activation SRAM on its own swept domain, with activations quantized "
+                             "to BITS bits (ranges from the first 256 evaluated images); its energy "
+                             "scales with V^2, its faults corrupt activations (default: at nominal, ideal)")
+    parser.add_argument("--executor", default="local", help="local | dask | dask:ADDRESS (default: local)")
     parser.add_argument("--protection", action="append", metavar="P",
                         help="protection scheme to try (repeatable; default: none)")
     parser.add_argument("--chips", type=int, default=10, help="calibration chips (default: 10)")
@@ -60,6 +74,8 @@ def _run(args):
                       protections=tuple(args.protection or ("none",)), chips=args.chips,
                       holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
                       seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
+                      accelerator=args.accelerator, executor=args.executor, yield_margin=args.yield_margin,
+                      act_bits=args.activations,
                       voltages_v=parse_voltages(args.voltages) if args.voltages else None)
     if not args.quiet:
         print(file=sys.stderr)

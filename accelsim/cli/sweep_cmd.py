@@ -45,6 +45,11 @@ def register(subparsers):
     parser.add_argument("--bank-voltages", action="append", metavar="V1,V2,...",
                         help="one more point with one supply per weight bank (the layers split into "
                              "that many banks of contiguous layers balanced by bits; repeatable)")
+    parser.add_argument("--accelerator", metavar="PRESET|TOML",
+                        help="accelerator pricing every point: a preset (edge, edge-45nm, eyeriss) or a "
+                             "TOML file; its [[weight_banks]] tables (name, capacity_bits, layers) map "
+                             "the layers to the banks of --bank-voltages, one voltage per table "
+                             "(default: edge, no banks)")
     parser.add_argument("--yield", dest="yield_target", type=float, metavar="Y",
                         help="choose the lowest-energy point whose chip yield (95%% Wilson lower "
                              "end, chips within --tolerance) is at least Y, in (0, 1]")
@@ -131,6 +136,7 @@ def _spec(args):
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
         tolerance_pp=args.tolerance,
         bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()), attack=args.attack,
+        accelerator=args.accelerator,
         **({"adaptive": True, "halfwidth_pp": args.halfwidth} if args.adaptive else {}))
 
 

@@ -6,6 +6,13 @@ is exactly today's memory), holding the words of its layers in memory order.
 A run reads every bank at its voltage (decoding it under its protection),
 patches the clean weights with the words that differ, and re-runs the
 network from the first changed layer, like :class:`Evaluator`.
+
+The activation SRAM may run on its own supply (``run(..., act_vdd_v=V)``,
+a model quantized with ``act_quant``): below nominal its faults
+(:class:`~accelsim.engine.ActivationFaults`) corrupt the layers' input codes,
+and the whole network re-runs. The activation SRAM of chip ``c`` is chip
+``ACT_CHIP_OFFSET + c`` of the profile, a draw no weight bank of the first
+``ACT_CHIP_OFFSET // n_banks`` chips uses.
 """
 
 from dataclasses import dataclass
@@ -15,7 +22,10 @@ import torch
 
 from accelsim.engine.evaluate import Evaluator
 
-__all__ = ["BankedEvaluator", "BankedRun", "tensor_layer"]
+__all__ = ["ACT_CHIP_OFFSET", "BankedEvaluator", "BankedRun", "tensor_layer"]
+
+#: The activation SRAM of chip ``c`` is chip ``ACT_CHIP_OFFSET + c`` of the profile.
+ACT_CHIP_OFFSET = 2**20
 
 
 def tensor_layer(name):
@@ -74,6 +84,7 @@ class BankedEvaluator:
         from accelsim.sram.protection import ProtectedMemory, parse_protection
 
         self._qm = qm
+        self._chip, self._seed = chip, seed
         self._clean = qm.clean_run(x, batch_size)
         self._logits = Evaluator(qm, self._clean, None, chip)._logits
         self._on_detect = on_detect
@@ -104,9 +115,25 @@ class BankedEvaluator:
     def clean_logits(self):
         return self._clean.logits
 
-    def run(self, bank_vdd_v):
-        """Read every bank at its voltage and run the inputs; a :class:`BankedRun`."""
+    def run(self, bank_vdd_v, act_vdd_v=None):
+        """Read every bank at its voltage and run the inputs; a :class:`BankedRun`.
+
+        ``act_vdd_v``: the activation SRAM's supply (None or nominal: fault-free
+        activations, as without it); needs a model quantized with ``act_quant``.
+        """
         qm = self._qm
+        act_faults = None
+        if act_vdd_v is not None and float(act_vdd_v) < self.profile.vdd_nominal_v:
+            from accelsim.engine.activations import ActivationFaults
+
+            if qm.act_quant is None:
+                from accelsim.engine.graph import EngineError
+
+                raise EngineError("an activation SRAM below nominal needs quantized activations: "
+                                       "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
+            self.profile.check_voltage(float(act_vdd_v))
+            act_faults = ActivationFaults(self.profile, float(act_vdd_v), ACT_CHIP_OFFSET + self._chip,
+                                          self._seed)
         indices, values, zero = [], [], []
         totals = np.zeros(6, np.int64)
         tiled = False
@@ -140,6 +167,6 @@ class BankedEvaluator:
             for name in qm.tensors_at_bits(zero * qm.bits):
                 lo, hi = qm._word_range(name)
                 weights[name].view(-1)[zero[(zero >= lo) & (zero < hi)] - lo] = 0.0
-        logits, _, _ = self._logits(weights, changed, None)
+        logits, _, _ = self._logits(weights, changed, act_faults)
         stored = sum(m.n_bits for m in self._memories if m is not None)
         return BankedRun(logits, *(int(v) for v in totals), stored_bits=int(stored), tiled=tiled)

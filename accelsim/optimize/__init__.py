@@ -29,9 +29,27 @@ Method
    lowest-energy single voltage meeting the same tolerance and yield on the
    same held-out chips (chosen knowing those chips, so a strong baseline).
 5. Feasibility on calibration chips uses the yield's point estimate (with
-   10 chips and a 95% target, all 10 must be good); the chosen point and
-   the uniform baseline are then re-measured on held-out chips (disjoint
-   chip indices) and reported with their Wilson 95% interval.
+   10 chips and a 95% target, all 10 must be good), optionally raised by
+   ``yield_margin`` against the calibration chips' optimism; the chosen
+   point and the uniform baseline are then re-measured on held-out chips
+   (disjoint chip indices, target without margin) and reported with their
+   Wilson 95% interval.
+
+Voltage domains: ``banks`` contiguous banks, or the ``[[weight_banks]]``
+tables of ``accelerator`` (a preset or TOML file) when it has them, which
+also prices every point (default: the ``edge`` preset). With
+``activations=True`` the activation SRAM is one more domain of the descent
+(a model quantized with ``act_quant``): its energy scales with ``V ** 2``
+(:func:`accelsim.accel.banks.banked_energy`) and its faults corrupt the
+activations (:class:`accelsim.engine.ActivationFaults`); the uniform
+baseline keeps it at nominal.
+
+Executors: ``executor="local"`` evaluates in this process; ``"dask"`` (a
+new local cluster) or ``"dask:ADDRESS"`` sends the chips of each batch of
+evaluations (the trial moves of one greedy step, one ladder step of the
+sensitivity, the uniform ladder) to Dask workers, one task per chip, which
+load model, profile and data themselves. Torch runs on one thread in both,
+so the results are identical whatever the executor.
 
 Results (``out``): ``candidates.csv`` (every evaluated candidate with its
 energy and calibration yield), ``pareto.csv`` (the front of calibration
@@ -52,7 +70,25 @@ import numpy as np
 from accelsim._checks import Interval, check
 from accelsim._errors import UserInputError
 
-__all__ = ["OptimizeError", "OptimizeResult", "format_optimum", "optimize"]
+__all__ = ["OptimizeError", "OptimizeResult", "format_optimum", "optimize", "with_act_quant"]
+
+#: Images (the first of the evaluated set) that calibrate activation ranges in :func:`with_act_quant`.
+ACT_CALIBRATION_IMAGES = 256
+
+
+def with_act_quant(qm, x, bits):
+    """``qm`` with its activations quantized to ``bits`` bits, weights unchanged.
+
+    Re-quantizes ``qm.reference_module()`` with ``qm``'s scheme (the weight
+    codes come out identical) and an :class:`~accelsim.quant.ActivationQuantizer`
+    whose per-layer ranges are calibrated on the first
+    :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
+    """
+    from accelsim.engine import QuantizedModel
+    from accelsim.quant import ActivationQuantizer
+
+    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:ACT_CALIBRATION_IMAGES],
+                                     meta=dict(qm.meta), act_quant=ActivationQuantizer(bits))
 
 
 class OptimizeError(UserInputError):
@@ -86,6 +122,7 @@ class OptimizeResult:
     calibration_chips: tuple
     evaluations: int
     dataset: str
+    act_vdd_v: float | None = None
 
     @property
     def energy_saving(self):
@@ -107,7 +144,8 @@ def format_optimum(result):
                else f"{-result.saving_vs_uniform * 100:+.1f}% vs best uniform voltage")
     uniform = uniform.replace("+-", "-")
     change = (result.accuracy - result.reference_accuracy) * 100
-    return (f"optimum: {result.model}: banks [{banks}] V, protection [{', '.join(result.protections)}], "
+    act = "" if result.act_vdd_v is None else f", activations {result.act_vdd_v:.3f} V"
+    return (f"optimum: {result.model}: banks [{banks}] V, protection [{', '.join(result.protections)}]{act}, "
             f"energy {-result.energy_saving * 100:+.1f}% vs nominal ({uniform}), "
             f"accuracy {result.accuracy * 100:.1f}% ({change:+.1f}) on held-out chips, "
             f"yield {result.chip_yield * 100:.0f}%")
@@ -145,15 +183,16 @@ class _Journal:
         self._file.close()
 
 
-def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_target=0.9, banks=4,
+def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_target=0.9, banks=None,
              protections=("none",), chips=10, holdout_chips=10, out="accelsim-optimize", limit=None,
-             voltages_v=None, seed=0, on_detect="zero", resume=False, progress=None):
+             voltages_v=None, seed=0, on_detect="zero", resume=False, progress=None, accelerator=None,
+             executor="local", activations=False, yield_margin=0.0, act_bits=None):
     """Search bank voltages and protection for one model (see the module docs).
 
     Parameters
     ----------
-    model : str
-        Zoo name or checkpoint path.
+    model : str or QuantizedModel
+        Zoo name or checkpoint path (a ``QuantizedModel``: local executor only).
     profile : str
     dataset : str
         Dataset spec (``mnist``, ``mnist:DIR``, ``digits``, ...), test split.
@@ -161,8 +200,9 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
         Allowed accuracy loss in points against the clean quantized model.
     yield_target : float
         In (0, 1]: share of chips that must stay within tolerance.
-    banks : int
-        Weight SRAM banks (contiguous layers balanced by bits).
+    banks : int, optional
+        Weight SRAM banks (contiguous layers balanced by bits); default: the
+        accelerator's ``[[weight_banks]]`` if it has them, else 4.
     protections : sequence of str
         Schemes to try (each is one greedy descent, all banks alike).
     chips, holdout_chips : int
@@ -178,6 +218,22 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
     resume : bool
     progress : callable, optional
         Called with a short text after each evaluation.
+    accelerator : str, optional
+        Preset name or TOML file (default: ``edge``); its ``[[weight_banks]]``
+        tables, if any, are the banks.
+    executor : str
+        ``local``, ``dask`` or ``dask:ADDRESS`` (see the module docs).
+    activations : bool
+        Put the activation SRAM on its own swept domain (needs a model
+        quantized with ``act_quant``).
+    act_bits : int, optional
+        Implies ``activations``: quantize the model's activations to this
+        many bits (:func:`with_act_quant`) when it does not already.
+    yield_margin : float
+        In [0, 1): the calibration chips must reach ``yield_target +
+        yield_margin`` (at most 1), a guard against the calibration chips'
+        optimism; the held-out check and the uniform baseline use
+        ``yield_target`` alone.
 
     Returns
     -------
@@ -193,18 +249,45 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
                   meaning="calibration chips")
     holdout_chips = check("--holdout-chips", holdout_chips, Interval(int, 1, None), error=OptimizeError,
                           meaning="held-out chips, disjoint from the calibration chips")
+    if act_bits is not None:
+        from accelsim.quant.activations import SUPPORTED_BITS
+
+        act_bits = check("--activations", act_bits, Interval(int, 2, 16), error=OptimizeError,
+                         meaning="bits per activation")
+        if act_bits not in SUPPORTED_BITS:
+            raise OptimizeError(f"--activations = {act_bits}: expected bits per activation in "
+                                f"{', '.join(map(str, SUPPORTED_BITS))}")
+    yield_margin = check("--yield-margin", yield_margin, Interval(float, 0, 1, closed="left"),
+                         error=OptimizeError, meaning="share of chips added to --yield on calibration chips")
     protections = tuple(dict.fromkeys(parse_protection(p).name for p in (protections or ("none",))))
-    return _Optimizer(model, profile, dataset, tolerance_pp, yield_target, banks, protections, chips,
-                      holdout_chips, Path(out), limit, voltages_v, seed, on_detect, resume,
-                      progress).run()
+    if not (executor == "local" or (isinstance(executor, str) and (
+            executor == "dask" or (executor.startswith("dask:") and len(executor) > 5)))):
+        raise OptimizeError(f"--executor {executor!r}: expected local, dask or dask:ADDRESS")
+    optimizer = _Optimizer(model, profile, dataset, tolerance_pp, yield_target, banks, protections, chips,
+                           holdout_chips, Path(out), limit, voltages_v, seed, on_detect, resume,
+                           progress, accelerator, bool(activations), act_bits)
+    optimizer.yield_margin = yield_margin
+    try:
+        optimizer.pool = _pool(executor, optimizer)
+    except BaseException:
+        optimizer.journal.close()
+        if not optimizer.journal.rows and optimizer.journal.path.stat().st_size == 0:
+            optimizer.journal.path.unlink()  # nothing evaluated: a rerun starts afresh
+        raise
+    try:
+        return optimizer.run()
+    finally:
+        optimizer.pool.close()
 
 
 class _Optimizer:
     def __init__(self, model, profile, dataset, tolerance_pp, yield_target, n_banks, protections, chips,
-                 holdout_chips, out, limit, voltages_v, seed, on_detect, resume, progress):
-        from accelsim.accel import default_accelerator
-        from accelsim.accel.banks import split_layers
+                 holdout_chips, out, limit, voltages_v, seed, on_detect, resume, progress, accelerator,
+                 activations, act_bits=None):
+        from accelsim.accel import AcceleratorError, default_accelerator, load_accelerator
+        from accelsim.accel.banks import bank_assignment, split_layers
         from accelsim.data import load_dataset
+        from accelsim.engine import QuantizedModel
         from accelsim.models import load_model
         from accelsim.sram import load_profile
         from accelsim.sram.protection import check_on_detect
@@ -212,7 +295,8 @@ class _Optimizer:
 
         self.on_detect = check_on_detect(on_detect)
         self.profile = load_profile(profile)
-        self.qm = load_model(model)
+        self.qm = model if isinstance(model, QuantizedModel) else load_model(model)
+        self.activations = activations or act_bits is not None
         for p in protections:
             from accelsim.sram.protection import parse_protection
 
@@ -222,7 +306,20 @@ class _Optimizer:
             limit = check("--limit", limit, Interval(int, 1, None), error=OptimizeError)
             x, y = x[:limit], y[:limit]
         self.x, self.y = x, y
-        self.label = model_label(model)
+        if act_bits is not None:
+            if self.qm.act_quant is not None and self.qm.act_quant.bits != act_bits:
+                raise OptimizeError(f"--activations {act_bits}: the model already quantizes its "
+                                    f"activations to {self.qm.act_quant.bits} bits")
+            if self.qm.act_quant is None:
+                self.qm = with_act_quant(self.qm, x, act_bits)
+        if self.activations and self.qm.act_quant is None:
+            raise OptimizeError("--activations puts the activation SRAM on a swept domain; it needs a "
+                                "model with quantized activations (QuantizedModel.from_torch(..., "
+                                "act_quant=ActivationQuantizer(bits)), or act_bits)")
+        self.label = (model_label(model) if not isinstance(model, QuantizedModel)
+                      else str(self.qm.meta.get("name", "model")))
+        self.source = {"model": model, "profile": profile, "dataset": dataset, "limit": limit,
+                       "act_bits": act_bits}
         self.dataset = dataset
         self.tolerance_pp, self.yield_target = tolerance_pp, yield_target
         self.protections = protections
@@ -236,12 +333,30 @@ class _Optimizer:
         if ladder[0] != self.profile.vdd_nominal_v:
             ladder = (float(self.profile.vdd_nominal_v), *ladder)
         self.ladder = ladder
-        self.accelerator = default_accelerator()
+        if accelerator is None:
+            self.accelerator = default_accelerator()
+        else:
+            try:
+                self.accelerator = load_accelerator(accelerator)
+            except AcceleratorError as exc:
+                raise AcceleratorError(f"--accelerator {accelerator}: {exc}") from None
         self.workloads = self.qm.workloads(x)
         layer_bits = [(w.name, w.n_weights * w.weight_bits) for w in self.workloads]
-        n_banks = check("--banks", n_banks, Interval(int, 1, len(layer_bits)), error=OptimizeError,
-                        meaning="weight SRAM banks, at most the model's layers with weights")
-        self.banks = split_layers(layer_bits, n_banks, self.accelerator.weight_memory.capacity_bits)
+        if self.accelerator.weight_banks:
+            self.banks = self.accelerator.weight_banks
+            if n_banks is not None and n_banks != len(self.banks):
+                raise OptimizeError(f"--banks {n_banks}: --accelerator {accelerator} has "
+                                    f"{len(self.banks)} weight banks; drop --banks or give "
+                                    f"--banks {len(self.banks)}")
+            try:
+                bank_assignment(self.banks, [name for name, _ in layer_bits])
+            except AcceleratorError as exc:
+                raise AcceleratorError(f"--accelerator {accelerator}: {exc}") from None
+        else:
+            n_banks = check("--banks", 4 if n_banks is None else n_banks, Interval(int, 1, len(layer_bits)),
+                            error=OptimizeError,
+                            meaning="weight SRAM banks, at most the model's layers with weights")
+            self.banks = split_layers(layer_bits, n_banks, self.accelerator.weight_memory.capacity_bits)
         self.bank_layers = tuple(b.layers for b in self.banks)
         self.layers = tuple(name for name, _ in layer_bits)
         out.mkdir(parents=True, exist_ok=True)
@@ -249,112 +364,160 @@ class _Optimizer:
         self.journal = _Journal(out / "journal.jsonl", resume)
         self.progress = progress
         self.evaluators = {}
+        self.pool = None
+        self.yield_margin = 0.0
         self.reference = float((self.qm.clean_run(x).logits.argmax(1) == y).double().mean())
         self.evaluations = 0
 
     # -- evaluation ----------------------------------------------------------------------
-    def _evaluator(self, bank_layers, protections, chip):
-        from accelsim.engine.banked import BankedEvaluator
+    def _key(self, bank_layers, voltages, protections, chips, act_vdd_v):
+        parts = [list(map(list, bank_layers)), [round(v, 9) for v in voltages], list(protections), list(chips)]
+        if act_vdd_v is not None:
+            parts.append(round(act_vdd_v, 9))
+        return json.dumps(parts)
 
-        key = (tuple(map(tuple, bank_layers)), tuple(protections), chip)
-        if key not in self.evaluators:
-            if len(self.evaluators) > 64:
-                self.evaluators.clear()
-            self.evaluators[key] = BankedEvaluator(self.qm, self.x, self.profile, bank_layers, protections,
-                                                   chip=chip, seed=self.seed, on_detect=self.on_detect)
-        return self.evaluators[key]
+    def accuracies_many(self, requests):
+        """Accuracy per chip of each ``(bank_layers, voltages, protections, chips, act_vdd_v)`` (journaled).
 
-    def accuracies(self, bank_layers, voltages, protections, chips):
+        The missing evaluations go to the pool together, one task per chip.
+        """
+        keys = [self._key(*r) for r in requests]
+        missing = {}
+        for key, request in zip(keys, requests, strict=True):
+            if self.journal.get(key) is None and key not in missing:
+                missing[key] = request
+        if missing:
+            by_chip = {}
+            for key, (layers, voltages, protections, chips, act) in missing.items():
+                for chip in chips:
+                    by_chip.setdefault(chip, []).append(
+                        (key, (tuple(map(tuple, layers)), tuple(voltages), tuple(protections), act)))
+            computed = self.pool.evaluate(by_chip)
+            for key, (_, _, _, chips, _) in missing.items():
+                self.journal.put(key, [computed[(key, chip)] for chip in chips])
+                self.evaluations += 1
+            if self.progress is not None:
+                self.progress(f"{self.evaluations} evaluations")
+        return [self.journal.get(key) for key in keys]
+
+    def accuracies(self, bank_layers, voltages, protections, chips, act_vdd_v=None):
         """Accuracy per chip (journaled)."""
-        key = json.dumps([list(map(list, bank_layers)), [round(v, 9) for v in voltages],
-                          list(protections), list(chips)])
-        found = self.journal.get(key)
-        if found is not None:
-            return found
-        accs = []
-        for chip in chips:
-            if all(v >= self.profile.vdd_nominal_v for v in voltages) and set(protections) == {"none"}:
-                logits = self.qm.clean_run(self.x).logits  # nominal: no faulty cell
-            else:
-                logits = self._evaluator(bank_layers, protections, chip).run(voltages).logits
-            accs.append(float((logits.argmax(1) == self.y).double().mean()))
-        self.journal.put(key, accs)
-        self.evaluations += 1
-        if self.progress is not None:
-            self.progress(f"{self.evaluations} evaluations")
-        return accs
+        return self.accuracies_many([(bank_layers, voltages, protections, chips, act_vdd_v)])[0]
 
     def chip_yield(self, accs):
         good = sum((self.reference - a) * 100 <= self.tolerance_pp + 1e-9 for a in accs)
         return good / len(accs)
 
-    def feasible(self, accs):
-        return self.chip_yield(accs) >= self.yield_target - 1e-12
+    def feasible(self, accs, margin=True):
+        """Whether ``accs`` meet the yield target (plus the calibration margin with ``margin``)."""
+        target = min(1.0, self.yield_target + self.yield_margin) if margin else self.yield_target
+        return self.chip_yield(accs) >= target - 1e-12
 
-    def energy(self, voltages, protections):
+    def energy(self, voltages, protections, act_vdd_v=None):
         from accelsim.accel.banks import banked_energy
 
         return banked_energy(self.accelerator, self.workloads, self.profile.energy, voltages,
-                             self.profile.vdd_nominal_v, banks=self.banks, protections=protections)
+                             self.profile.vdd_nominal_v, banks=self.banks, protections=protections,
+                             act_vdd_v=act_vdd_v)
 
     # -- phases --------------------------------------------------------------------------
     def sensitivity(self):
+        """Each layer alone down the ladder (others at nominal) until it misses the target.
+
+        One batch per ladder step over the layers still meeting it: the same
+        evaluations as one layer at a time.
+        """
         per_layer = tuple((layer,) for layer in self.layers)
-        rows, floors = [], {}
         nominal = self.profile.vdd_nominal_v
-        for i, layer in enumerate(self.layers):
-            floors[layer] = nominal
-            for v in self.ladder[1:]:
+        floors = {layer: nominal for layer in self.layers}
+        found = {}
+        active = list(range(len(self.layers)))
+        for k in range(1, len(self.ladder)):
+            if not active:
+                break
+            requests = []
+            for i in active:
                 voltages = [nominal] * len(self.layers)
-                voltages[i] = v
-                accs = self.accuracies(per_layer, voltages, ["none"] * len(self.layers), self.calibration)
+                voltages[i] = self.ladder[k]
+                requests.append((per_layer, voltages, ["none"] * len(self.layers), self.calibration, None))
+            still = []
+            for i, accs in zip(active, self.accuracies_many(requests), strict=True):
+                found[(i, k)] = accs
+                if self.feasible(accs):  # lower voltages only add faulty cells
+                    floors[self.layers[i]] = self.ladder[k]
+                    still.append(i)
+            active = still
+        rows = []
+        for i, layer in enumerate(self.layers):
+            k = 1
+            while (i, k) in found:
+                v, accs = self.ladder[k], found[(i, k)]
                 rows.append({"layer": layer, "vdd_v": v, "profile_ber": float(self.profile.ber(v)),
                              "accuracy": float(np.mean(accs)), "yield": self.chip_yield(accs)})
-                if not self.feasible(accs):
-                    break  # lower voltages only add faulty cells
-                floors[layer] = v
+                k += 1
         return rows, floors
 
-    def descend(self, protections, floors, start=None, movable=None):
-        """Greedy descent from ``start`` levels (default nominal) moving the ``movable`` banks.
+    def _point(self, levels, protections):
+        """Weight-bank voltages and the activation SRAM's (None without its domain) of ``levels``."""
+        n = len(self.banks)
+        voltages = [self.ladder[k] for k in levels[:n]]
+        act = self.ladder[levels[n]] if self.activations else None
+        return voltages, act
 
-        Returns the candidates evaluated and the last feasible point (None if
-        the start is infeasible); each point carries its ``levels``.
+    def descend(self, protections, floors, start=None, movable=None):
+        """Greedy descent from ``start`` levels (default nominal) moving the ``movable`` domains.
+
+        Domains are the weight banks, then (with ``activations``) the
+        activation SRAM. Returns the candidates evaluated and the last
+        feasible point (None if the start is infeasible); each point carries
+        its ``levels``.
         """
         n = len(self.banks)
+        domains = n + (1 if self.activations else 0)
         protections = list(protections)
         # An unprotected bank stops at the highest of its layers' floors (each
         # alone still meets the target); protection may take it lower.
         bank_floor = [min(self.ladder.index(floors[layer]) for layer in layers)
                       if protections[b] == "none" else len(self.ladder) - 1
                       for b, layers in enumerate(self.bank_layers)]
-        level = [0] * n if start is None else list(start)
-        movable = range(n) if movable is None else movable
+        bank_floor += [len(self.ladder) - 1] * (domains - n)
+        level = [0] * domains if start is None else list(start)
+        movable = range(domains) if movable is None else movable
         candidates = []
 
-        def record(levels):
-            voltages = [self.ladder[k] for k in levels]
-            accs = self.accuracies(self.bank_layers, voltages, protections, self.calibration)
-            e = self.energy(voltages, protections)
-            candidates.append({"bank_vdd_v": voltages, "protections": list(protections),
-                               "energy_j": e.total_j, "weight_mem_energy_j": e.weight_mem_j,
-                               "accuracy": float(np.mean(accs)), "yield": self.chip_yield(accs),
-                               "feasible": self.feasible(accs), "levels": list(levels)})
-            return candidates[-1]
+        def record(many):
+            points = [self._point(levels, protections) for levels in many]
+            found = self.accuracies_many([(self.bank_layers, voltages, protections, self.calibration, act)
+                                          for voltages, act in points])
+            out = []
+            for levels, (voltages, act), accs in zip(many, points, found, strict=True):
+                e = self.energy(voltages, protections, act)
+                row = {"bank_vdd_v": voltages, "protections": list(protections)}
+                if self.activations:
+                    row["act_vdd_v"] = act
+                row.update({"energy_j": e.total_j, "weight_mem_energy_j": e.weight_mem_j,
+                            "accuracy": float(np.mean(accs)), "yield": self.chip_yield(accs),
+                            "feasible": self.feasible(accs), "levels": list(levels)})
+                candidates.append(row)
+                out.append(row)
+            return out
 
-        current = record(level)
+        current = record([level])[0]
         if not current["feasible"]:
             return candidates, None
+        # Compare moves on the energy the domain changes: the weight SRAM, plus
+        # the activation SRAM when it is a domain.
+        cost = "energy_j" if self.activations else "weight_mem_energy_j"
         while True:
-            best = None
+            trials = []
             for b in movable:
-                if level[b] >= bank_floor[b]:
-                    continue
-                trial = list(level)
-                trial[b] += 1
-                cand = record(trial)
-                if cand["feasible"] and (best is None or
-                                         cand["weight_mem_energy_j"] < best[1]["weight_mem_energy_j"]):
+                if level[b] < bank_floor[b]:
+                    trial = list(level)
+                    trial[b] += 1
+                    trials.append(trial)
+            best = None
+            for trial, cand in zip(trials, record(trials), strict=True):
+                if cand["feasible"] and (best is None or cand[cost] < best[1][cost]):
                     best = (trial, cand)
             if best is None:
                 return candidates, current
@@ -364,6 +527,7 @@ class _Optimizer:
         """Mixed protection: switch one bank's scheme and descend that bank alone; keep gains."""
         candidates = []
         improved = True
+        cost = "energy_j" if self.activations else "weight_mem_energy_j"
         while improved and len(self.protections) > 1:
             improved = False
             for b in range(len(self.banks)):
@@ -377,34 +541,40 @@ class _Optimizer:
                     start[b] = 0
                     found, best = self.descend(protections, floors, start=start, movable=[b])
                     candidates += found
-                    if best is not None and best["weight_mem_energy_j"] < chosen["weight_mem_energy_j"]:
+                    if best is not None and best[cost] < chosen[cost]:
                         chosen, improved = best, True
         return candidates, chosen
 
     def uniform(self):
+        """Every ladder voltage on every bank alike (activation SRAM at nominal), on held-out chips."""
+        grid = [(protection, v) for protection in dict.fromkeys(("none", *self.protections))
+                for v in self.ladder]
+        n = len(self.banks)
+        found = self.accuracies_many([(self.bank_layers, [v] * n, [protection] * n, self.holdout, None)
+                                      for protection, v in grid])
         rows = []
-        for protection in dict.fromkeys(("none", *self.protections)):
-            for v in self.ladder:
-                voltages = [v] * len(self.banks)
-                protections = [protection] * len(self.banks)
-                accs = self.accuracies(self.bank_layers, voltages, protections, self.holdout)
-                e = self.energy(voltages, protections)
-                rows.append({"vdd_v": v, "protection": protection, "energy_j": e.total_j,
-                             "weight_mem_energy_j": e.weight_mem_j, "accuracy": float(np.mean(accs)),
-                             "yield": self.chip_yield(accs), "feasible": self.feasible(accs)})
+        for (protection, v), accs in zip(grid, found, strict=True):
+            e = self.energy([v] * n, [protection] * n)
+            rows.append({"vdd_v": v, "protection": protection, "energy_j": e.total_j,
+                         "weight_mem_energy_j": e.weight_mem_j, "accuracy": float(np.mean(accs)),
+                         "yield": self.chip_yield(accs), "feasible": self.feasible(accs, margin=False)})
         return rows
 
     def run(self):
+        import torch
+
         from accelsim.sweep.results import pareto_mask, wilson_interval
 
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as on a Dask worker, so every executor gives the same results
         try:
             sens_rows, floors = self.sensitivity()
             candidates, chosen = [], None
+            cost = "energy_j" if self.activations else "weight_mem_energy_j"
             for protection in self.protections:
                 found, best = self.descend([protection] * len(self.banks), floors)
                 candidates += found
-                if best is not None and (chosen is None or
-                                         best["weight_mem_energy_j"] < chosen["weight_mem_energy_j"]):
+                if best is not None and (chosen is None or best[cost] < chosen[cost]):
                     chosen = best
             if chosen is not None:
                 found, chosen = self.refine(chosen, floors)
@@ -415,8 +585,9 @@ class _Optimizer:
                                     f"{self.tolerance_pp} pp at yield {self.yield_target} on the "
                                     "calibration chips")
             held = self.accuracies(self.bank_layers, chosen["bank_vdd_v"], chosen["protections"],
-                                   self.holdout)
+                                   self.holdout, chosen.get("act_vdd_v"))
         finally:
+            torch.set_num_threads(threads)
             self.journal.close()
         nominal = self.energy([self.profile.vdd_nominal_v] * len(self.banks), ["none"] * len(self.banks))
         # The baseline is plain undervolting: one voltage, no protection (uniform.csv
@@ -436,7 +607,8 @@ class _Optimizer:
             accuracy=float(np.mean(held)), reference_accuracy=self.reference,
             chip_yield=self.chip_yield(held), chip_yield_ci95_low=low, chip_yield_ci95_high=high,
             holdout_chips=self.holdout, calibration_chips=self.calibration,
-            evaluations=len(self.journal.rows), dataset=self.dataset)
+            evaluations=len(self.journal.rows), dataset=str(self.dataset),
+            act_vdd_v=chosen.get("act_vdd_v"))
         front = pareto_mask([c["energy_j"] for c in candidates], [c["accuracy"] for c in candidates])
         _write(self.out / "candidates.csv", candidates)
         _write(self.out / "pareto.csv", [c for c, f in zip(candidates, front, strict=True) if f])
@@ -445,9 +617,117 @@ class _Optimizer:
         record = {**asdict(result), "energy_saving": result.energy_saving,
                   "saving_vs_uniform": result.saving_vs_uniform, "line": format_optimum(result),
                   "tolerance_pp": self.tolerance_pp, "yield_target": self.yield_target,
-                  "ladder_v": list(self.ladder), "feasibility": "calibration yield point estimate"}
+                  "ladder_v": list(self.ladder), "feasibility": "calibration yield point estimate",
+                  "yield_margin": self.yield_margin,
+                  "bank_names": [b.name for b in self.banks]}
         (self.out / "optimum.json").write_text(json.dumps(record, indent=2) + "\n")
         return result
+
+
+# -- where evaluations run ------------------------------------------------------------------
+
+
+def _chip_accuracies(qm, x, y, profile, seed, on_detect, requests, chip, evaluators):
+    """Accuracy of each ``(key, (bank_layers, voltages, protections, act_vdd_v))`` on ``chip``.
+
+    Shared by every executor, so they compute alike; ``evaluators`` caches a
+    :class:`BankedEvaluator` per (banks, protections, chip).
+    """
+    from accelsim.engine.banked import BankedEvaluator
+
+    out = {}
+    nominal = profile.vdd_nominal_v
+    for key, (bank_layers, voltages, protections, act) in requests:
+        if (all(v >= nominal for v in voltages) and set(protections) == {"none"}
+                and (act is None or act >= nominal)):
+            logits = qm.clean_run(x).logits  # nominal: no faulty cell
+        else:
+            cache = (bank_layers, protections, chip)
+            if cache not in evaluators:
+                if len(evaluators) > 64:
+                    evaluators.clear()
+                evaluators[cache] = BankedEvaluator(qm, x, profile, bank_layers, protections, chip=chip,
+                                                    seed=seed, on_detect=on_detect)
+            logits = evaluators[cache].run(voltages, act).logits
+        out[(key, chip)] = float((logits.argmax(1) == y).double().mean())
+    return out
+
+
+class _LocalPool:
+    """Evaluates in this process."""
+
+    def __init__(self, optimizer):
+        self._o = optimizer
+
+    def evaluate(self, by_chip):
+        o, out = self._o, {}
+        for chip, requests in by_chip.items():
+            out.update(_chip_accuracies(o.qm, o.x, o.y, o.profile, o.seed, o.on_detect, requests, chip,
+                                        o.evaluators))
+        return out
+
+    def close(self):
+        pass
+
+
+_WORKER_EVALUATORS = {}
+
+
+def _worker_inputs(source):
+    from accelsim.data import load_dataset
+    from accelsim.models import load_model
+    from accelsim.sram import load_profile
+
+    key = json.dumps(source, sort_keys=True)
+    cached = _WORKER_EVALUATORS.get("inputs")
+    if cached is None or cached[0] != key:
+        _WORKER_EVALUATORS.clear()
+        x, y = load_dataset(source["dataset"], split="test")
+        if source["limit"] is not None:
+            x, y = x[:source["limit"]], y[:source["limit"]]
+        qm = load_model(source["model"])
+        if source.get("act_bits") is not None and qm.act_quant is None:
+            qm = with_act_quant(qm, x, source["act_bits"])
+        cached = (key, qm, x, y, load_profile(source["profile"]), {})
+        _WORKER_EVALUATORS["inputs"] = cached
+    return cached[1:]
+
+
+def _remote_chip(source, seed, on_detect, requests, chip):
+    import torch
+
+    torch.set_num_threads(1)
+    qm, x, y, profile, evaluators = _worker_inputs(source)
+    return _chip_accuracies(qm, x, y, profile, seed, on_detect, requests, chip, evaluators)
+
+
+class _DaskPool:
+    """One task per chip on a Dask cluster; workers load model, profile and data themselves."""
+
+    def __init__(self, executor, optimizer):
+        from accelsim.sweep.executors import make_executor
+
+        if not all(isinstance(optimizer.source[k], str) for k in ("model", "profile", "dataset")):
+            raise OptimizeError(f"--executor {executor} loads the model, profile and dataset on each "
+                                "worker: pass them by name or path (a QuantizedModel runs locally)")
+        self._executor = make_executor(executor)
+        self._client = self._executor._client
+        self._o = optimizer
+
+    def evaluate(self, by_chip):
+        o, out = self._o, {}
+        futures = [self._client.submit(_remote_chip, o.source, o.seed, o.on_detect, requests, chip,
+                                       pure=False) for chip, requests in by_chip.items()]
+        for future in futures:
+            out.update(future.result())
+        return out
+
+    def close(self):
+        self._executor.close()
+
+
+def _pool(executor, optimizer):
+    return _LocalPool(optimizer) if executor == "local" else _DaskPool(executor, optimizer)
 
 
 def _default_ladder(profile, n=20):

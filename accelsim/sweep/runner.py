@@ -177,16 +177,17 @@ def _prepare(spec, allow_large=False):
     for vdd_v in spec.voltages_v:
         profile.check_voltage(vdd_v)
     models, batch_sizes = {}, []
-
     for i, (item, label) in enumerate(zip(spec.models, spec.labels, strict=True)):
         qm = load_unit_inputs(spec, i)[1]
         check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
         for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
             qm.check_protection(protection, spec.on_detect)
-        if spec.bank_voltages:
-            from accelsim.sweep.unit import model_banks
+        if spec.bank_voltages or spec.accelerator is not None:
+            from accelsim.sweep.unit import sweep_banks
 
-            model_banks(qm, len(spec.bank_voltages[0]))  # too many banks for the model's layers
+            # Too many banks for the model's layers, or an accelerator's bank tables that
+            # name an unknown layer or leave one out: before any work.
+            sweep_banks(spec, qm)
         models[label] = model_fingerprint(item)
         batch_sizes.append(qm.batch_size_for(x))
     if spec.batch_size is None:

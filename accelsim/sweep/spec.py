@@ -155,7 +155,8 @@ class SweepSpec:
     bank_voltages : tuple of tuple of float
         Extra points with one supply per weight bank (``--bank-voltages``);
         the model's layers are split into that many banks of contiguous
-        layers balanced by stored bits (:func:`accelsim.accel.banks.split_layers`).
+        layers balanced by stored bits (:func:`accelsim.accel.banks.split_layers`),
+        unless ``accelerator`` maps them with ``[[weight_banks]]`` tables.
     metric : str
         ``accuracy``, ``top5``, ``loss`` or ``perplexity``: the ``metric_value``
         column of each row (see :mod:`accelsim.sweep.metrics`).
@@ -172,6 +173,11 @@ class SweepSpec:
         ``attack, attack_flips, attack_accuracy, attack_robust_error``).
         Under a protection scheme the flips land in the stored stream,
         check bits included, and the decoder sees them.
+    accelerator : str or None
+        An accelerator preset (``edge``, ...) or TOML file (``--accelerator``)
+        pricing every point; its ``[[weight_banks]]`` tables, if any, map the
+        layers to the banks of the ``bank_voltages`` points (one voltage per
+        table, in file order). None: the ``edge`` preset, no banks.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -193,6 +199,7 @@ class SweepSpec:
     adaptive: bool = False
     halfwidth_pp: float = 0.25
     attack: str | None = None
+    accelerator: str | None = None
 
     def __post_init__(self):
 
@@ -218,6 +225,12 @@ class SweepSpec:
             "--tolerance", self.tolerance_pp, Interval(float, 0, None), error=SweepError,
             meaning="accuracy loss in percentage points"))
         object.__setattr__(self, "voltages_v", tuple(float(v) for v in self.voltages_v))
+        if self.accelerator is not None:
+            import os
+
+            if not isinstance(self.accelerator, (str, os.PathLike)) or not str(self.accelerator):
+                fail("--accelerator", self.accelerator, "a preset name or the path of a TOML file", SweepError)
+            object.__setattr__(self, "accelerator", os.fspath(self.accelerator))
         if not self.models:
             raise SweepError("a sweep needs at least one model (--model NAME|PATH)")
         strings = [m for m in self.models if isinstance(m, str)]
@@ -305,6 +318,8 @@ class SweepSpec:
         if not self.adaptive:
             for name in _ADAPTIVE_FIELDS:
                 del data[name]
+        if self.accelerator is None:
+            del data["accelerator"]  # the default: specs written before the field read the same
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod

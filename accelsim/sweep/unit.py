@@ -25,7 +25,8 @@ from accelsim.sweep import metrics
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
 from accelsim.sweep.spec import DEFAULT_MODULE_SCHEME, SweepError
 
-__all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label"]
+__all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
+           "spec_accelerator", "sweep_banks"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
@@ -111,17 +112,44 @@ def load_unit_inputs(spec, model):
     return _profile(spec.profile), qm, data
 
 
-class _Energy:
-    """Energy per inference of one model, and its references at nominal and Vmin."""
+def spec_accelerator(spec):
+    """The :class:`~accelsim.accel.Accelerator` of a sweep (``--accelerator``; default: ``edge``)."""
+    if spec.accelerator is None:
+        return default_accelerator()
+    return _cached_accelerator(spec.accelerator, _file_stamp(spec.accelerator)
+                               if os.path.isfile(spec.accelerator) else None)
 
-    def __init__(self, qm, profile, x):
-        self._accelerator = default_accelerator()
+
+@lru_cache(maxsize=4)
+def _cached_accelerator(name, stamp):
+    from accelsim.accel import AcceleratorError, load_accelerator
+
+    try:
+        return load_accelerator(name)
+    except AcceleratorError as exc:
+        raise AcceleratorError(f"--accelerator {name}: {exc}") from None
+
+
+class _Energy:
+    """Energy per inference of one model, and its references at nominal and Vmin.
+
+    With an accelerator whose weight SRAM is split into ``[[weight_banks]]``,
+    a uniform voltage is every bank at that voltage.
+    """
+
+    def __init__(self, qm, profile, x, accelerator=None):
+        self._accelerator = default_accelerator() if accelerator is None else accelerator
         self._workloads = qm.workloads(x)
         self._profile = profile
         self.nominal = self.at(profile.vdd_nominal_v)
         self.vmin = self.at(profile.vdd_min_v)
 
     def at(self, vdd_v):
+        if self._accelerator.weight_banks:
+            from accelsim.accel.banks import banked_energy
+
+            return banked_energy(self._accelerator, self._workloads, self._profile.energy,
+                                 [vdd_v] * len(self._accelerator.weight_banks), self._profile.vdd_nominal_v)
         return self._accelerator.energy(self._workloads, self._profile.energy, vdd_v,
                                         self._profile.vdd_nominal_v)
 
@@ -136,8 +164,9 @@ class _Energy:
     def _protected_columns(self, vdd_v, protection):
         from accelsim.accel.banks import banked_energy
 
-        e = banked_energy(self._accelerator, self._workloads, self._profile.energy, [vdd_v],
-                          self._profile.vdd_nominal_v, protections=[protection])
+        n = max(1, len(self._accelerator.weight_banks))
+        e = banked_energy(self._accelerator, self._workloads, self._profile.energy, [vdd_v] * n,
+                          self._profile.vdd_nominal_v, protections=[protection] * n)
         return {"energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
                 "energy_rel": float(e.total_j / self.nominal.total_j),
                 "energy_rel_vmin": float(e.weight_mem_j / self.vmin.weight_mem_j)}
@@ -231,24 +260,60 @@ def unit_points(spec):
     return points
 
 
-def model_banks(qm, n_banks, x=None):
-    """``n_banks`` banks of contiguous layers of ``qm``, balanced by stored bits."""
+def model_banks(qm, n_banks, x=None, capacity_bits=None):
+    """``n_banks`` banks of contiguous layers of ``qm``, balanced by stored bits.
+
+    ``capacity_bits``: the weight SRAM shared among them (default: the edge preset's).
+    """
     from accelsim.accel.banks import split_layers
 
     workloads = qm.workloads(x)
     try:
         return split_layers([(w.name, w.n_weights * w.weight_bits) for w in workloads], n_banks,
-                            default_accelerator().weight_memory.capacity_bits)
+                            capacity_bits or default_accelerator().weight_memory.capacity_bits)
     except UserInputError as exc:
         raise SweepError(f"--bank-voltages: {n_banks} voltages per point need {n_banks} banks; "
                          f"{exc}") from None
+
+
+def sweep_banks(spec, qm, x=None):
+    """The weight banks of a sweep's ``--bank-voltages`` points for ``qm``.
+
+    The ``[[weight_banks]]`` of ``--accelerator`` when it has them (every
+    layer with weights in exactly one bank, one voltage per bank), else
+    :func:`model_banks` (as many contiguous banks as voltages per point).
+
+    Raises
+    ------
+    AcceleratorError
+        If a bank names a layer the model lacks or a layer is in no bank.
+    SweepError
+        If the points give another number of voltages than there are banks.
+    """
+    accelerator = spec_accelerator(spec)
+    n = len(spec.bank_voltages[0]) if spec.bank_voltages else None
+    if not accelerator.weight_banks:
+        return None if n is None else model_banks(qm, n, x, accelerator.weight_memory.capacity_bits)
+    from accelsim.accel import AcceleratorError
+    from accelsim.accel.banks import bank_assignment
+
+    banks = accelerator.weight_banks
+    try:
+        bank_assignment(banks, [w.name for w in qm.workloads(x)])
+    except AcceleratorError as exc:
+        raise AcceleratorError(f"--accelerator {spec.accelerator}: {exc}") from None
+    if n is not None and n != len(banks):
+        raise SweepError(f"--bank-voltages gives {n} voltage(s) per point but --accelerator "
+                         f"{spec.accelerator} has {len(banks)} weight banks "
+                         f"({', '.join(b.name for b in banks)}); give one voltage per bank")
+    return banks
 
 
 def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on_row):
     from accelsim.accel.banks import banked_energy
     from accelsim.engine.banked import BankedEvaluator
 
-    banks = model_banks(qm, len(spec.bank_voltages[0]), x)
+    banks = sweep_banks(spec, qm, x)
     nominal = energy.nominal
     for protection in spec.protections:
         evaluator = None
@@ -310,7 +375,7 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     # Place the chip only down to the lowest voltage of the sweep (not the floor).
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
-    energy = _Energy(qm, profile, x)
+    energy = _Energy(qm, profile, x, spec_accelerator(spec))
     columns = _INFERENCE_COLUMNS
     if spec.adaptive:
         from accelsim.sweep import adaptive

@@ -86,3 +86,23 @@ def test_protection_overheads_and_bank_voltages():
     assert lower.per_bank_j[1] < none.per_bank_j[1]
     with pytest.raises(AcceleratorError, match="expected 2 values"):
         banked_energy(accel, _workloads(), energy, [0.7], 0.9, banks=banks)
+
+
+def test_activation_domain_energy_falls_with_v_squared():
+    from accelsim.accel import accelerator_preset
+    from accelsim.accel.technology import sram_energy_model
+
+    accel, energy = accelerator_preset("edge"), EnergyModel()
+    nominal_v = accel.vdd_nominal_v
+    base = banked_energy(accel, _workloads(), energy, [0.7], nominal_v)
+    # The accelerator prices its activation SRAM with the node's technology model.
+    model = sram_energy_model(accel.activation_memory.capacity_bits, accel.word_bits, accel.node_nm, nominal_v)
+    assert accel.activation_memory.read_energy_per_bit_j == pytest.approx(model.read_energy_per_bit_j)
+    assert base.act_mem_j > 0
+    for act_v in (nominal_v, 0.7, 0.6, 0.5):
+        e = banked_energy(accel, _workloads(), energy, [0.7], nominal_v, act_vdd_v=act_v)
+        assert e.act_mem_j == pytest.approx(base.act_mem_j * (act_v / nominal_v) ** 2, rel=1e-12)
+        assert e.weight_mem_j == base.weight_mem_j and e.mac_j == base.mac_j
+        assert e.total_j == pytest.approx(e.weight_mem_j + e.act_mem_j + e.mac_j, rel=1e-12)
+    with pytest.raises(AcceleratorError, match="act_vdd_v"):
+        banked_energy(accel, _workloads(), energy, [0.7], nominal_v, act_vdd_v=-1.0)

@@ -40,6 +40,9 @@ def test_optimize_writes_its_folder_and_resumes(tmp_path):
     (["--tolerance", "-0.5"], "--tolerance"),
     (["--holdout-chips", "0"], "--holdout-chips"),
     (["--chips", "0"], "--chips"),
+    (["--yield-margin", "-0.1"], "--yield-margin"),
+    (["--yield-margin", "1"], "--yield-margin"),
+    (["--activations", "9"], "--activations"),
     (["--banks", "99"], "--banks"),
     (["--protection", "secded:7"], "secded:7"),
     (["--protection", "msb:12"], "K <= 8"),
@@ -75,3 +78,120 @@ def test_cli_prints_the_optimum_and_draws_the_front(tmp_path, capsys):
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("optimum:")]
     assert len(lines) == 1 and LINE.match(lines[0])
     assert (out / "front.png").stat().st_size > 0
+
+
+@pytest.mark.slow  # a two-process LocalCluster: over 40 s on the 2-core machine
+def test_dask_gives_the_local_results(tmp_path):
+    # Two worker processes (a new LocalCluster); every file but the journal's line order
+    # must match the local run's, and so must the result.
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    small = dict(SMALL, limit=40, chips=2, holdout_chips=1, yield_target=0.5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        # Plain banks, then banks with the activation SRAM's domain (workers re-quantize activations).
+        for tag, extra in (("plain", {}), ("act", {"act_bits": 8})):
+            local = optimize("digits-cnn-normal-8b", **small, **extra, out=tmp_path / f"local-{tag}")
+            dask = optimize("digits-cnn-normal-8b", **small, **extra, out=tmp_path / f"dask-{tag}",
+                            executor=f"dask:{cluster.scheduler_address}")
+            assert dask == local
+            for name in ("candidates.csv", "pareto.csv", "uniform.csv", "sensitivity.csv"):
+                assert (tmp_path / f"dask-{tag}" / name).read_bytes() == \
+                    (tmp_path / f"local-{tag}" / name).read_bytes()
+            journal = {json.loads(line)["key"]: json.loads(line)["accuracies"]
+                       for line in (tmp_path / f"local-{tag}" / "journal.jsonl").read_text().splitlines()}
+            assert journal == {json.loads(line)["key"]: json.loads(line)["accuracies"] for line in
+                               (tmp_path / f"dask-{tag}" / "journal.jsonl").read_text().splitlines()}
+        assert local.act_vdd_v is not None
+
+
+def test_bad_executor_loses_nothing(tmp_path, capsys):
+    assert main(["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
+                 "--executor", "spark", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--executor 'spark'" in err[0]
+    assert not (tmp_path / "o" / "journal.jsonl").exists()
+
+
+@pytest.mark.slow  # waits for the connection timeout (10 s)
+def test_unreachable_scheduler_loses_nothing(tmp_path, capsys):
+    # One line, and the folder is still free for a rerun.
+    assert main(["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
+                 "--executor", "dask:tcp://127.0.0.1:9", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Dask scheduler" in err[0]
+    assert not (tmp_path / "o" / "journal.jsonl").exists()
+
+
+def _act_model():
+    import accelsim
+    from accelsim.engine import QuantizedModel
+    from accelsim.quant import ActivationQuantizer
+
+    qm = accelsim.load_model("digits-cnn-normal-8b")
+    x, _ = accelsim.load_dataset("digits")
+    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:64],
+                                     meta={"name": "digits-act8"}, act_quant=ActivationQuantizer(8))
+
+
+def test_activation_domain_is_searched_and_priced(tmp_path):
+    from accelsim.sweep.results import read_csv
+
+    qm = _act_model()
+    small = dict(SMALL, limit=60, chips=2, holdout_chips=1, yield_target=0.5)
+    result = optimize(qm, **small, out=tmp_path / "a", activations=True)
+    assert result.act_vdd_v is not None and result.act_vdd_v < 0.8  # the activation SRAM was lowered
+    assert ", activations " in format_optimum(result)
+    rows = read_csv(tmp_path / "a" / "candidates.csv")
+    assert {"act_vdd_v"} <= set(rows[0])
+    # The chosen point's energy is the weight banks' plus the activation SRAM at its voltage.
+    plain = optimize(qm, **small, out=tmp_path / "p")
+    assert plain.act_vdd_v is None and ", activations" not in format_optimum(plain)
+    assert result.energy_j < plain.energy_j
+    import accelsim
+    from accelsim.accel import default_accelerator
+    from accelsim.accel.banks import banked_energy
+
+    x, _ = accelsim.load_dataset("digits")
+    workloads = qm.workloads(x[:60])
+    banks = [list(layers) for layers in result.bank_layers]
+    from accelsim.accel.banks import WeightBank
+
+    split = [WeightBank(f"bank{k}", 1, tuple(layers)) for k, layers in enumerate(banks)]
+    profile = accelsim.load_profile("14nm")
+    at_nominal = banked_energy(default_accelerator(), workloads, profile.energy, result.bank_vdd_v, 0.8,
+                               banks=split)
+    lowered = banked_energy(default_accelerator(), workloads, profile.energy, result.bank_vdd_v, 0.8,
+                            banks=split, act_vdd_v=result.act_vdd_v)
+    assert lowered.act_mem_j == pytest.approx(at_nominal.act_mem_j * (result.act_vdd_v / 0.8) ** 2)
+    with pytest.raises(OptimizeError, match="act_quant"):
+        optimize("digits-cnn-normal-8b", **small, out=tmp_path / "z", activations=True)
+
+
+def test_yield_margin_is_stricter_on_calibration_only(tmp_path):
+    from accelsim.sweep.results import read_csv
+
+    small = dict(SMALL, limit=60, chips=4, holdout_chips=2, yield_target=0.5)
+    plain = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "p")
+    strict = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "s", yield_margin=0.5)
+    # Every calibration-feasible candidate of the strict run has all 4 chips good ...
+    for row in read_csv(tmp_path / "s" / "candidates.csv"):
+        assert (row["feasible"].lower() == "true") == (float(row["yield"]) >= 1.0)
+    assert strict.weight_mem_energy_j >= plain.weight_mem_energy_j
+    # ... while the uniform baseline keeps the target itself.
+    assert read_csv(tmp_path / "s" / "uniform.csv") == read_csv(tmp_path / "p" / "uniform.csv")
+    assert strict.uniform_vdd_v == plain.uniform_vdd_v
+
+
+def test_cli_activation_domain_on_a_zoo_model(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "60",
+            "--banks", "2", "--chips", "2", "--holdout-chips", "1", "--yield", "0.5", "--out", str(out),
+            "--voltages", "0.8,0.62,0.58", "--activations", "8", "--quiet"]
+    assert main(argv) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("optimum:")][0]
+    assert ", activations 0." in line
+    record = json.loads((out / "optimum.json").read_text())
+    assert record["act_vdd_v"] in (0.8, 0.62, 0.58)
