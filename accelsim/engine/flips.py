@@ -45,7 +45,7 @@ def checked_flips(flips, stored_bits):
     return array
 
 
-def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
+def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips, execution="float"):
     """:meth:`QuantizedModel.run` with ``extra_flips`` applied to the stored words first.
 
     ``profile=None`` is a fault-free memory (``vdd_v`` is then ignored).
@@ -62,9 +62,9 @@ def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
     index = np.flatnonzero(words != qm.words)
     changed = qm.tensors_at_bits(index * qm.bits)
     weights = qm.patched_weights(index, words[index], changed)
-    clean = qm.clean_run(x, cache_bytes=0)
+    clean = qm.clean_run(x, cache_bytes=0, execution=execution)
     if act_faults is not None:
-        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults)), 0
+        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults, execution)), 0
     elif not changed:
         logits, first = clean.logits, len(clean.program.steps)
     else:
