@@ -151,7 +151,16 @@ class _Kernel:
 
     # -- operands --------------------------------------------------------------
     def activation_levels(self, x, masks=None):
-        """Integer activation levels ``a = la - za`` (int64) of layer input ``x``, faults applied."""
+        """Integer activation levels ``a = la - za`` of layer input ``x``, faults applied.
+
+        Without faults, the levels of :func:`accelsim.quant.quantize` computed
+        in float64 without the round trip through int64 codes (the same
+        operations: divide, add the zero offset, round to even, clamp).
+        """
+        if masks is None and self.za == 0 and self.act_scheme.rounding == "nearest" and \
+                bool(torch.isfinite(x).all()):
+            steps = x.to(torch.float64).div_(float(self.act_params.scale)).add_(0.0).round_()
+            return steps.clamp_(self.act_params.min_level, self.act_params.max_level)
         codes = quant.quantize(x, self.act_params, self.act_scheme)
         if masks is not None:
             shape = codes.shape
@@ -178,32 +187,41 @@ class _Kernel:
             s_ca, s_a = self._int8_mm(a, c, repeat)
         else:
             s_ca, s_a = self._float_exact(a, c)
+        linear = isinstance(self.module, nn.Linear)
+        shape = (-1,) if linear else (1, -1) + (1,) * (s_ca.ndim - 2)
         acc = s_ca.to(torch.float64)
-        shape = (1, -1) + (1,) * (acc.ndim - 2) if not isinstance(self.module, nn.Linear) else (-1,)
-        if self.needs_sum:
-            acc = acc - self.zf.repeat(repeat).reshape(shape) * s_a.to(torch.float64)
-        out = acc * self.scale.repeat(repeat).reshape(shape)
+        if self.needs_sum:  # (S_ca - zf S_a), S_a shared by the channels of a group
+            zf = self.zf.repeat(repeat)
+            groups = 1 if linear else self.module.groups
+            if groups == 1:
+                acc.sub_(zf.reshape(shape) * s_a.to(torch.float64))
+            else:
+                n, channels = acc.shape[:2]
+                grouped = acc.view(n, groups, channels // groups, *acc.shape[2:])
+                grouped.sub_(zf.reshape(1, groups, -1, *(1,) * (acc.ndim - 2))
+                             * s_a.to(torch.float64).unsqueeze(2))
+        acc.mul_(self.scale.repeat(repeat).reshape(shape))
         bias = weights.get(self.bias_name) if self.bias_name is not None else None
         if bias is not None:
-            out = out + bias.to(torch.float64).reshape(shape)
-        return out.to(torch.float32)
+            acc.add_(bias.to(torch.float64).reshape(shape))
+        return acc.to(torch.float32)
 
     def _float_exact(self, a, c):
+        """``S_ca`` and ``S_a`` (None when no zero point is fractional) by a float convolution or matmul."""
         dtype = torch.float32 if self.kernel == "float32-exact" else torch.float64
         a_f, c_f = a.to(dtype), c.to(dtype)
         module = self.module
         if isinstance(module, nn.Linear):
-            s_ca = F.linear(a_f, c_f)
-            s_a = a_f.sum(-1, keepdim=True) if self.needs_sum else None
-            return s_ca, s_a
+            return F.linear(a_f, c_f), (a_f.sum(-1, keepdim=True) if self.needs_sum else None)
         conv = F.conv2d if isinstance(module, nn.Conv2d) else F.conv1d
         args = (module.stride, module.padding, module.dilation, module.groups)
-        s_ca = conv(a_f, c_f, None, *args)
-        s_a = None
-        if self.needs_sum:
-            ones = torch.ones((module.groups, *c_f.shape[1:]), dtype=dtype)
-            s_a = conv(a_f, ones, None, *args).repeat_interleave(c_f.shape[0] // module.groups, dim=1)
-        return s_ca, s_a
+        if not self.needs_sum:
+            return conv(a_f, c_f, None, *args), None
+        if module.groups == 1:  # S_a as one more output channel of all-ones weights
+            out = conv(a_f, torch.cat([c_f, torch.ones_like(c_f[:1])]), None, *args)
+            return out[:, :-1], out[:, -1:]
+        ones = torch.ones((module.groups, *c_f.shape[1:]), dtype=dtype)
+        return conv(a_f, c_f, None, *args), conv(a_f, ones, None, *args)
 
     def _int8_mm(self, a, c, repeat):
         lead = a.shape[:-1]
