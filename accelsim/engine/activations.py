@@ -98,9 +98,21 @@ class ActivationPath:
         sizes = {name: kept[src][0].numel() for name, src in inputs.items()}
         return cls(quantizer, ranges, sizes)
 
-    def transform(self, faults=None):
-        """A ``transform(step_name, x)`` for :meth:`Program.run`, with ``faults`` applied."""
-        masks = self._fault_masks(faults) if faults is not None else {}
+    def params_of(self, name):
+        """The :class:`~accelsim.quant.QuantParams` of layer step ``name``'s input (None: not quantized)."""
+        return self._params.get(name)
+
+    def fault_masks(self, faults=None):
+        """Per layer step, the masks applying ``faults`` to its input codes (empty without faults)."""
+        return self._fault_masks(faults) if faults is not None else {}
+
+    def transform(self, faults=None, masks=None):
+        """A ``transform(step_name, x)`` for :meth:`Program.run`, with ``faults`` applied.
+
+        ``masks`` (from :meth:`fault_masks`) may stand for ``faults``.
+        """
+        if masks is None:
+            masks = self.fault_masks(faults)
         bits = self.quantizer.bits
 
         def apply(name, x):

@@ -113,13 +113,18 @@ class CleanRun:
         Budget for cached clean activations (0 disables suffix execution).
     transform : callable, optional
         Activation quantization of layer inputs (see :meth:`Program.run`).
+    execution : {"float", "integer"}
+        How ``transform`` executes the layers (recorded, so that runs with
+        faulty activations use the same).
     """
 
-    def __init__(self, program, weights, x, batch_size=2048, cache_bytes=1 << 30, transform=None):
+    def __init__(self, program, weights, x, batch_size=2048, cache_bytes=1 << 30, transform=None,
+                 execution="float"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.program = program
         self.transform = transform
+        self.execution = execution
         self.x = x
         self._weights = weights
         self.batches = torch.split(x, batch_size)
@@ -277,7 +282,7 @@ class Evaluator:
     def _logits(self, weights, changed, act_faults, batches=None):
         """Logits with ``weights``, the first step reading a changed weight and the first executed step."""
         if act_faults is not None:
-            transform = self._qm.activation_transform(act_faults)
+            transform = self._qm.activation_transform(act_faults, self._clean.execution)
             logits = self._clean.run_from(0, weights, transform, batches=batches)
             first = executed = 0
         elif not changed:

@@ -49,7 +49,7 @@ def checked_flips(flips, stored_bits):
     return array
 
 
-def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
+def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips, execution="float"):
     """:meth:`QuantizedModel.run` with ``extra_flips`` applied to the stored words first.
 
     ``profile=None`` is a fault-free memory (``vdd_v`` is then ignored).
@@ -66,9 +66,9 @@ def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
     index = np.flatnonzero(words != qm.words)
     changed = qm.tensors_at_bits(index * qm.bits)
     weights = qm.patched_weights(index, words[index], changed)
-    clean = qm.clean_run(x, cache_bytes=0)
+    clean = qm.clean_run(x, cache_bytes=0, execution=execution)
     if act_faults is not None:
-        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults)), 0
+        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults, execution)), 0
     elif not changed:
         logits, first = clean.logits, len(clean.program.steps)
     else:
@@ -80,7 +80,8 @@ def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips):
                      first_step=first, tiled=bool(tiled))
 
 
-def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, protection, on_detect, extra_flips):
+def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, protection, on_detect, extra_flips,
+                             execution="float"):
     """:func:`run_with_flips` on a protected memory: flips into the stored stream, then decode.
 
     ``extra_flips`` index the stored stream of ``protection`` (check bits
@@ -88,11 +89,10 @@ def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, prot
     Detected words read as ``on_detect`` says, as in an ordinary protected run.
     """
     from accelsim.engine.protected import protected_weights
-    from accelsim.sram.protection import check_on_detect, decode_flipped, parse_protection, stored_stream_bits
+    from accelsim.sram.protection import decode_flipped, parse_protection, stored_stream_bits
 
+    on_detect = qm.check_protection(protection, on_detect)
     p = parse_protection(protection)
-    on_detect = check_on_detect(on_detect)
-    p.check_word_bits(qm.bits)
     flips = checked_flips(extra_flips, stored_stream_bits(len(qm.words), qm.bits, p))
     if profile is None:
         read = decode_flipped(qm.words, qm.bits, p, flips, on_detect)
@@ -102,9 +102,9 @@ def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, prot
         read = memory.read_with_flips(vdd_v, chip, flips, on_detect)
         stored = memory.stored_bits
     weights, changed = protected_weights(qm, read, on_detect)
-    clean = qm.clean_run(x, cache_bytes=0)
+    clean = qm.clean_run(x, cache_bytes=0, execution=execution)
     if act_faults is not None:
-        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults)), 0
+        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults, execution)), 0
     elif not changed:
         logits, first = clean.logits, len(clean.program.steps)
     else:

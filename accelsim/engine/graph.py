@@ -81,6 +81,7 @@ def _module_step(node, module, canonical):
         return forward(module, {local[name]: w for name, w in weights.items()}, *args, **kwargs)
 
     call.module = module
+    call.local_names = dict(local)  # canonical parameter name -> the module's own name
     return dict(call=call, weight_names=names, layer=node.target, kind=layer.kind)
 
 

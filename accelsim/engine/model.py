@@ -9,11 +9,13 @@ import numpy as np
 import torch
 
 from accelsim import quant
+from accelsim._checks import StrOptions, check
 from accelsim.accel import default_accelerator
 from accelsim.engine import sparse
 from accelsim.engine.activations import ActivationFaults, ActivationPath
 from accelsim.engine.evaluate import CleanRun, Evaluator, RunResult
 from accelsim.engine.graph import EngineError, ModelImportError, trace_program
+from accelsim.engine.integer import EXECUTIONS, IntegerLayer, IntegerPath
 from accelsim.engine.program import Program
 from accelsim.engine.workload import measure_workloads
 from accelsim.quant.formats import FormatStore, NumberFormat, resolve_scheme
@@ -97,6 +99,7 @@ class QuantizedModel:
         self._act_path = (None if act_quant is None else
                           ActivationPath.calibrate(program, self._clean_weights, self._example_input, act_quant))
         self._clean_transform = None if act_quant is None else self._act_path.transform()
+        self._integer_path = None
         self._memories = OrderedDict()
         self._clean_run_key = None
         self._clean_run = None
@@ -222,10 +225,14 @@ class QuantizedModel:
         return reference.eval()
 
     # -- execution ----------------------------------------------------------------
-    def forward(self, x: torch.Tensor, weights: dict | None = None) -> torch.Tensor:
-        """Logits of ``x`` with ``weights`` (default: the clean quantized ones)."""
+    def forward(self, x: torch.Tensor, weights: dict | None = None, *, execution: str = "float") -> torch.Tensor:
+        """Logits of ``x`` with ``weights`` (default: the clean quantized ones).
+
+        ``execution="integer"`` (needs ``act_quant``) runs conv and linear
+        layers in integer arithmetic (:mod:`accelsim.engine.integer`).
+        """
         logits, _ = self._program.run(x, self._clean_weights if weights is None else weights,
-                                      transform=self._clean_transform)
+                                      transform=self.execution_transform(execution))
         return logits
 
     @property
@@ -274,12 +281,46 @@ class QuantizedModel:
                                                         transform=self._clean_transform)
         return self._program.run(x, weights, start=start, env=env, keep=keep, transform=self._clean_transform)
 
-    def activation_transform(self, act_faults=None):
+    def activation_transform(self, act_faults=None, execution="float"):
         """Layer-input transform quantizing activations, with ``act_faults`` applied."""
         if self._act_path is None:
             raise EngineError("activation faults need quantized activations: build the model with "
                               "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
-        return self._act_path.transform(act_faults)
+        return self.execution_transform(execution, act_faults)
+
+    def execution_transform(self, execution="float", act_faults=None):
+        """The ``transform`` of :meth:`Program.run` for ``execution`` (``float`` or ``integer``).
+
+        ``float`` without ``act_faults`` is the clean transform (None without
+        ``act_quant``); ``integer`` needs ``act_quant``.
+        """
+        execution = check("execution", execution, StrOptions(EXECUTIONS), error=EngineError)
+        if execution == "float":
+            return self._clean_transform if act_faults is None else self._act_path.transform(act_faults)
+        integer = self._integer()
+        masks = self._act_path.fault_masks(act_faults)
+        return integer.transform(self._act_path.transform(masks=masks), masks)
+
+    def _integer(self):
+        if self._act_path is None:
+            raise EngineError("integer execution needs quantized activations: build the model with "
+                              "QuantizedModel.from_torch(..., act_quant=ActivationQuantizer(bits))")
+        if self._integer_path is None:
+            params = {} if self._store is not None else dict(zip(self.tensor_names, self._qparams, strict=True))
+            self._integer_path = IntegerPath.build(self._program, self._act_path, self.scheme, params)
+        return self._integer_path
+
+    def integer_layers(self) -> "tuple[IntegerLayer, ...]":
+        """How each act-quantized layer runs with ``execution="integer"``: kernel, or why float.
+
+        Returns
+        -------
+        tuple of IntegerLayer
+            ``step``, ``layer``, ``execution`` (``integer`` or ``float``),
+            ``kernel`` (``int8-mm``, ``float32-exact``, ``float64-exact``)
+            and ``reason`` (why a layer falls back to float).
+        """
+        return self._integer().report
 
     def memory(self, profile: Profile, seed: int = 0, protection: str = "none") -> SimulatedMemory:
         """The memory holding this model's words in ``profile`` (cached).
@@ -300,16 +341,18 @@ class QuantizedModel:
         self._memories.move_to_end(key)
         return self._memories[key][1]
 
-    def clean_run(self, x, batch_size=2048, cache_bytes=1 << 30):
+    def clean_run(self, x, batch_size=2048, cache_bytes=1 << 30, execution="float"):
         """The clean pass on ``x`` (cached for the last inputs, shared by chips).
 
         The cache is keyed on the content of ``x`` (a digest of its bytes), not
         its identity, so inputs changed in place are never served stale logits.
+        ``execution`` is as in :meth:`run`.
         """
-        key = (_content_key(x), int(batch_size), int(cache_bytes))
+        transform = self.execution_transform(execution)
+        key = (_content_key(x), int(batch_size), int(cache_bytes), execution)
         if self._clean_run_key != key:
             self._clean_run = CleanRun(self._program, self._clean_weights, x, batch_size, cache_bytes,
-                                       self._clean_transform)
+                                       transform, execution=execution)
             self._clean_run_key = key
         return self._clean_run
 
@@ -337,20 +380,21 @@ class QuantizedModel:
         return on_detect
 
     def evaluator(self, x: torch.Tensor, profile: Profile, chip: int = 0, seed: int = 0, batch_size: int = 2048,
-                  cache_bytes: int = 1 << 30, *, protection: str = "none", on_detect: str = "zero") -> Evaluator:
+                  cache_bytes: int = 1 << 30, *, protection: str = "none", on_detect: str = "zero",
+                  execution: str = "float") -> Evaluator:
         """An :class:`Evaluator` of this model on inputs ``x`` in one chip of ``profile``.
 
         Evaluators of the same inputs share one clean pass and its cached
         activations (up to ``cache_bytes``), from which faulty runs start.
-        ``protection`` and ``on_detect`` are as in :meth:`run`.
+        ``protection``, ``on_detect`` and ``execution`` are as in :meth:`run`.
         """
         on_detect = self.check_protection(protection, on_detect)
-        return Evaluator(self, self.clean_run(x, batch_size, cache_bytes),
+        return Evaluator(self, self.clean_run(x, batch_size, cache_bytes, execution),
                          self.memory(profile, seed, protection), chip, on_detect=on_detect)
 
     def run(self, x: torch.Tensor, profile: Profile | None, vdd_v: float, chip: int = 0, seed: int = 0,
             act_faults: "ActivationFaults | None" = None, *, protection: str = "none", on_detect: str = "zero",
-            extra_flips: "np.ndarray | None" = None) -> RunResult:
+            extra_flips: "np.ndarray | None" = None, execution: str = "float") -> RunResult:
         """Run ``x`` with the weights read from ``profile``'s memory at ``vdd_v``.
 
         ``act_faults`` (:class:`~accelsim.engine.ActivationFaults`, needs
@@ -365,6 +409,10 @@ class QuantizedModel:
         protection scheme they index the stored stream, check bits included
         (:func:`accelsim.sram.protection.stored_stream_bits`), and the
         decoder sees them as it sees faults (its counters include them).
+        ``execution="integer"`` (needs ``act_quant``) runs the conv and linear
+        layers in integer arithmetic on the codes read
+        (:mod:`accelsim.engine.integer`; :meth:`integer_layers` says which);
+        the default ``float`` runs them in float32 on the decoded values.
 
         Returns
         -------
@@ -378,12 +426,12 @@ class QuantizedModel:
                 from accelsim.engine.flips import run_protected_with_flips
 
                 return run_protected_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, protection,
-                                                on_detect, extra_flips)
+                                                on_detect, extra_flips, execution)
             from accelsim.engine.flips import run_with_flips
 
-            return run_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, extra_flips)
+            return run_with_flips(self, x, profile, vdd_v, chip, seed, act_faults, extra_flips, execution)
         return self.evaluator(x, profile, chip, seed, cache_bytes=0, protection=protection,
-                              on_detect=on_detect).run(vdd_v, act_faults)
+                              on_detect=on_detect, execution=execution).run(vdd_v, act_faults)
 
     def energy(self, profile, vdd_v, x=None, accelerator=None):
         """Energy per inference with the weight SRAM of ``profile`` at ``vdd_v``.

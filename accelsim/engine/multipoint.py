@@ -20,7 +20,6 @@ import torch
 
 from accelsim.engine._batching import map_batches
 from accelsim.engine.evaluate import RunResult
-from accelsim.engine.program import _resolve
 
 __all__ = ["run_points"]
 
@@ -134,10 +133,7 @@ def _run_group(clean, start, first, weight_sets):
         if start:
             shared = {**env, **shared}
         with torch.inference_mode():
-            args = _resolve(step.args, shared)
-            if transform is not None:
-                args = (transform(step.name, args[0]), *args[1:])
-            out = step.call(args, _resolve(step.kwargs, shared), stacked)
+            out = program.call_step(step, shared, None, transform, step_weights=stacked)
         # Contiguous copies: views of the stacked output gave other last bits
         # in a following group norm.
         pieces = [p.contiguous() for p in torch.split(out, widths, dim=1)]

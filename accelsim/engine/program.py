@@ -142,7 +142,11 @@ class Program:
             Names of values to return in ``kept`` (e.g. to fill a cache).
         transform : callable, optional
             ``transform(step_name, x)`` applied to the input of every step that
-            reads weights (activation quantization and faults).
+            reads weights (activation quantization and faults). A transform
+            with a ``layer_calls`` mapping (step name to
+            ``call(args, kwargs, weights)``) runs those steps through it
+            instead, input quantization included (integer execution,
+            :mod:`accelsim.engine.integer`).
         observe : callable, optional
             ``observe(step_name, value)`` called with every value as it is
             made (to measure values without keeping them alive).
@@ -155,14 +159,7 @@ class Program:
         keep = set(keep)
         for i in range(start, len(self.steps) if stop is None else stop):
             step = self.steps[i]
-            if step.kind == "input":
-                value = x
-            else:
-                args = _resolve(step.args, env)
-                if transform is not None and step.weight_names and step.kind != "param":
-                    args = (transform(step.name, args[0]), *args[1:])
-                kwargs = _resolve(step.kwargs, env)
-                value = step.call(args, kwargs, {n: weights[n] for n in step.weight_names})
+            value = x if step.kind == "input" else self.call_step(step, env, weights, transform)
             env[step.name] = value
             if observe is not None:
                 observe(step.name, value)
@@ -172,3 +169,20 @@ class Program:
                 if self._last_use[name] == i and name not in keep:
                     env.pop(name, None)
         return (env[self.steps[-1].name] if stop is None else None), kept
+
+    @staticmethod
+    def call_step(step, env, weights, transform=None, step_weights=None):
+        """The value of ``step`` (not the input) given the values ``env`` it reads.
+
+        ``step_weights`` (the step's own weights by name) overrides ``weights``.
+        """
+        args = _resolve(step.args, env)
+        kwargs = _resolve(step.kwargs, env)
+        if step_weights is None:
+            step_weights = {n: weights[n] for n in step.weight_names}
+        if transform is not None and step.weight_names and step.kind != "param":
+            layer_call = getattr(transform, "layer_calls", {}).get(step.name)
+            if layer_call is not None:
+                return layer_call(args, kwargs, step_weights)
+            args = (transform(step.name, args[0]), *args[1:])
+        return step.call(args, kwargs, step_weights)

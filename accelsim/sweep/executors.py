@@ -7,8 +7,9 @@ load profile, model and data themselves.
 
 import logging
 
+from accelsim.sweep import unit
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import run_unit
+from accelsim.sweep.unit import run_chips, run_unit
 
 __all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
 
@@ -16,13 +17,22 @@ _CONNECT_TIMEOUT_S = 10
 
 
 class LocalExecutor:
-    """Runs units one after the other in this process; rows reach ``on_row`` per point."""
+    """Runs units in this process, up to ``unit.CHIPS_PER_PASS`` chips of a model at once.
+
+    Rows reach ``on_row`` per point (a group's points are computed together,
+    then reported chip after chip).
+    """
 
     name = "local"
 
     def map_units(self, spec, units, on_row):
-        for model, chip, done in units:
-            run_unit(spec, model, chip, done, on_row)
+        group = []
+        for item in [*units, None]:
+            if group and (item is None or item[0] is not group[0][0] or len(group) >= unit.CHIPS_PER_PASS):
+                run_chips(spec, group[0][0], [c for _, c, _ in group], [d for _, _, d in group], on_row)
+                group = []
+            if item is not None:
+                group.append(item)
 
     def close(self):
         pass

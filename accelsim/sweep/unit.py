@@ -25,14 +25,17 @@ from accelsim.sweep import metrics
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
 from accelsim.sweep.spec import DEFAULT_MODULE_SCHEME, SweepError
 
-__all__ = ["run_unit", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
-           "spec_accelerator", "sweep_banks"]
+__all__ = ["run_unit", "run_chips", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
+           "spec_accelerator", "sweep_banks", "CHIPS_PER_PASS"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
                       "miscorrected_words", "residual_flipped_bits", "metric", "metric_value", "n_images")
 _ADAPTIVE_COLUMNS = ("accuracy_halfwidth",)
 _MIN_CACHE_BYTES = 16 * 2**20
+# Chips of one model whose faulty points share passes (run_chips): the points
+# whose first faulty layer is the same convolution read its input once.
+CHIPS_PER_PASS = 8
 
 
 def model_label(name_or_path, bits=None):
@@ -238,6 +241,51 @@ def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
         torch.set_num_threads(threads)
 
 
+def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
+    """:func:`run_unit` for several chips of one model, their faulty points in shared passes.
+
+    The unprotected full-set points of every chip run in one
+    :func:`accelsim.engine.multipoint.run_points` (the first faulty
+    convolution of points of different chips, stacked, reads its input
+    once); rows are those of :func:`run_unit` chip by chip, byte for byte,
+    and reach ``on_row`` chip after chip. ``done_rows`` holds one dict per
+    chip. Adaptive and attack sweeps run chip by chip.
+    """
+    from accelsim.engine import _batching
+
+    chips, done_rows = list(chips), list(done_rows)
+    if len(chips) != len(done_rows):
+        raise ValueError(f"run_chips got {len(chips)} chips and {len(done_rows)} done-row sets")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec.torch_threads)
+    try:
+        threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
+            _batching.available_cores()
+        with _batching.batch_threads(threads_wanted):
+            computed = _chips_pass(spec, model_name, chips, done_rows)
+            for chip, done, points in zip(chips, done_rows, computed, strict=True):
+                _run_voltages(spec, model_name, chip, done, on_row, points)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _chips_pass(spec, model_name, chips, done_rows):
+    """Per chip, the inference columns of its unprotected points, in one shared pass (or None each)."""
+    if len(chips) < 2 or spec.adaptive or spec.attack is not None or "none" not in spec.protections:
+        return [None] * len(chips)
+    profile, qm, (x, y) = load_unit_inputs(spec, model_name)
+    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
+    qm.memory(profile, spec.seed).plan_voltages(lowest_v)
+    evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
+                               cache_bytes=_cache_budget(x)) for chip in chips]
+    clean_logits = evaluators[0].clean_logits
+    clean_pred, _ = _clean_prediction(clean_logits, x, y)
+    if clean_pred is None:
+        return [None] * len(chips)
+    dones = [{v: r for (p, v, b), r in done.items() if p == "none" and not b} for done in done_rows]
+    return _shared_pass(spec, evaluators, dones, clean_pred, x, y, clean_logits)
+
+
 def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
     """The columns that describe a point (model, profile, voltage), not its inference."""
     return {"model": spec.label_of(model_name), "method": qm.meta.get("method", "unknown"),
@@ -339,25 +387,30 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
             on_row(row)
 
 
-def _shared_pass(spec, evaluator, done_rows, clean_pred, x, y, clean_logits):
-    """Inference columns of the voltages the loop below will compute, in one shared pass.
+def _shared_pass(spec, evaluators, dones, clean_pred, x, y, clean_logits):
+    """Per evaluator (chip), inference columns of the voltages the loop below will compute.
 
-    The points whose first faulty layer is the same convolution share it
+    Every chip's points run in one shared pass: points whose first faulty
+    layer is the same convolution share it
     (:func:`accelsim.engine.multipoint.run_points`); logits are bit-identical
     to one point at a time.
     """
     from accelsim.engine.multipoint import run_points
 
-    wanted, previous = [], None
-    for vdd_v in spec.voltages_v:
-        row = done_rows.get(vdd_v)
-        faulty = row["faulty_cells"] if row is not None else evaluator.faulty_cells(vdd_v)
-        if row is None and (previous is None or previous != faulty):
-            wanted.append(vdd_v)
-        previous = faulty
-    results = run_points([evaluator] * len(wanted), wanted)
-    return {v: _inference_columns(r, clean_pred, y, spec.metric, x, clean_logits)
-            for v, r in zip(wanted, results, strict=True)}
+    wanted = []
+    for k, (evaluator, done_rows) in enumerate(zip(evaluators, dones, strict=True)):
+        previous = None
+        for vdd_v in spec.voltages_v:
+            row = done_rows.get(vdd_v)
+            faulty = row["faulty_cells"] if row is not None else evaluator.faulty_cells(vdd_v)
+            if row is None and (previous is None or previous != faulty):
+                wanted.append((k, vdd_v))
+            previous = faulty
+    results = run_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted])
+    computed = [{} for _ in evaluators]
+    for (k, v), r in zip(wanted, results, strict=True):
+        computed[k][v] = _inference_columns(r, clean_pred, y, spec.metric, x, clean_logits)
+    return computed
 
 
 def _cache_budget(x):
@@ -371,7 +424,7 @@ def _shuffled(x, y, seed):
     return shuffled(x, y, seed)
 
 
-def _run_voltages(spec, model_name, chip, done_rows, on_row):
+def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     # Place the chip only down to the lowest voltage of the sweep (not the floor).
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
@@ -395,7 +448,12 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row):
         clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
         done = {v: r for (p, v, b), r in done_rows.items() if p == protection and not b}
         shared = not spec.adaptive and protection == "none" and clean_pred is not None
-        computed = _shared_pass(spec, evaluator, done, clean_pred, x, y, clean_logits) if shared else {}
+        if shared and computed_none is not None:  # run_chips computed them with other chips
+            computed = computed_none
+        elif shared:
+            computed = _shared_pass(spec, [evaluator], [done], clean_pred, x, y, clean_logits)[0]
+        else:
+            computed = {}
         previous = None
         for vdd_v in spec.voltages_v:
             row = done.get(vdd_v)
