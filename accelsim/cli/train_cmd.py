@@ -14,10 +14,15 @@ def register(subparsers):
                     "last epoch (state kept in PATH.resume).")
     parser.add_argument("--dataset", required=True, help="digits | mnist:DIR | fashion-mnist:DIR | cifar10:DIR")
     parser.add_argument("--arch", required=True, help="architecture (digits-mlp, digits-cnn, lenet, ...)")
-    parser.add_argument("--bits", type=int, default=8, help="bits per stored weight (default: 8)")
+    parser.add_argument("--bits", type=int, help="bits per stored weight of a preset (default: 8); a number "
+                                                  "format fixes its own width and refuses another --bits")
     parser.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
     parser.add_argument("--method", default="normal", help="normal | randbet | saq | advbet (default: normal)")
-    parser.add_argument("--clip", type=float, metavar="W", help="project all weights onto [-W, W] after each step")
+    parser.add_argument("--clip", type=float, metavar="W",
+                        help="project every stored tensor onto [-W, W] after each step: weights, biases, "
+                             "embedding tables, position embeddings; norm scales (BatchNorm, GroupNorm, "
+                             "LayerNorm, RMSNorm) are trained as 1 + alpha with alpha in [-W, W], so each "
+                             "scale lies in [1 - W, 1 + W]")
     parser.add_argument("--p-train", type=float, metavar="P", help="RandBET's bit error rate, e.g. 0.01 to 0.2")
     parser.add_argument("--fault-model", metavar="flip|sa0|sa1|profile:NAME@V",
                         help="RandBET's faults (default: flip)")
@@ -27,7 +32,10 @@ def register(subparsers):
                         help="weight of the L1 penalty on activations (default: 0)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order, faults")
-    parser.add_argument("--scheme", default="rquant", help="quantization preset (default: rquant)")
+    parser.add_argument("--scheme", default="rquant",
+                        help="quantization preset (rquant, normal, ...) or number format (int8, int4, int8-g32, "
+                             "int4-g128, fp16, bf16, fp8-e4m3, fp8-e5m2, bfp-16, ...), trained and faulted as "
+                             "the engine stores it (default: rquant)")
     parser.add_argument("--lr", type=float, default=0.05, help="initial learning rate (default: 0.05)")
     parser.add_argument("--lr-schedule", default="cosine", help="cosine | step (default: cosine)")
     parser.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")

@@ -32,10 +32,17 @@ class TrainConfig:
         ``digits``, ``mnist:DIR`` or ``cifar10:DIR`` (see :func:`accelsim.load_dataset`).
     arch : str
         Architecture of :func:`accelsim.models.build`, made for that dataset.
-    bits : int
-        Bits per stored weight code.
+    bits : int or None
+        Bits per stored weight code of a fixed-point preset (``None``: 8). A
+        number format fixes its own width: ``None`` becomes that width and
+        any other value is refused (as :func:`accelsim.load_model` does).
     scheme : str
-        Quantization preset (``rquant``, ``normal``, ...).
+        Quantization preset (``rquant``, ``normal``, ...) or number format of
+        :mod:`accelsim.quant.formats` (``int8``, ``int4-g128``, ``fp16``,
+        ``bf16``, ``fp8-e4m3``, ``bfp-16``, ...): training quantizes, and
+        RandBET faults, exactly the words the engine stores in that format
+        (codes, scales, zero points, shared exponents). AdvBET takes the
+        presets and ``int8``/``int4`` (one word per weight) only.
     method : {"normal", "randbet", "saq", "advbet"}
         Plain quantization-aware training, random bit error training,
         sharpness-aware quantization, or adversarial bit error training
@@ -43,8 +50,13 @@ class TrainConfig:
         flips, optionally mixed with RandBET's random errors when
         ``p_train``/``fault_model`` is given).
     clip : float or None
-        Project every parameter onto ``[-clip, clip]`` after each step (norm
-        scales are trained as ``1 + alpha`` with ``alpha`` projected).
+        Project every parameter onto ``[-clip, clip]`` after each step and at
+        the start: weights, biases, embedding tables, position embeddings and
+        class tokens alike. Norm scales (BatchNorm, GroupNorm, LayerNorm,
+        RMSNorm and RMSNorm-style modules, see
+        :func:`accelsim.train.qat.is_norm_layer`) are the exception: trained
+        as ``1 + alpha`` with ``alpha`` projected, so each lies in
+        ``[1 - clip, 1 + clip]``; norm biases are clipped like any weight.
     p_train : float or None
         RandBET's fault rate per stored bit (cell), in (0, 0.5]; required by
         RandBET with a rate-based fault model, refused otherwise.
@@ -87,7 +99,7 @@ class TrainConfig:
 
     dataset: str
     arch: str
-    bits: int = 8
+    bits: int | None = None
     scheme: str = "rquant"
     method: str = "normal"
     clip: float | None = None
@@ -120,6 +132,20 @@ class TrainConfig:
         return self.dataset.partition(":")[0]
 
     @property
+    def quant_scheme(self):
+        """The resolved :class:`accelsim.quant.QuantScheme` or :class:`accelsim.quant.NumberFormat`."""
+        from accelsim.quant import resolve_scheme
+
+        return resolve_scheme(self.scheme, self.bits)
+
+    @property
+    def is_format(self):
+        """Whether :attr:`scheme` names a number format (not a fixed-point preset)."""
+        from accelsim.quant import NumberFormat
+
+        return isinstance(self.quant_scheme, NumberFormat)
+
+    @property
     def method_label(self):
         """The zoo's method: ``clipping`` for normal training with a clip, else ``method``."""
         return method_label(self.method, self.clip)
@@ -146,7 +172,7 @@ class TrainConfig:
     # -- validation -----------------------------------------------------------------
     def _check_data_and_model(self):
         from accelsim.models import arch_spec  # torch-based: only when a config is made
-        from accelsim.quant import get_scheme
+        from accelsim.quant import NumberFormat, get_scheme, resolve_scheme
 
         if not isinstance(self.dataset, str) or not self.dataset:
             raise TrainError(f"dataset is {self.dataset!r}; expected digits, mnist:DIR or cifar10:DIR")
@@ -161,11 +187,16 @@ class TrainConfig:
         if spec.dataset != self.dataset_name and not same_layout:
             raise TrainError(f"arch {self.arch!r} is built for {spec.dataset}, not dataset {self.dataset!r}; "
                              f"pick a {self.dataset_name} architecture or --dataset {spec.dataset}")
-        _check_int("bits", self.bits, 2)
+        if self.bits is not None:
+            _check_int("bits", self.bits, 2)
         try:
-            get_scheme(self.scheme, self.bits)
+            resolved = resolve_scheme(self.scheme, self.bits)
+            if not isinstance(resolved, NumberFormat):
+                resolved = get_scheme(resolved, 8 if self.bits is None else self.bits)
         except UserInputError as exc:
-            raise TrainError(f"scheme {self.scheme!r} at bits {self.bits!r}: {exc}") from None
+            at = "" if self.bits is None else f" at bits {self.bits!r}"
+            raise TrainError(f"scheme {self.scheme!r}{at}: {exc}") from None
+        object.__setattr__(self, "bits", resolved.bits)
 
     def _check_optimiser(self):
         _check_int("epochs", self.epochs, 1)
@@ -194,6 +225,10 @@ class TrainConfig:
             raise TrainError(f"randbet_start_loss = {self.randbet_start_loss!r} only applies to RandBET; "
                              "use method randbet or drop randbet_start_loss")
         if self.method == "advbet":
+            fmt = self.quant_scheme
+            if self.is_format and fmt.kind != "channel":
+                raise TrainError(f"AdvBET ranks bits one word per weight, which scheme {self.scheme!r} does not "
+                                 "store (scales, exponents or float words); use int8, int4 or a preset")
             if self.adv_flips is None:
                 raise TrainError("AdvBET needs adv_flips, the attacker's budget of flipped bits per step "
                                  "(--adv-flips K, e.g. 10 to 100)")

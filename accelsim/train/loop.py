@@ -21,7 +21,6 @@ from accelsim.data import load_dataset
 from accelsim.engine import QuantizedModel
 from accelsim.models import build
 from accelsim.models.checkpoint import META_SCHEMA_VERSION, save_checkpoint
-from accelsim.quant import get_scheme
 from accelsim.train import methods
 from accelsim.train.config import TrainConfig, TrainError
 from accelsim.train.faults import TrainingFaults, parse_fault_model
@@ -93,9 +92,13 @@ def resume_path(out):
 
 
 def default_name(config):
-    """Zoo-style name ``<dataset>-<arch>-<method>-<bits>b``, the arch without its dataset prefix."""
+    """Zoo-style name ``<dataset>-<arch>-<method>-<bits>b``, the arch without its dataset prefix.
+
+    A number format replaces ``<bits>b`` with its name (``digits-mlp-normal-int4-g32``).
+    """
     arch = config.arch.removeprefix(config.dataset_name + "-")
-    return f"{config.dataset_name}-{arch}-{config.method_label}-{config.bits}b"
+    precision = config.scheme if config.is_format else f"{config.bits}b"
+    return f"{config.dataset_name}-{arch}-{config.method_label}-{precision}"
 
 
 def lr_at(config, step, steps_per_epoch):
@@ -133,7 +136,7 @@ def train(config, out=None, progress=None):
         raise TrainError(f"config must be a TrainConfig, got {type(config).__name__}")
     x_train, y_train = load_dataset(config.dataset, "train", limit=config.train_limit)
     x_test, y_test = load_dataset(config.dataset, "test")
-    scheme = get_scheme(config.scheme, config.bits)
+    scheme = config.quant_scheme
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         module = build(config.arch)
@@ -245,7 +248,7 @@ def _finish(config, model, history, out, train_data, test_data):
     deployed = build(config.arch)
     deployed.load_state_dict(state_dict)
     x_test, y_test = test_data
-    qm = QuantizedModel.from_torch(deployed, get_scheme(config.scheme, config.bits), x_test[:_EXAMPLE_INPUTS])
+    qm = QuantizedModel.from_torch(deployed, config.quant_scheme, x_test[:_EXAMPLE_INPUTS])
     reference = qm.reference_module()
     x_sharp, y_sharp = train_data[0][:_SHARPNESS_EXAMPLES], train_data[1][:_SHARPNESS_EXAMPLES]
     meta = _meta(config, out, qm, history,

@@ -20,6 +20,12 @@
 
 Every loss may add an L1 penalty on activations (FlatENN's activation
 sparsity), recorded by :class:`ActivationRecorder`.
+
+In a floating-point number format a flipped exponent bit can make a faulty
+weight infinite or NaN (the engine propagates them); the perturbed gradient
+then holds NaN where the loss lost its meaning: those entries are set to 0
+(an infinite entry is clipped like any other) before RandBET's and AdvBET's
+clip, so that one such chip costs the step its perturbed half, not the model.
 """
 
 from dataclasses import dataclass
@@ -156,8 +162,13 @@ def randbet_step(model, objective, x, y, faults, step, grad_clip):
     words = faults.apply(quantized.words(), model.scheme.bits, step)
     faulty_loss, faulty = objective.gradient(model, model.faulty_weights(quantized, words), x, y,
                                              update_statistics=False)
-    grads = [(c + f.clamp(-grad_clip, grad_clip)) / 2 for c, f in zip(clean, faulty, strict=True)]
+    grads = [(c + _clipped(f, grad_clip)) / 2 for c, f in zip(clean, faulty, strict=True)]
     return StepResult(grads, loss, faulty_loss)
+
+
+def _clipped(grad, bound):
+    """``grad`` clamped element-wise to ``[-bound, bound]``, NaN entries set to 0."""
+    return torch.nan_to_num(grad, nan=0.0).clamp(-bound, bound)
 
 
 def saq_step(model, objective, x, y, rho):
@@ -176,6 +187,9 @@ def adversarial_bits(quantized, grads, bits, k, words=None, exclude=None):
     Parameters
     ----------
     quantized : accelsim.train.qat.QuantizedWeights
+        Of a fixed-point preset or of a number format storing one word per
+        weight (``int8``, ``int4``, ``fp16``, ``bf16``, ``fp8-*``; not one
+        with scales or shared exponents among its words).
     grads : list of Tensor
         Loss gradient per tensor (memory order) at the weights of ``words``.
     bits : int
@@ -193,18 +207,18 @@ def adversarial_bits(quantized, grads, bits, k, words=None, exclude=None):
     """
     import numpy as np
 
-    from accelsim import quant
     from accelsim.attack._target import bit_deltas
 
     exclude = np.sort(np.asarray([] if exclude is None else exclude, dtype=np.int64))
+    start_words = quantized.words() if words is None else words
     pool_bits, pool_gains, first = [], [], 0
-    for codes, qp, grad in zip(quantized.codes, quantized.params, grads, strict=True):
-        n_words = codes.numel()
-        tensor_words = (quant.codes_to_words(codes.reshape(-1), bits) if words is None
-                        else np.array(words[first // bits:first // bits + n_words], copy=True))
+    for i, grad in enumerate(grads):
+        lo, hi = int(quantized.offsets[i]), int(quantized.offsets[i + 1])
+        n_words = hi - lo
+        tensor_words = np.array(start_words[lo:hi], copy=True)
 
-        def decode(chunk, shape=codes.shape, qp=qp):
-            return quant.dequantize(quant.words_to_codes(chunk).reshape(shape), qp)
+        def decode(chunk, i=i):
+            return quantized.decode(i, chunk)
 
         gains = (grad.detach().reshape(-1, 1).double()
                  * bit_deltas(decode, tensor_words, bits).double()).numpy().ravel()
@@ -255,6 +269,6 @@ def advbet_step(model, objective, x, y, flips, grad_clip, faults=None, step=0, a
         _, random = objective.gradient(model, model.faulty_weights(quantized, random_words), x, y,
                                        update_statistics=False)
         perturbed.append(random)
-    grads = [(c + sum(p[i].clamp(-grad_clip, grad_clip) for p in perturbed)) / (1 + len(perturbed))
+    grads = [(c + sum(_clipped(p[i], grad_clip) for p in perturbed)) / (1 + len(perturbed))
              for i, c in enumerate(clean)]
     return StepResult(grads, loss, adv_loss)

@@ -7,9 +7,23 @@ values), runs the module functionally on the dequantized values
 gradients straight through to the float parameters. The same codes can be
 written to a faulty memory and read back (:meth:`QatModel.faulty_weights`).
 
-With weight clipping the scale of every norm layer is trained as
-``1 + alpha``: clipping bounds ``alpha`` rather than the scale (Stutz et al.),
-and the checkpoint stores the scale ``1 + alpha``.
+The scheme is a fixed-point preset (:class:`accelsim.quant.QuantScheme`) or a
+number format (:class:`accelsim.quant.NumberFormat`: ``int8``, ``int4-g128``,
+``fp16``, ``bfp-16``, ...). A format's forward pass uses ``decode(encode(w))``
+and its stored words are the format's own, codes *and* aux words (scales, zero
+points, shared exponents), exactly the words
+:class:`accelsim.engine.QuantizedModel` stores for the same weights, so that
+faults hit everything the memory holds.
+
+Weight clipping (``clip`` W) bounds every stored tensor, **except the scales
+of norm layers**, to ``[-W, W]``: weights, biases (norm biases included),
+embedding tables and parameters read directly (position embeddings, class
+tokens). The scale of every norm layer is trained as ``1 + alpha`` and
+clipping bounds ``alpha`` (Stutz et al.), so a deployed scale lies in
+``[1 - W, 1 + W]``; the checkpoint stores the scale ``1 + alpha``. Norm
+layers are torch's BatchNorm1d/2d, GroupNorm, LayerNorm and RMSNorm, and any
+module whose class name ends in ``RMSNorm`` with a ``weight`` parameter
+(LLaMA-style RMSNorm modules); see :func:`is_norm_layer`.
 """
 
 import numpy as np
@@ -18,10 +32,23 @@ from torch import nn
 from torch.func import functional_call
 
 from accelsim import quant
+from accelsim.quant.formats import FormatStore, NumberFormat
 
-__all__ = ["QatModel", "QuantizedWeights", "NORM_TYPES"]
+__all__ = ["QatModel", "QuantizedWeights", "NORM_TYPES", "is_norm_layer"]
 
-NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
+NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.RMSNorm)
+
+
+def is_norm_layer(module):
+    """Whether ``module``'s ``weight`` is a norm scale (trained as ``1 + alpha`` under clipping).
+
+    True for :data:`NORM_TYPES` and for any module whose class name ends in
+    ``RMSNorm`` (an RMSNorm-style module: its weight times a computed scale),
+    in both cases only with a ``weight`` parameter.
+    """
+    if not isinstance(getattr(module, "weight", None), nn.Parameter):
+        return False
+    return isinstance(module, NORM_TYPES) or type(module).__name__.endswith("RMSNorm")
 
 
 class QuantizedWeights:
@@ -31,21 +58,46 @@ class QuantizedWeights:
     ----------
     values : dict of str to Tensor
         Dequantized parameters (gradients pass straight through to the float ones).
-    params : list of accelsim.quant.QuantParams
-        In memory order.
-    codes : list of Tensor
-        The int64 bit patterns, in memory order.
+    params : list of accelsim.quant.QuantParams or None
+        In memory order (fixed-point presets; None for a number format).
+    codes : list of Tensor or None
+        The int64 bit patterns, in memory order (fixed-point presets; None for
+        a number format, whose words are not one code per weight).
+    offsets : ndarray of int64
+        ``offsets[i]:offsets[i+1]`` are tensor ``i``'s words in :meth:`words`.
     """
 
-    def __init__(self, values, params, codes, bits):
+    def __init__(self, values, params, codes, bits, store=None):
         self.values = values
         self.params = params
         self.codes = codes
         self._bits = bits
+        self._store = store
+        if store is not None:
+            self.offsets = store.offsets
+        else:
+            sizes = np.array([c.numel() for c in codes], dtype=np.int64)
+            self.offsets = np.concatenate([[0], np.cumsum(sizes)])
 
     def words(self):
-        """All codes as one 1-D word array, in memory order (what the weight SRAM stores)."""
+        """All words as one new 1-D array, in memory order (what the weight SRAM stores).
+
+        For a number format these are the codes and aux words (scales, zero
+        points, shared exponents) of :class:`accelsim.quant.formats.FormatStore`.
+        """
+        if self._store is not None:
+            return self._store.words.copy()
         return np.concatenate([quant.codes_to_words(c.reshape(-1), self._bits) for c in self.codes])
+
+    def decode(self, index, chunk):
+        """float32 values of tensor ``index`` from its (possibly faulty) words ``chunk``."""
+        if self._store is not None:
+            return self._store.decode(index, chunk)
+        return quant.dequantize(quant.words_to_codes(chunk).reshape(self.codes[index].shape), self.params[index])
+
+    def decode_all(self, words):
+        """Values of every tensor (memory order) from the words of the whole memory."""
+        return [self.decode(i, words[self.offsets[i]:self.offsets[i + 1]]) for i in range(len(self.offsets) - 1)]
 
 
 class QatModel:
@@ -55,7 +107,7 @@ class QatModel:
     ----------
     module : torch.nn.Module
         Holds the float parameters (trained in place).
-    scheme : accelsim.quant.QuantScheme
+    scheme : accelsim.quant.QuantScheme or accelsim.quant.NumberFormat
     names : sequence of str
         Parameter names in the order the engine stores them.
     reparameterise_norms : bool
@@ -99,24 +151,43 @@ class QatModel:
         weight lies outside the range, so it is the identity; fake_quantize
         can lose the extreme weights to a rounding error of its range). The
         codes are computed once and kept for the memory.
+
+        For a number format the values are the format's ``decode(encode(w))``
+        (the engine's clean weights) and the gradient passes straight through.
         """
         deployed = [p.detach() for p in self.deployed().values()]
+        if isinstance(self.scheme, NumberFormat):
+            store = FormatStore(self.scheme, deployed)
+            quantized = QuantizedWeights(None, None, None, self.scheme.bits, store)
+            quantized.values = self.straight_through(quantized.decode_all(store.words))
+            return quantized
         params = quant.calibrate(deployed, self.scheme)
         codes = [quant.quantize(p, qp, self.scheme) for p, qp in zip(deployed, params, strict=True)]
         values = self.straight_through([quant.dequantize(c, qp) for c, qp in zip(codes, params, strict=True)])
         return QuantizedWeights(values, params, codes, self.scheme.bits)
 
     def faulty_weights(self, quantized, words):
-        """Values decoded from (faulty) ``words``, gradients straight through to the float parameters."""
-        decoded, start = [], 0
-        for clean, qp in zip(quantized.codes, quantized.params, strict=True):
-            codes = quant.words_to_codes(words[start:start + clean.numel()]).reshape(clean.shape)
-            start += clean.numel()
-            decoded.append(quant.dequantize(codes, qp))
-        return self.straight_through(decoded)
+        """Values decoded from (faulty) ``words``, gradients straight through to the float parameters.
+
+        The values are what the engine decodes from the same words; a number
+        format's flipped exponent (of a weight, a scale or a shared exponent)
+        can make them infinite or NaN, and they stay so.
+        """
+        return self.straight_through(quantized.decode_all(words))
 
     def straight_through(self, targets):
-        """Weights equal to ``targets`` (in memory order) whose gradient flows unchanged to the parameters."""
+        """Weights equal to ``targets`` (in memory order) whose gradient flows unchanged to the parameters.
+
+        A number format's weights are ``target + (p - p)``: bit for bit the
+        target, also where it lies far from ``p`` (a faulty word) or is
+        infinite or NaN. The fixed-point presets keep ``p + (target - p)``
+        (their trained results stay bit-identical), which equals the target
+        bit for bit on clean values and to within a rounding of ``p`` on
+        faulty ones.
+        """
+        if isinstance(self.scheme, NumberFormat):
+            return {name: target.to(p.dtype) + (p - p.detach())
+                    for (name, p), target in zip(self.deployed().items(), targets, strict=True)}
         return {name: p + (target.to(p.dtype) - p).detach()
                 for (name, p), target in zip(self.deployed().items(), targets, strict=True)}
 
@@ -133,7 +204,10 @@ class QatModel:
         return functional_call(self.module, {**buffers, **weights}, (x,))
 
     def project(self, clip):
-        """Project every trained parameter onto ``[-clip, clip]`` (weight clipping)."""
+        """Project every trained parameter onto ``[-clip, clip]`` (weight clipping).
+
+        Norm scales, when reparameterised, hold ``alpha`` (the scale is ``1 + alpha``).
+        """
         with torch.no_grad():
             for p in self.parameters.values():
                 p.clamp_(-clip, clip)
@@ -141,5 +215,5 @@ class QatModel:
 
 def _norm_scale_names(module):
     for prefix, child in module.named_modules():
-        if isinstance(child, NORM_TYPES) and getattr(child, "weight", None) is not None:
+        if is_norm_layer(child):
             yield f"{prefix}.weight" if prefix else "weight"

@@ -34,6 +34,31 @@ def test_trains_and_summarises(tmp_path, capsys):
     assert config["act_sparsity"] == 0.01 and meta["method"] == "randbet"
 
 
+def test_trains_in_a_number_format_that_sweep_runs_as_trained(tmp_path, capsys):
+    import csv
+
+    from accelsim import load_dataset
+    from accelsim.models import load_model
+
+    out = tmp_path / "g32.pt"
+    quick = [a if a != "128" else "64" for a in QUICK]  # --train-limit 64
+    code = main(["train", *quick, "--scheme", "int4-g32", "--method", "randbet", "--p-train", "0.01",
+                 "--out", str(out)])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"wrote {out}: g32 (randbet, 4 bits, int4-g32)"
+    qm = load_model(out)
+    x, y = load_dataset("digits", "test")
+    assert qm.scheme.name == "int4-g32" and qm.bits == 4 and qm.meta["trained_quant_scheme"] == "int4-g32"
+    assert main(["sweep", "--model", str(out), "--profile", "14nm", "--voltages", "0.8:0.6:2", "--chips", "1",
+                 "--limit", "50", "--quiet", "--out", str(tmp_path / "sweep")]) == 0
+    with open(tmp_path / "sweep" / "sweep.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(row["model"] == "g32" for row in rows)
+    assert all((row["quant_scheme"], row["bits"]) == ("int4-g32", "4") for row in rows)  # as trained
+    assert float(rows[0]["clean_accuracy"]) == pytest.approx(float((qm.forward(x[:50]).argmax(1) == y[:50])
+                                                                   .float().mean()))
+
+
 def test_announces_a_resume(tmp_path, capsys):
     out = tmp_path / "m.pt"
     resume_path(out).write_bytes(b"damaged")
@@ -48,6 +73,9 @@ def test_announces_a_resume(tmp_path, capsys):
     (["--method", "randbet", "--p-train", "0.1", "--fault-model", "bogus"], "fault model"),
     (["--arch", "lenet"], "built for mnist"),
     (["--clip", "-1"], "clip"),
+    (["--scheme", "int4-g32", "--bits", "8"], "stores 4-bit words; bits = 8 cannot change it"),
+    (["--scheme", "bfp-16", "--method", "advbet", "--adv-flips", "3"], "AdvBET ranks bits one word per weight"),
+    (["--scheme", "int3"], "unknown quantization scheme 'int3'"),
     (["--threads", "0"], "--threads"),
     (["--dataset", "mnist:/no/such/folder", "--arch", "lenet"], "/no/such/folder"),
 ])

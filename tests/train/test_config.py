@@ -75,3 +75,35 @@ def test_from_dict_rejects_unknown_keys_and_versions():
         TrainConfig.from_dict({**data, "optimizer": "adam"})
     with pytest.raises(TrainError, match="schema_version"):
         TrainConfig.from_dict({**data, "schema_version": 99})
+
+
+# -- number formats ---------------------------------------------------------------------
+@pytest.mark.parametrize("scheme, bits", [("int8", 8), ("int4", 4), ("int4-g32", 4), ("int8-g128", 8),
+                                          ("fp16", 16), ("bf16", 16), ("fp8-e5m2", 8), ("bfp-32", 8)])
+def test_a_format_fixes_its_width(scheme, bits):
+    config = TrainConfig("digits", "digits-cnn", scheme=scheme)
+    assert config.bits == bits and config.is_format and config.quant_scheme.name == scheme
+    assert TrainConfig("digits", "digits-cnn", scheme=scheme, bits=bits) == config  # the same width is fine
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_presets_keep_eight_bits_by_default():
+    config = TrainConfig("digits", "digits-cnn")
+    assert config.bits == 8 and not config.is_format and config.to_dict()["bits"] == 8
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(scheme="int4-g32", bits=8), "stores 4-bit words; bits = 8 cannot change it"),
+    (dict(scheme="fp16", bits=8), "stores 16-bit words"),
+    (dict(scheme="int4-g48"), "group size 48 is not supported"),
+    (dict(scheme="int4-g128", method="advbet", adv_flips=4), "AdvBET ranks bits one word per weight"),
+    (dict(scheme="bf16", method="advbet", adv_flips=4), "AdvBET ranks bits one word per weight"),
+    (dict(scheme="bfp-16", method="advbet", adv_flips=4), "AdvBET ranks bits one word per weight"),
+])
+def test_bad_format_combinations_are_refused(overrides, message):
+    with pytest.raises(TrainError, match=message):
+        TrainConfig("digits", "digits-cnn", **overrides)
+
+
+def test_advbet_takes_per_channel_integer_formats():
+    assert TrainConfig("digits", "digits-cnn", scheme="int4", method="advbet", adv_flips=4).bits == 4

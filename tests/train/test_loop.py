@@ -108,6 +108,34 @@ def test_every_method_and_combination_trains(options):
         assert all(bool((v.abs() <= torch.tensor(config.clip)).all()) for v in result.state_dict.values())
 
 
+@pytest.mark.parametrize("options", [
+    dict(scheme="int4-g32", method="randbet", p_train=0.02),
+    dict(scheme="int8", method="advbet", adv_flips=5, clip=0.1),
+    dict(scheme="bf16", method="randbet", p_train=0.05, clip=0.1),
+    dict(scheme="fp8-e4m3", method="saq"),
+    dict(scheme="bfp-16", method="randbet", fault_model="profile:14nm@0.6"),
+])
+def test_formats_train_and_load_as_trained(tmp_path, options):
+    out = tmp_path / "m.pt"
+    config = tiny_config(epochs=1, **options)
+    result = train(config, out)
+    assert all(math.isfinite(h["train_loss"]) for h in result.history)
+    _, meta = load_checkpoint(out)
+    assert meta["quant_scheme"] == config.scheme and meta["scheme"] == {"schema_version": 1, "format": config.scheme}
+    assert meta["bits"] == config.bits == config.quant_scheme.bits
+    qm = load_model(out)
+    assert qm.scheme == config.quant_scheme and qm.meta["trained_quant_scheme"] == config.scheme
+    x, y = load_dataset("digits", "test")
+    assert meta["clean_accuracy"] == pytest.approx(float((qm.forward(x).argmax(1) == y).float().mean()))
+    assert meta["clean_accuracy"] == pytest.approx(result.history[-1]["test_accuracy"])
+
+
+def test_a_format_trains_as_the_engine_stores_it():
+    result = train(tiny_config(epochs=4, scheme="int4-g32", train_limit=None))
+    assert result.meta["clean_accuracy"] > 0.7
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
 def test_activation_penalty_makes_activations_sparser():
     plain = train(tiny_config(epochs=3))
     sparse = train(tiny_config(epochs=3, act_sparsity=2.0))
@@ -117,6 +145,7 @@ def test_activation_penalty_makes_activations_sparser():
 def test_default_name_follows_the_zoo_convention():
     assert default_name(tiny_config(arch="digits-cnn", clip=0.1)) == "digits-cnn-clipping-8b"
     assert default_name(tiny_config(method="randbet", p_train=0.1, bits=4)) == "digits-mlp-randbet-4b"
+    assert default_name(tiny_config(scheme="int4-g128")) == "digits-mlp-normal-int4-g128"
 
 
 def test_not_a_config():

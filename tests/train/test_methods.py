@@ -95,3 +95,74 @@ def test_saq_steps_with_the_gradient_at_an_ascent_point(model, batch):
     moved = methods.saq_step(model, objective, x, y, rho=0.05)
     assert moved.second_loss > moved.loss
     assert any(not torch.allclose(g, c) for g, c in zip(moved.grads, clean.grads))
+
+
+# -- number formats ---------------------------------------------------------------------
+def _format_model(name):
+    from accelsim.engine import QuantizedModel
+
+    torch.manual_seed(1)
+    module = build("digits-mlp")
+    fmt = quant.resolve_scheme(name)
+    names = QuantizedModel.from_torch(module, fmt, torch.zeros(2, 64)).tensor_names
+    return QatModel(module, fmt, names)
+
+
+class ExponentToAllOnes:
+    """Sets the exponent field of every 50th fp16 word to all ones (inf or NaN weights)."""
+
+    def apply(self, words, bits, step):
+        faulty = words.copy()
+        faulty[::50] |= np.uint16(0x7C00)
+        return faulty
+
+
+def test_randbet_in_fp16_survives_infinite_and_nan_weights(batch):
+    x, y = batch
+    model = _format_model("fp16")
+    quantized = model.quantize()
+    faulty = model.faulty_weights(quantized, ExponentToAllOnes().apply(quantized.words(), 16, 0))
+    assert any(not bool(torch.isfinite(v).all()) for v in faulty.values())  # the engine's values, kept
+    objective = methods.Objective()
+    clean = methods.normal_step(model, objective, x, y)
+    result = methods.randbet_step(model, objective, x, y, ExponentToAllOnes(), step=0, grad_clip=0.05)
+    assert not np.isfinite(result.second_loss)
+    for g, c in zip(result.grads, clean.grads, strict=True):
+        assert bool(torch.isfinite(g).all())
+        assert float((g - c / 2).abs().max()) <= 0.05 / 2 + 1e-7  # NaN entries count as 0, the rest clipped
+
+
+def test_randbet_in_a_group_format_faults_scales_and_zero_points(batch):
+    x, y = batch
+    model = _format_model("int4-g32")
+    quantized = model.quantize()
+    words = quantized.words()
+    aux = np.zeros(len(words), dtype=bool)
+    for i in range(len(quantized.offsets) - 1):
+        n_codes, _ = model.scheme.layout(model.parameters[model.names[i]].shape)
+        aux[quantized.offsets[i] + n_codes:quantized.offsets[i + 1]] = True
+
+    class FlipAux:
+        def apply(self, words, bits, step):
+            faulty = words.copy()
+            faulty[aux] ^= np.uint8(0b1000)  # the top bit of every zero-point and scale word
+            return faulty
+
+    result = methods.randbet_step(model, methods.Objective(), x, y, FlipAux(), step=0, grad_clip=0.05)
+    assert result.second_loss != pytest.approx(result.loss)  # faults in aux words alone change the network
+
+
+def test_adversarial_bits_of_int8_raise_the_loss(batch):
+    x, y = batch
+    model = _format_model("int8")
+    objective = methods.Objective()
+    quantized = model.quantize()
+    loss, grads = objective.gradient(model, quantized.values, x, y)
+    chosen = methods.adversarial_bits(quantized, grads, 8, 10)
+    assert len(chosen) == 10
+    words = quantized.words()
+    np.bitwise_xor.at(words, chosen // 8, np.left_shift(1, chosen % 8).astype(words.dtype))
+    attacked = objective.loss(model, model.faulty_weights(quantized, words), x, y).detach()
+    assert float(attacked) > loss
+    result = methods.advbet_step(model, objective, x, y, 10, 0.05)
+    assert result.second_loss == pytest.approx(float(attacked), rel=1e-5)

@@ -115,3 +115,108 @@ def test_projection_clamps_every_parameter():
     model = _qat()
     model.project(0.05)
     assert all(bool((p.detach().abs() <= torch.tensor(0.05)).all()) for p in model.parameters.values())
+
+
+# -- number formats ---------------------------------------------------------------------
+FORMATS = ["int8", "int4", "int8-g32", "int4-g128", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "bfp-16", "bfp-32"]
+
+
+def _format_qat(name, module=None, example=None, reparameterise=False):
+    torch.manual_seed(0)
+    module = build("digits-cnn") if module is None else module
+    fmt = quant.resolve_scheme(name)
+    qm = QuantizedModel.from_torch(module, fmt, torch.zeros(2, 1, 8, 8) if example is None else example)
+    return QatModel(module, fmt, qm.tensor_names, reparameterise_norms=reparameterise), qm
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_format_words_and_values_are_the_engines(name):
+    model, qm = _format_qat(name)
+    quantized = model.quantize()
+    words = quantized.words()
+    assert words.dtype == qm.words.dtype
+    np.testing.assert_array_equal(words, qm.words)  # codes and aux words (scales, zero points, exponents)
+    for tensor in qm.tensor_names:
+        assert torch.equal(quantized.values[tensor].detach(), qm.clean_weights[tensor])
+        grad = torch.autograd.grad(quantized.values[tensor].sum(), model.parameters[tensor])[0]
+        torch.testing.assert_close(grad, torch.ones_like(grad))  # straight through
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_format_faulty_words_decode_as_the_engine_decodes_them(name):
+    model, qm = _format_qat(name)
+    quantized = model.quantize()
+    rng = np.random.default_rng(5)
+    words = quantized.words()
+    flips = rng.integers(0, 2**qm.bits, size=len(words)) * (rng.random(len(words)) < 0.02)
+    faulty = words ^ flips.astype(words.dtype)
+    aux = qm.aux_words(np.flatnonzero(faulty != words))
+    if qm.scheme.kind in ("group", "bfp"):
+        assert aux > 0  # the faults hit scales / zero points / shared exponents too
+    decoded = model.faulty_weights(quantized, faulty)
+    engine = qm.weights_from_words(faulty)
+    for tensor in qm.tensor_names:
+        torch.testing.assert_close(decoded[tensor].detach(), engine[tensor], equal_nan=True, rtol=0, atol=0)
+    assert any(not torch.equal(decoded[t].detach(), quantized.values[t].detach()) for t in qm.tensor_names)
+
+
+class _StyledRMSNorm(nn.Module):
+    """A LLaMA-style RMSNorm: its own weight times a computed scale."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.weight
+
+
+class TinyLM(nn.Module):
+    """Embedding, position parameter, LayerNorm, RMSNorm and an RMSNorm-style module."""
+
+    def __init__(self, vocab=16, dim=8, context=6):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, dim)
+        self.pos = nn.Parameter(torch.randn(1, context, dim))
+        self.ln = nn.LayerNorm(dim)
+        self.rms = nn.RMSNorm(dim)
+        self.styled = _StyledRMSNorm(dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, idx):
+        x = self.tok(idx) + self.pos[:, :idx.shape[1]]
+        return self.head(self.styled(self.rms(self.ln(x))))
+
+
+@pytest.mark.parametrize("name", ["rquant", "int8-g32", "fp16"])
+def test_clipping_bounds_embeddings_like_weights_and_norm_scales_around_one(name):
+    clip = 0.05
+    torch.manual_seed(0)
+    module = TinyLM()
+    with torch.no_grad():
+        module.ln.weight.uniform_(0.5, 1.5)  # scales far from 1 and weights far outside [-clip, clip]
+        module.rms.weight.uniform_(0.5, 1.5)
+        module.ln.bias.uniform_(-1, 1)
+    idx = torch.randint(0, 16, (4, 6))
+    fmt = quant.resolve_scheme(name, 8 if name == "rquant" else None)
+    names = QuantizedModel.from_torch(module, fmt, idx).tensor_names
+    model = QatModel(module, fmt, names, reparameterise_norms=True)
+    assert model.scale_names == {"ln.weight", "rms.weight", "styled.weight"}
+    optimizer = torch.optim.SGD(module.parameters(), lr=10.0)  # a step far outside the bounds
+    model.project(clip)
+    logits = model.forward(idx, model.quantize().values)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 16), torch.randint(0, 16, (24,)))
+    for p, g in zip(model.parameters.values(), torch.autograd.grad(loss, list(model.parameters.values())),
+                    strict=True):
+        p.grad = g
+    optimizer.step()
+    model.project(clip)
+    deployed = model.deployed_state_dict()
+    for tensor in names:
+        value = deployed[tensor]
+        if tensor in model.scale_names:  # norm scales: 1 + alpha with alpha in [-clip, clip]
+            assert float((value - 1).abs().max()) <= clip + 1e-6, tensor
+        else:  # embedding table, position parameter, norm biases, linear weights
+            assert float(value.abs().max()) <= float(np.float32(clip)), tensor
+    assert float(deployed["tok.weight"].abs().max()) == pytest.approx(clip)  # the table was clipped, not skipped
+    assert float((deployed["ln.weight"] - 1).abs().max()) == pytest.approx(clip)
