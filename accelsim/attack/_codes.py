@@ -44,8 +44,9 @@ import math
 import numpy as np
 import torch
 
+from accelsim.attack._flip_state import FlipState
 from accelsim.engine.protected import protected_weights
-from accelsim.sram.protection import decode_flipped, encode_codewords, hamming_layout
+from accelsim.sram.protection import encode_codewords, hamming_layout
 
 __all__ = ["CodeState", "adversarial_moves", "protected_bit_search"]
 
@@ -53,42 +54,20 @@ _TOP_DATA = 3  # data positions per codeword considered as slots of a 3-flip mov
 _TOP_ROWS = 512  # codewords per tensor whose 3-flip moves are enumerated (by their best data bit)
 
 
-class CodeState:
-    """The attacker's flips in a code-protected memory and what the network reads.
+class CodeState(FlipState):
+    """The attacker's flips in a code-protected memory (``parity:N`` or ``secded:N``).
 
-    Parameters
-    ----------
-    target : accelsim.attack._target.Target
-        Built on the delivered words; its ``weights`` are replaced here by
-        the decoded ones (detected words zeroed under ``zero``).
-    protection : accelsim.sram.protection.Protection
-        ``parity:N`` or ``secded:N``.
-    on_detect : {"zero", "keep"}
-    memory : ProtectedMemory or None
-        The chip's memory (None: fault-free).
-    vdd_v, chip
-        The read of ``memory``.
-    allowed : ndarray of int64 or None
-        Sorted stored bits the attacker may flip (None: all).
-    direction : {None, "1->0", "0->1"}
+    Parameters as :class:`accelsim.attack._flip_state.FlipState`.
     """
 
     def __init__(self, target, protection, on_detect, memory, vdd_v, chip, allowed, direction):
-        self.target = target
-        self.qm = target.qm
-        self.protection = protection
-        self.on_detect = on_detect
-        self.memory, self.vdd_v, self.chip = memory, vdd_v, chip
-        self.allowed = allowed
-        self.direction = direction
+        super().__init__(target, protection, on_detect, memory, vdd_v, chip, allowed, direction)
         self.n, self.data_of_pos = hamming_layout(protection)
         self.N = protection.data_bits
         self.pos_of_data = np.flatnonzero(self.data_of_pos >= 0)[np.argsort(self.data_of_pos[self.data_of_pos >= 0])]
         self.check_positions = np.flatnonzero(self.data_of_pos < 0)
         self.secded = protection.kind == "secded"
         self.n_data_bits = len(self.qm.words) * self.qm.bits
-        self.masked = (np.zeros(0, np.int64) if memory is None else memory.masked_bits(vdd_v, chip))
-        self.flipped = []
         self._update()
 
     @property
@@ -100,40 +79,13 @@ class CodeState:
         """
         return 2 if self.secded and self.errors.size == 0 else 1
 
-    # -- reads ---------------------------------------------------------------------------------
-    def read(self, flips):
-        """The decoded read with the stored bits ``flips`` flipped (as :meth:`QuantizedModel.run`)."""
-        flips = np.asarray(flips, np.int64)
-        if self.memory is None:
-            return decode_flipped(self.qm.words, self.qm.bits, self.protection, flips, self.on_detect)
-        return self.memory.read_with_flips(self.vdd_v, self.chip, flips, self.on_detect)
-
     def _update(self):
-        read = self.read(self.flipped)
-        words = np.array(self.qm.words, copy=True)
-        words[read.word_index] = read.words
-        self.target.effective = words
-        self.target.weights = dict(protected_weights(self.qm, read, self.on_detect)[0])
-        flips = np.asarray(self.flipped, np.int64)
-        errors = flips if self.memory is None else self.memory.error_bits(self.vdd_v, self.chip, flips)[0]
-        self.errors = np.sort(errors)
-        self.flipped_sorted = np.sort(flips)
+        errors, flips = super()._update()
         self.dirty = np.union1d(errors // self.n, flips // self.n)
 
-    def apply(self, move):
-        """Make ``move`` (a tuple of stored bits)."""
-        self.flipped.extend(int(b) for b in move)
-        self._update()
-
-    def trial_weights(self, move):
-        """``(weights, changed)``: the network's weights with ``move`` made, and the tensors it touches."""
-        read = self.read(np.concatenate([np.asarray(self.flipped, np.int64), np.asarray(move, np.int64)]))
-        weights, _ = protected_weights(self.qm, read, self.on_detect)
-        c = int(move[0]) // self.n
-        b = self.qm.bits
-        first, last = c * self.N // b, min(((c + 1) * self.N - 1) // b, len(self.qm.words) - 1)
-        changed = self.qm.tensors_at_bits(np.array([first, last], np.int64) * b)
-        return {**self.target.weights, **{name: weights[name] for name in changed}}, changed
+    def _touched_words(self, move):
+        c, b = int(move[0]) // self.n, self.qm.bits
+        return c * self.N // b, min(((c + 1) * self.N - 1) // b, len(self.qm.words) - 1)
 
     # -- candidates ----------------------------------------------------------------------------
     def candidates(self, names, grads, remaining):

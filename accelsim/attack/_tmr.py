@@ -14,64 +14,28 @@ A "codeword" here is one stored word.
 
 import numpy as np
 
-from accelsim.engine.protected import protected_weights
-from accelsim.sram.protection import decode_flipped
+from accelsim.attack._flip_state import FlipState
 
 __all__ = ["TmrState"]
 
 
-class TmrState:
+class TmrState(FlipState):
     """The attacker's flips in an ``msb:K:tmr`` memory and what the network reads.
 
-    Parameters as :class:`accelsim.attack._codes.CodeState`.
+    Parameters as :class:`accelsim.attack._flip_state.FlipState`.
     """
 
     min_cost = 1
 
     def __init__(self, target, protection, on_detect, memory, vdd_v, chip, allowed, direction):
-        self.target = target
-        self.qm = target.qm
-        self.protection = protection
-        self.on_detect = on_detect
-        self.memory, self.vdd_v, self.chip = memory, vdd_v, chip
-        self.allowed = allowed
-        self.direction = direction
-        b, k = self.qm.bits, protection.msb_bits
-        self.k = k
-        self.n = b + 2 * k  # stored bits per word
-        self.masked = (np.zeros(0, np.int64) if memory is None else memory.masked_bits(vdd_v, chip))
-        self.flipped = []
+        super().__init__(target, protection, on_detect, memory, vdd_v, chip, allowed, direction)
+        self.k = protection.msb_bits
+        self.n = self.qm.bits + 2 * self.k  # stored bits per word
         self._update()
 
-    def read(self, flips):
-        """The voted read with the stored bits ``flips`` flipped (as :meth:`QuantizedModel.run`)."""
-        flips = np.asarray(flips, np.int64)
-        if self.memory is None:
-            return decode_flipped(self.qm.words, self.qm.bits, self.protection, flips, self.on_detect)
-        return self.memory.read_with_flips(self.vdd_v, self.chip, flips, self.on_detect)
-
-    def _update(self):
-        read = self.read(self.flipped)
-        words = np.array(self.qm.words, copy=True)
-        words[read.word_index] = read.words
-        self.target.effective = words
-        self.target.weights = dict(protected_weights(self.qm, read, self.on_detect)[0])
-        flips = np.asarray(self.flipped, np.int64)
-        errors = flips if self.memory is None else self.memory.error_bits(self.vdd_v, self.chip, flips)[0]
-        self.errors = np.sort(errors)
-        self.flipped_sorted = np.sort(flips)
-
-    def apply(self, move):
-        """Make ``move`` (a tuple of stored bits)."""
-        self.flipped.extend(int(b) for b in move)
-        self._update()
-
-    def trial_weights(self, move):
-        """``(weights, changed)``: the network's weights with ``move`` made, and the tensor it touches."""
-        read = self.read(np.concatenate([np.asarray(self.flipped, np.int64), np.asarray(move, np.int64)]))
-        weights, _ = protected_weights(self.qm, read, self.on_detect)
-        changed = self.qm.tensors_at_bits(np.array([int(move[0]) // self.n * self.qm.bits], np.int64))
-        return {**self.target.weights, **{name: weights[name] for name in changed}}, changed
+    def _touched_words(self, move):
+        word = int(move[0]) // self.n
+        return word, word
 
     def candidates(self, names, grads, remaining):
         """``{cost: (estimated gain, stored bits)}``: the best move of each cost among ``names``' words."""

@@ -66,18 +66,22 @@ def run_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, extra_flips, e
     index = np.flatnonzero(words != qm.words)
     changed = qm.tensors_at_bits(index * qm.bits)
     weights = qm.patched_weights(index, words[index], changed)
-    clean = qm.clean_run(x, cache_bytes=0, execution=execution)
-    if act_faults is not None:
-        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults, execution)), 0
-    elif not changed:
-        logits, first = clean.logits, len(clean.program.steps)
-    else:
-        first = clean.program.first_step_reading(changed)
-        logits = clean.run_from(first, weights)
+    logits, first = _run_patched(qm, x, weights, changed, act_faults, execution)
     stored = qm.stored_bits
     return RunResult(logits=logits, faulty_cells=int(faulty_cells), flipped_bits=int(flipped),
                      model_ber=flipped / stored, stored_bits=stored, changed_tensors=changed,
                      first_step=first, tiled=bool(tiled))
+
+
+def _run_patched(qm, x, weights, changed, act_faults, execution):
+    """``(logits, first step run)`` of ``x`` with ``weights``, from the first step reading ``changed``."""
+    clean = qm.clean_run(x, cache_bytes=0, execution=execution)
+    if act_faults is not None:
+        return clean.run_from(0, weights, qm.activation_transform(act_faults, execution)), 0
+    if not changed:
+        return clean.logits, len(clean.program.steps)
+    first = clean.program.first_step_reading(changed)
+    return clean.run_from(first, weights), first
 
 
 def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, protection, on_detect, extra_flips,
@@ -102,14 +106,7 @@ def run_protected_with_flips(qm, x, profile, vdd_v, chip, seed, act_faults, prot
         read = memory.read_with_flips(vdd_v, chip, flips, on_detect)
         stored = memory.stored_bits
     weights, changed = protected_weights(qm, read, on_detect)
-    clean = qm.clean_run(x, cache_bytes=0, execution=execution)
-    if act_faults is not None:
-        logits, first = clean.run_from(0, weights, qm.activation_transform(act_faults, execution)), 0
-    elif not changed:
-        logits, first = clean.logits, len(clean.program.steps)
-    else:
-        first = clean.program.first_step_reading(changed)
-        logits = clean.run_from(first, weights)
+    logits, first = _run_patched(qm, x, weights, changed, act_faults, execution)
     return RunResult(logits=logits, faulty_cells=int(read.faulty_cells), flipped_bits=int(read.flipped_bits),
                      model_ber=read.flipped_bits / stored if stored else 0.0, stored_bits=int(stored),
                      changed_tensors=changed, first_step=first, tiled=bool(read.tiled), protection=p.name,
