@@ -37,13 +37,14 @@ from accelsim.attack import run
 from accelsim.sram.protection import stored_stream_bits
 
 from _common import MNIST  # benchmarks/_common.py
+from adversarial_report import CHANCE, accuracy_at, flips_to  # the same reading of a curve
 
 MODELS = ("mnist-lenet-gn-normal-8b", "mnist-lenet-gn-clipping-8b")
 SETTINGS = (("none", "zero"), ("parity:8", "zero"), ("parity:8", "keep"), ("secded:64", "zero"),
             ("secded:64", "keep"), ("secded:8", "zero"), ("secded:8", "keep"), ("msb:2:tmr", "zero"))
 POINTS = (5, 10, 20, 50, 100)
 ADVBIT_BUDGETS = (10, 20)
-CHANCE = 0.1 + 0.01
+
 BEGIN, END = "<!-- protected:begin -->", "<!-- protected:end -->"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,18 +83,6 @@ def measure_advbit(qm, name, protection, on_detect, x, y, cache):
     record["seconds"] = time.perf_counter() - start
     path.write_text(json.dumps(record))
     return record
-
-
-def flips_to(curve, level):
-    return next((n for n, a in curve if a <= level), None)
-
-
-def accuracy_at(curve, n):
-    value = curve[0][1]
-    for flips, acc in curve:
-        if flips <= n:
-            value = acc
-    return value
 
 
 def _median(values, max_flips):
