@@ -52,7 +52,8 @@ PAPER_SAVING = {8: 0.20, 4: 0.30}
 MODELS = (
     "mnist-simplenet-normal-8b", "mnist-simplenet-clipping-8b", "mnist-simplenet-clipping0.1-8b",
     "mnist-simplenet-clipping0.025-8b", "mnist-simplenet-randbet-8b",
-    "mnist-simplenet-normal-4b", "mnist-simplenet-clipping-4b", "mnist-simplenet-randbet-4b",
+    "mnist-simplenet-normal-4b", "mnist-simplenet-clipping-4b", "mnist-simplenet-clipping0.1-4b",
+    "mnist-simplenet-clipping0.025-4b", "mnist-simplenet-randbet-4b",
     "fashion-mnist-simplenet-normal-8b", "fashion-mnist-simplenet-clipping-8b", "fashion-mnist-simplenet-randbet-8b",
 )
 #: Profiles of the profiled-chip table and the rate (faulty cells) they are compared at.
