@@ -125,8 +125,10 @@ def test_resume_of_a_record_from_before_the_second_wave_fields(finished, tmp_pat
 
 def test_resume_with_another_batch_size_keeps_the_rows(finished, tmp_path):
     out = _copy_results(finished, tmp_path)
-    run_sweep(_spec(batch_size=7, torch_threads=2), out, resume=True)
+    run_sweep(_spec(batch_size=7), out, resume=True)
     assert (out / "sweep.csv").read_bytes() == (finished.directory / "sweep.csv").read_bytes()
+    with pytest.raises(SweepError, match=r"differs in torch_threads\)"):
+        run_sweep(_spec(torch_threads=2), out, resume=True)
 
 
 def test_voltage_outside_profile_is_refused(tmp_path):
