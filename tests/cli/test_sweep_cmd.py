@@ -81,7 +81,10 @@ def test_signals_close_the_journal_and_print_the_resume_command(tmp_path, signam
 
     # Two models: a model's chips share one pass and journal together, so the signal lands
     # between the two models' rows at the latest, never after the last row.
-    process = _accelsim("sweep", *SMALL, "--model", "digits-cnn-clipping-8b", "--out", str(tmp_path))
+    # A shell's background job ignores SIGINT and its children inherit that (then Python never
+    # raises KeyboardInterrupt); the sweep runs here as from a terminal, with the default action.
+    process = _accelsim("sweep", *SMALL, "--model", "digits-cnn-clipping-8b", "--out", str(tmp_path),
+                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     journal = tmp_path / "journal.jsonl"
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
