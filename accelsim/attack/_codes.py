@@ -88,16 +88,6 @@ class CodeState(FlipState):
         return c * self.N // b, min(((c + 1) * self.N - 1) // b, len(self.qm.words) - 1)
 
     # -- candidates ----------------------------------------------------------------------------
-    def candidates(self, names, grads, remaining):
-        """``{cost: (estimated gain, stored bits)}``: the best move of each cost among ``names``' codewords."""
-        best = {}
-        for name in names:
-            for cost, moves in self.tensor_moves(name, grads[name], remaining).items():
-                gain, bits = moves[0]
-                if cost not in best or gain > best[cost][0]:
-                    best[cost] = (gain, bits)
-        return best
-
     def tensor_moves(self, name, grad, remaining, count=1):
         """``{cost: [(estimated gain, stored bits), ...]}``: the ``count`` best moves of each cost in ``name``.
 

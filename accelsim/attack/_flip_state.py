@@ -79,6 +79,20 @@ class FlipState:
         changed = self.qm.tensors_at_bits(np.array([first, last], np.int64) * self.qm.bits)
         return {**self.target.weights, **{name: weights[name] for name in changed}}, changed
 
+    def candidates(self, names, grads, remaining):
+        """``{cost: (estimated gain, stored bits)}``: the best move of each cost among ``names``' codewords."""
+        best = {}
+        for name in names:
+            for cost, moves in self.tensor_moves(name, grads[name], remaining).items():
+                gain, bits = moves[0]
+                if cost not in best or gain > best[cost][0]:
+                    best[cost] = (gain, bits)
+        return best
+
+    def tensor_moves(self, name, grad, remaining, count=1):
+        """``{cost: [(estimated gain, stored bits), ...]}``: the best moves into tensor ``name``'s codewords."""
+        raise NotImplementedError
+
     def _touched_words(self, move):
         """First and last data word that ``move`` (bits of one codeword) can change."""
         raise NotImplementedError

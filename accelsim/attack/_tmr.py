@@ -37,16 +37,6 @@ class TmrState(FlipState):
         word = int(move[0]) // self.n
         return word, word
 
-    def candidates(self, names, grads, remaining):
-        """``{cost: (estimated gain, stored bits)}``: the best move of each cost among ``names``' words."""
-        best = {}
-        for name in names:
-            for cost, moves in self.tensor_moves(name, grads[name], remaining).items():
-                gain, bits = moves[0]
-                if cost not in best or gain > best[cost][0]:
-                    best[cost] = (gain, bits)
-        return best
-
     def _open(self, lo, hi):
         """``(hi - lo, n)`` bool: stored bits of words ``lo .. hi - 1`` the attacker may flip, and wrong ones."""
         n = self.n
