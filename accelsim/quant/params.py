@@ -20,6 +20,7 @@ Stutz et al., ``q_min`` itself (not zero) is exactly representable.
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from accelsim.quant.scheme import SUPPORTED_BITS, QuantError
@@ -98,9 +99,10 @@ class QuantParams:
 
     def check_broadcast(self, shape):
         """Raise :class:`QuantError` unless ``scale`` broadcasts to ``shape`` without growing it."""
+        # numpy's rule is torch's; torch.broadcast_shapes imports sympy on its first call (~1 s, 35 MB)
         try:
-            result = torch.broadcast_shapes(self.scale.shape, tuple(shape))
-        except RuntimeError:
+            result = np.broadcast_shapes(tuple(self.scale.shape), tuple(shape))
+        except ValueError:
             result = None
         if result != tuple(shape):
             raise QuantError(

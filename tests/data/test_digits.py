@@ -85,3 +85,24 @@ def test_bad_arguments():
         load_digits("valid")
     with pytest.raises(DatasetError, match="limit is 0"):
         load_digits(limit=0)
+
+
+def test_digits_file_reads_as_scikit_learn_loads_it():
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from accelsim.data.digits import _sklearn_digits
+
+    images, target = _sklearn_digits()
+    bunch = sklearn_digits()
+    assert images.dtype == bunch.images.dtype and np.array_equal(images, bunch.images)
+    assert np.array_equal(target, bunch.target)
+
+
+def test_digits_fall_back_to_scikit_learn_when_its_file_moved(monkeypatch):
+    import importlib.util
+
+    from accelsim.data import digits
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    images, target = digits._sklearn_digits()
+    assert images.shape == (1797, 8, 8) and target.shape == (1797,)
