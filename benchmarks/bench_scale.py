@@ -149,7 +149,7 @@ def gpt2(args):
     print("memory added after each phase (RSS, peak), MiB: " + "; ".join(
         f"{k} {a / 2**20:.0f}, {b / 2**20:.0f}" for k, (a, b) in phases.items()), flush=True)
     print(f"import {import_s:.1f} s, chip draw and placement to BER 1e-3 {place_s:.1f} s ({placed:,} faulty cells, "
-          f"{len(memory.placement(0)):,} placed), first read {first_read_s * 1e3:.0f} ms "
+          f"{len(memory.placement(0, vdd_v)):,} placed), first read {first_read_s * 1e3:.0f} ms "
           f"({len(first_read[0]):,} words changed), clean run {clean_s:.1f} s, faulty run {run_s:.1f} s "
           f"(model BER {result.model_ber:.2e}, {len(result.changed_tensors)} tensors changed)")
     print(f"memory added (peak RSS - RSS with the torch model): {added / 2**20:.0f} MiB = "
