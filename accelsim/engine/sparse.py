@@ -27,12 +27,12 @@ import torch
 __all__ = ["LARGE_MODEL_WORD_BYTES", "LazyWeights", "is_large", "runs_large", "supports_in_place", "faulty_words",
            "run_in_place"]
 
-#: Models whose words take at least this many bytes read faults in place.
+#: Models whose words take at least this many bytes keep no float32 weights and read only changed words.
 LARGE_MODEL_WORD_BYTES = 1 << 26
 
 
 def is_large(qm):
-    """True when ``qm`` is large enough for in-place faulty reads."""
+    """True when ``qm``'s words take at least :data:`LARGE_MODEL_WORD_BYTES` (lazy weights, sparse reads)."""
     return qm.words.nbytes >= LARGE_MODEL_WORD_BYTES
 
 
@@ -42,7 +42,9 @@ class LazyWeights(Mapping):
     Iterates over the tensor names in memory order; ``weights[name]`` is a
     fresh float32 tensor, equal bit for bit to
     ``qm.weights_from_words(words)[name]`` where ``words`` are the stored
-    words with ``word_index`` set to ``values``.
+    words with ``word_index`` set to ``values``. Each access decodes again
+    (a run of several batches decodes a tensor once per batch): memory, not
+    time, is what a model of 10^8 parameters runs out of.
 
     Parameters
     ----------
