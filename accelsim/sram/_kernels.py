@@ -162,14 +162,16 @@ def read_delta(stored, buffer, applied, neg_v_fail_v, neg_vdd_v, word_index, bit
 
 
 @jit
-def changed_words(stored, order, n_faulty, word_index, bit_in_word, fault_kind, errs):
-    """The words the cells ``[0, n_faulty)`` change and their read values, touching only those words.
+def changed_words(n_faulty, rank, word_index, stored, bit_in_word, fault_kind, errs):
+    """The words the cells of rank ``< n_faulty`` change and their read values, touching only those words.
 
-    ``order`` lists cells grouped by word, words ascending (cells at or
-    beyond ``n_faulty`` are skipped). Each cell holds its own bit of its
-    word, so the cells of a word apply in any order, as in
-    :func:`apply_faults_range`. Returns the changed words (int64,
-    ascending), their read values and the bits changed.
+    The cells come grouped by word, words ascending: ``rank`` is each
+    cell's position in fail order (cells of rank ``n_faulty`` or more are
+    not faulty and are skipped), the other arrays its word, that word's
+    stored value, and the cell's bit, kind and erring flag. Each cell holds its own bit of its word, so the cells of a
+    word apply in any order, as in :func:`apply_faults_range`. Returns the
+    changed words (int64, ascending), their read values and the bits
+    changed.
     """
     out_index = np.empty(n_faulty, np.int64)
     out_words = np.empty(n_faulty, stored.dtype)
@@ -178,9 +180,8 @@ def changed_words(stored, order, n_faulty, word_index, bit_in_word, fault_kind, 
     current = np.int64(-1)
     old = np.uint64(0)
     word = np.uint64(0)
-    for j in range(order.shape[0]):
-        i = order[j]
-        if i >= n_faulty:
+    for i in range(rank.shape[0]):
+        if rank[i] >= n_faulty:
             continue
         k = np.int64(word_index[i])
         if k != current:
@@ -189,7 +190,7 @@ def changed_words(stored, order, n_faulty, word_index, bit_in_word, fault_kind, 
                 out_words[n] = word
                 n += 1
             current = k
-            old = np.uint64(stored[k])
+            old = np.uint64(stored[i])
             word = old
         shift = np.uint64(bit_in_word[i])
         bit = (word >> shift) & np.uint64(1)

@@ -235,7 +235,7 @@ class SimulatedMemory:
         # few faulty cells should be.
         self._vdd_range_v = (float(profile.vdd_floor_v), float(profile.vdd_nominal_v))
         self._placements: dict = {}
-        self._word_orders: dict = {}  # chip -> (placement, its cells grouped by word)
+        self._word_orders: dict = {}  # chip -> (placement, its cells' arrays in word order)
         self._scratch = None
         self._vdd_lowest_v = None
         self._buffer = None  # the words as last read (see _read_into_buffer)
@@ -470,17 +470,26 @@ class SimulatedMemory:
         vdd_v = self._checked_voltage(vdd_v)
         placement = self._placement_for(chip, vdd_v)
         n_faulty = placement.n_faulty(vdd_v)
-        index, words, flipped = _kernels.changed_words(
-            self._words, self._word_order(chip, placement), n_faulty, placement.word_index,
-            placement.bit_in_word, placement.fault_kind, placement.errs)
+        index, words, flipped = _kernels.changed_words(n_faulty, *self._by_word(chip, placement))
         return ChangedWords(word_index=index, words=words, faulty_cells=int(n_faulty), flipped_bits=int(flipped),
                             tiled=placement.tiled)
 
-    def _word_order(self, chip, placement):
-        """``placement``'s cells grouped by word, words ascending (computed once per placement)."""
+    def _by_word(self, chip, placement):
+        """``placement``'s cells grouped by word, words ascending (computed once per placement).
+
+        Returns each cell's rank in the placement (its position in fail
+        order, int32 where it fits), its word, the word's stored value, and
+        the cell's bit, kind and erring flag, all in word order, so that a
+        read scans them in sequence and never visits the stored words.
+        """
         cached = self._word_orders.get(chip)
         if cached is None or cached[0] is not placement:
-            cached = (placement, np.argsort(placement.word_index))
+            order = np.argsort(placement.word_index)
+            rank = order.astype(np.int32) if len(order) <= np.iinfo(np.int32).max else order
+            word_index = placement.word_index[order]
+            cached = (placement, (rank, word_index, self._words[word_index], placement.bit_in_word[order],
+                                  placement.fault_kind[order], placement.errs[order]))
+            del order
             self._word_orders[chip] = cached
         return cached[1]
 
