@@ -238,14 +238,14 @@ class Evaluator:
         """
         if not hasattr(self._memory, "read_sparse"):  # protected: decoded words
             return self._run_protected(vdd_v, act_faults, batches)
-        if act_faults is None and batches is None and sparse.is_large(self._qm) and sparse.supports_in_place(self._qm):
-            # 10^8 parameters: patch the clean weights in place (accelsim.engine.sparse).
-            logits, faulty, flipped, changed, first, tiled, nonfinite = sparse.run_in_place(self, vdd_v)
+        if act_faults is None and batches is None and sparse.runs_large(self._qm):
+            # 10^8 parameters: only the faulty words are read and written (accelsim.engine.sparse).
+            logits, faulty, flipped, changed, first, tiled, nonfinite, erred_scale = sparse.run_in_place(self, vdd_v)
             stored = self._qm.stored_bits
             return RunResult(logits=logits, faulty_cells=faulty, flipped_bits=flipped,
                              model_ber=flipped / stored, stored_bits=stored, changed_tensors=changed,
                              first_step=first, tiled=tiled, nonfinite_weights=nonfinite,
-                             first_executed_step=self._clean.start_for(first))
+                             first_executed_step=self._clean.start_for(first), erred_scale_words=erred_scale)
         read = self._memory.read_sparse(vdd_v, self.chip)
         differs = read.words != self._qm.words[read.word_index]
         changed = self._qm.tensors_at_bits(read.fault_bits[differs])

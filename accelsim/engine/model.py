@@ -94,7 +94,9 @@ class QuantizedModel:
         self.words.setflags(write=False)
         self.stored_bits = int(len(self.words) * self.bits)
         self._example_input = example_input.detach()
-        self._clean_weights = self.weights_from_words(self.words)
+        # A large model keeps its words only: its weights are decoded as they are read.
+        self._clean_weights = (sparse.LazyWeights(self) if sparse.is_large(self)
+                               else self.weights_from_words(self.words))
         self.act_quant = act_quant
         self._act_path = (None if act_quant is None else
                           ActivationPath.calibrate(program, self._clean_weights, self._example_input, act_quant))
@@ -153,10 +155,12 @@ class QuantizedModel:
             raise ModelImportError(f"{type(module).__name__} returns a {type(output).__name__}; expected one "
                                    "tensor of logits (N x classes): make forward return the logits only")
         qm = cls(private, program, parameters, resolve_scheme(scheme), example_input, meta, act_quant)
-        # The private copy's parameters become the dequantized values (shared, not copied).
-        with torch.no_grad():
-            for name, value in qm.clean_weights.items():
-                private.get_parameter(name).data = value
+        if not isinstance(qm.clean_weights, sparse.LazyWeights):
+            # The private copy's parameters become the dequantized values (shared, not copied);
+            # a large model's stay empty placeholders (reference_module decodes them).
+            with torch.no_grad():
+                for name, value in qm.clean_weights.items():
+                    private.get_parameter(name).data = value
         if sparse.is_large(qm):
             sparse.release_freed_memory()  # the encoding's temporaries, before any run
         return qm
@@ -178,6 +182,8 @@ class QuantizedModel:
         """Clean weights with tensors ``names`` decoded after writing ``words`` at ``word_index``."""
         if not names:
             return self._clean_weights
+        if isinstance(self._clean_weights, sparse.LazyWeights):
+            return self._clean_weights.patched(np.asarray(word_index, dtype=np.int64), words)
         if self._store is not None and sparse.supports_in_place(self):
             return sparse.patched_copy(self, np.asarray(word_index, dtype=np.int64), words, names)
         patched = {}
@@ -201,7 +207,14 @@ class QuantizedModel:
 
     @property
     def clean_weights(self):
-        """Dequantized weights of the fault-free memory (shared: do not modify)."""
+        """Dequantized weights of the fault-free memory (shared: do not modify).
+
+        A dict of tensors; for a model whose words take at least
+        :data:`accelsim.engine.sparse.LARGE_MODEL_WORD_BYTES`, a
+        :class:`~accelsim.engine.sparse.LazyWeights` mapping that decodes each
+        tensor from the words when read (the same values, no float32 copy
+        of the model kept).
+        """
         return self._clean_weights
 
     def aux_words(self, word_index):
@@ -219,9 +232,13 @@ class QuantizedModel:
     def reference_module(self):
         """A torch module (the original architecture) whose every parameter is its dequantized value."""
         reference = copy.deepcopy(self._module)
+        lazy = isinstance(self._clean_weights, sparse.LazyWeights)
         with torch.no_grad():
             for name, value in self._clean_weights.items():
-                reference.get_parameter(name).copy_(value)
+                if lazy:  # a freshly decoded tensor, owned by the reference alone
+                    reference.get_parameter(name).data = value
+                else:
+                    reference.get_parameter(name).copy_(value)
         return reference.eval()
 
     # -- execution ----------------------------------------------------------------

@@ -18,6 +18,7 @@ layers after the shared one run per point.
 
 import torch
 
+from accelsim.engine import sparse
 from accelsim.engine._batching import map_batches
 from accelsim.engine.evaluate import RunResult
 
@@ -36,10 +37,16 @@ class _Point:
 
     def __init__(self, evaluator, vdd_v):
         qm, clean = evaluator._qm, evaluator._clean
-        read = evaluator._memory.read_sparse(vdd_v, evaluator.chip)
-        differs = read.words != qm.words[read.word_index]
-        self.changed = qm.tensors_at_bits(read.fault_bits[differs])
-        self.weights = qm.patched_weights(read.word_index[differs], read.words[differs], self.changed)
+        if sparse.is_large(qm):  # the changed words alone: no scratch copy of the model's words
+            read = evaluator._memory.read_changed(vdd_v, evaluator.chip)
+            index, words = read.word_index, read.words
+            self.changed = qm.tensors_at_bits(index * qm.bits)
+        else:
+            read = evaluator._memory.read_sparse(vdd_v, evaluator.chip)
+            differs = read.words != qm.words[read.word_index]
+            index, words = read.word_index[differs], read.words[differs]
+            self.changed = qm.tensors_at_bits(read.fault_bits[differs])
+        self.weights = qm.patched_weights(index, words, self.changed)
         program = clean.program
         self.first = program.first_step_reading(self.changed) if self.changed else len(program.steps)
         self.start = max((c for c in clean.cuts if c <= self.first), default=0)

@@ -1,31 +1,94 @@
-"""Faulty reads of large models in memory proportional to the faults, not to the model.
+"""Large models: weights decoded as they are read, faulty reads in memory proportional to the faults.
 
-For a model of 10^8 parameters, a faulty read that copies every changed
-tensor (at a bit error rate of 1e-3 every tensor changes) doubles the memory
-the weights take. Here the words a read changes are computed from the
-chip's placement alone (no copy of the stored words), decoded one by one, and
-written into the clean weights *in place* for the run, then restored: the
-added memory is that of the faulty words. The result is bit-identical to the
-copying path (tested), for every element-wise format: the fixed-point presets
-(per tensor, global or per channel), ``int8``/``int4`` (per channel) and the
-floating point formats. Per-group formats (``int*-gG``) and ``bfp-B``, where
-a scale or shared exponent word changes a whole group, take the copying path.
+A model of 10^8 parameters whose words take at least
+:data:`LARGE_MODEL_WORD_BYTES` keeps no float32 copy of its weights: its
+clean weights are a :class:`LazyWeights` mapping that decodes a tensor from
+the stored words when a step reads it, and drops it after (the words of an
+8-bit model are a quarter of its float32 size). A faulty read computes the
+words it changes from the chip's placement alone (no copy of the stored
+words) and runs on the same mapping with those words written: a changed
+tensor is decoded from its words with the faulty ones in place. Decoding is
+the same function on the same words, so the values are bit-identical to the
+copying path (tested) for every format.
+
+A model built with full weights (below the threshold) and run as large (a
+test lowering the threshold) patches its clean weights *in place* for the
+run, then restores them, for the element-wise formats: the fixed-point
+presets, ``int8``/``int4`` (per channel) and the floating point formats.
 
 Not thread-safe: one run at a time per model (as the sweep runs them).
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
-__all__ = ["LARGE_MODEL_WORD_BYTES", "is_large", "supports_in_place", "faulty_words", "run_in_place"]
+__all__ = ["LARGE_MODEL_WORD_BYTES", "LazyWeights", "is_large", "runs_large", "supports_in_place", "faulty_words",
+           "run_in_place"]
 
-#: Models whose words take at least this many bytes read faults in place.
+#: Models whose words take at least this many bytes keep no float32 weights and read only changed words.
 LARGE_MODEL_WORD_BYTES = 1 << 26
 
 
 def is_large(qm):
-    """True when ``qm`` is large enough for in-place faulty reads."""
+    """True when ``qm``'s words take at least :data:`LARGE_MODEL_WORD_BYTES` (lazy weights, sparse reads)."""
     return qm.words.nbytes >= LARGE_MODEL_WORD_BYTES
+
+
+class LazyWeights(Mapping):
+    """A model's weights decoded from its stored words on each access, with faulty words written.
+
+    Iterates over the tensor names in memory order; ``weights[name]`` is a
+    fresh float32 tensor, equal bit for bit to
+    ``qm.weights_from_words(words)[name]`` where ``words`` are the stored
+    words with ``word_index`` set to ``values``. Each access decodes again
+    (a run of several batches decodes a tensor once per batch): memory, not
+    time, is what a model of 10^8 parameters runs out of.
+
+    Parameters
+    ----------
+    qm : QuantizedModel
+    word_index : ndarray of int, optional
+        Words read differently from storage (repeats allowed, each with the
+        same value).
+    values : ndarray, optional
+        Their read values.
+    """
+
+    def __init__(self, qm, word_index=None, values=None):
+        self._qm = qm
+        if word_index is None or len(word_index) == 0:
+            self._index, self._values = np.zeros(0, np.int64), None
+        else:
+            order = np.argsort(word_index, kind="stable")
+            self._index = np.asarray(word_index, dtype=np.int64)[order]
+            self._values = np.asarray(values)[order]
+
+    def __getitem__(self, name):
+        qm = self._qm
+        lo, hi = qm._word_range(name)  # a KeyError for a name the model does not store
+        chunk = qm.words[lo:hi]
+        first, last = np.searchsorted(self._index, (lo, hi))
+        if last > first:
+            chunk = chunk.copy()
+            chunk[self._index[first:last] - lo] = self._values[first:last]
+        return qm._decode(name, chunk)
+
+    def __iter__(self):
+        return iter(self._qm.tensor_names)
+
+    def __len__(self):
+        return len(self._qm.tensor_names)
+
+    def patched(self, word_index, values):
+        """The model's weights with ``values`` read at ``word_index`` (instead of this mapping's own)."""
+        return LazyWeights(self._qm, word_index, values)
+
+
+def runs_large(qm):
+    """True when ``qm``'s faulty runs take :func:`run_in_place` (large, and lazy or element-wise)."""
+    return is_large(qm) and (isinstance(qm.clean_weights, LazyWeights) or supports_in_place(qm))
 
 
 def supports_in_place(qm):
@@ -37,6 +100,9 @@ def supports_in_place(qm):
 def faulty_words(memory, vdd_v, chip):
     """The words a read at ``vdd_v`` changes, from the placement only.
 
+    Only the words holding a faulty cell are touched
+    (:meth:`accelsim.sram.SimulatedMemory.read_changed`).
+
     Returns
     -------
     word_index : ndarray of int64
@@ -47,48 +113,11 @@ def faulty_words(memory, vdd_v, chip):
     flipped_bits : int
     tiled : bool
     """
-    n_faulty = memory.faulty_cells(vdd_v, chip)
-    placement = memory.placement(chip, vdd_v)
-    # Cells in word order (sorted once per placement): a read is then linear
-    # in the placement, with no sort of its own.
-    order = _word_order(placement)
-    cells = order[order < n_faulty]
-    cells = cells[placement.errs[cells]]
-    index = placement.word_index[cells].astype(np.int64)
-    bit = placement.bit_in_word[cells].astype(np.uint64)
-    kind = placement.fault_kind[cells]
-    starts = np.flatnonzero(np.concatenate([[True], index[1:] != index[:-1]])) if len(index) else np.zeros(0, int)
-    unique = index[starts]
-    old = memory.words[unique].astype(np.uint64)
-    mask = np.left_shift(np.uint64(1), bit)
-    zero = np.uint64(0)
-    new = old
-    if len(unique):
-        # Stuck-at-0, stuck-at-1 and flip cells (kinds 0, 1, 2) each hold their own bit.
-        clear = np.bitwise_or.reduceat(np.where(kind == 0, mask, zero), starts)
-        set_ = np.bitwise_or.reduceat(np.where(kind == 1, mask, zero), starts)
-        flip = np.bitwise_or.reduceat(np.where(kind == 2, mask, zero), starts)
-        new = ((old & ~clear) | set_) ^ flip
-    flipped = int(np.bitwise_count(old ^ new).sum())
-    differs = new != old
-    return (unique[differs], new[differs].astype(memory.words.dtype), int(n_faulty), flipped,
-            bool(placement.tiled))
+    read = memory.read_changed(vdd_v, chip)
+    return read.word_index, read.words, read.faulty_cells, read.flipped_bits, read.tiled
 
 
-_ORDERS = {}
 _TRIMMED = set()
-
-
-def _word_order(placement):
-    """Placement entries sorted by word (stable: fail order within a word), cached for the last chips."""
-    key = id(placement)
-    cached = _ORDERS.get(key)
-    if cached is None or cached[0] is not placement:
-        if len(_ORDERS) >= 8:
-            _ORDERS.pop(next(iter(_ORDERS)))
-        cached = (placement, np.argsort(placement.word_index, kind="stable"))
-        _ORDERS[key] = cached
-    return cached[1]
 
 
 def release_freed_memory():
@@ -140,12 +169,12 @@ def patched_copy(qm, word_index, words, names):
 
 
 def run_in_place(evaluator, vdd_v):
-    """One faulty run of a large model, patching its clean weights in place (then restoring them).
+    """One faulty run of a large model: its lazy weights with the faulty words, or clean ones patched in place.
 
     Returns
     -------
     logits, faulty_cells, flipped_bits, changed (tuple of tensor names), first (step), tiled,
-    nonfinite (weights read as inf or NaN)
+    nonfinite (weights read as inf or NaN), erred_scale_words
     """
     qm = evaluator._qm
     if evaluator._clean.cuts:
@@ -156,10 +185,26 @@ def run_in_place(evaluator, vdd_v):
         _TRIMMED.add(id(evaluator._memory))
         release_freed_memory()
     owner = np.searchsorted(qm._word_offsets, word_index, side="right") - 1
+    owners = np.unique(owner)
+    changed = tuple(qm.tensor_names[i] for i in owners)
+    program = evaluator._clean.program
+    first = program.first_step_reading(changed)
     weights = qm.clean_weights
-    saved, nonfinite, changed = [], 0, []
+    if isinstance(weights, LazyWeights):
+        weights = weights.patched(word_index, words)
+        if supports_in_place(qm):  # one word, one weight: only the faulty words' values
+            nonfinite = 0
+            for i in owners:
+                inside = owner == i
+                values = _decode_elements(qm, int(i), word_index[inside] - qm._word_offsets[i], words[inside])
+                nonfinite += int((~torch.isfinite(values)).sum())
+        else:  # a scale or shared exponent changes a whole group: count in the decoded tensors
+            nonfinite = sum(int((~torch.isfinite(weights[name])).sum()) for name in changed)
+        logits = evaluator._clean.run_from(first, weights) if changed else evaluator._clean.logits
+        return logits, faulty_cells, flipped, changed, first, tiled, nonfinite, qm.aux_words(word_index)
+    saved, nonfinite = [], 0
     try:
-        for i in np.unique(owner):
+        for i in owners:
             inside = owner == i
             element = word_index[inside] - qm._word_offsets[i]
             values = _decode_elements(qm, int(i), element, words[inside])
@@ -168,14 +213,8 @@ def run_in_place(evaluator, vdd_v):
             saved.append((flat, position, flat[position].clone()))
             flat[position] = values
             nonfinite += int((~torch.isfinite(values)).sum())
-            changed.append(qm.tensor_names[i])
-        program = evaluator._clean.program
-        if changed:
-            first = program.first_step_reading(changed)
-            logits = evaluator._clean.run_from(first, weights)
-        else:
-            first, logits = len(program.steps), evaluator._clean.logits
+        logits = evaluator._clean.run_from(first, weights) if changed else evaluator._clean.logits
     finally:
         for flat, position, old in reversed(saved):
             flat[position] = old
-    return logits, faulty_cells, flipped, tuple(changed), first, tiled, nonfinite
+    return logits, faulty_cells, flipped, changed, first, tiled, nonfinite, 0

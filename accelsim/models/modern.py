@@ -1,4 +1,4 @@
-"""Second-wave architectures: MobileNetV2-style, ResNet-18 (CIFAR stem), a small ViT and a char LM.
+"""Second-wave architectures: MobileNetV2-style, ResNet-18 (CIFAR stem), a small ViT, a char LM, VGG-11.
 
 All are plain torch, written as a user would (no accelsim imports), and run
 in the engine out of simulated memory: depthwise and grouped convolutions,
@@ -12,7 +12,7 @@ from torch import nn
 
 from accelsim.models.resnet import BasicBlock
 
-__all__ = ["MobileNetV2Small", "ResNet18", "SmallViT", "CharTransformerLM", "TransformerBlock"]
+__all__ = ["MobileNetV2Small", "ResNet18", "SmallViT", "CharTransformerLM", "TransformerBlock", "VGG11"]
 
 
 class _InvertedResidual(nn.Module):
@@ -166,3 +166,56 @@ class CharTransformerLM(nn.Module):
     def forward(self, idx):
         x = self.tok(idx) + self.pos[:, : idx.shape[1]]
         return self.head(self.norm(self.blocks(x)))
+
+
+class VGG11(nn.Module):
+    """VGG-11 (configuration A, no batch norm) with torchvision's exact layers, in plain torch.
+
+    For 224x224 ImageNet images: eight 3x3 convolutions (64, 128, 256, 256,
+    512, 512, 512, 512 channels, each followed by ReLU; max-pooling after
+    the 1st, 2nd, 4th, 6th and 8th), adaptive average pooling to 7x7, and
+    the classifier 25088 -> 4096 -> 4096 -> ``num_classes`` with ReLU and
+    dropout. 132,863,336 parameters for 1000 classes (about 1.06 Gbit of
+    8-bit weights); parameter names equal torchvision's ``vgg11`` (so its
+    state dict loads), and the initialisation follows it (random weights:
+    accelsim ships none). Not in the registry, which ties an architecture
+    to a dataset accelsim can load, and ImageNet is not one.
+
+    Parameters
+    ----------
+    num_classes : int
+    width_divisor : int, default 1
+        Divides every convolution's channels and the classifier's width
+        (1: torchvision's VGG-11), for small tests of the same structure.
+    """
+
+    CONFIG = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+    def __init__(self, num_classes=1000, width_divisor=1):
+        super().__init__()
+        layers, channels = [], 3
+        for item in self.CONFIG:
+            if item == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                width = item // width_divisor
+                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                channels = width
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        hidden = 4096 // width_divisor
+        self.classifier = nn.Sequential(
+            nn.Linear(channels * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(0.5),
+            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(0.5),
+            nn.Linear(hidden, num_classes))
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(module.bias, 0)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0, 0.01)
+                nn.init.constant_(module.bias, 0)
+
+    def forward(self, x):
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))

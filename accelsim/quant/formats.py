@@ -235,7 +235,8 @@ class NumberFormat:
 def _checked(tensor):
     if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
         raise QuantError(f"values to store must be a floating-point torch.Tensor, got {type(tensor).__name__}")
-    if not bool(torch.isfinite(tensor).all()):
+    flat = tensor.detach().reshape(-1)
+    if not all(bool(torch.isfinite(flat[i:i + _BLOCK_VALUES]).all()) for i in range(0, flat.numel(), _BLOCK_VALUES)):
         raise QuantError("values to store hold NaN or inf; only finite weights can be stored")
     return tensor.detach()
 
@@ -281,8 +282,10 @@ def _channel_encode(values, bits):
     rows, cols = _rows_cols(values.shape)
     matrix = values.reshape(rows, cols)
     top = 2 ** (bits - 1) - 1
-    scale = (matrix.abs().amax(dim=1, keepdim=True).to(torch.float64) / top).clamp_min(
-        float(torch.finfo(torch.float32).eps))
+    peak = torch.empty(rows, 1, dtype=matrix.dtype)
+    for lo, hi in _row_blocks(rows, cols):  # no |matrix| of the whole tensor (411 MB for VGG-11's first FC)
+        peak[lo:hi] = matrix[lo:hi].abs().amax(dim=1, keepdim=True)
+    scale = (peak.to(torch.float64) / top).clamp_min(float(torch.finfo(torch.float32).eps))
     words = np.empty(rows * cols, dtype=np.uint8)
     for lo, hi in _row_blocks(rows, cols):
         levels = torch.round(matrix[lo:hi].to(torch.float64) / scale[lo:hi]).clamp(-top, top).to(torch.int64)
@@ -294,6 +297,16 @@ def _channel_decode(words, bits, scale):
     rows = scale.shape[0]
     cols = len(words) // rows
     out = torch.empty(rows, cols, dtype=torch.float32)
+    if cols >= 2**bits:
+        # Rows longer than the code book: each row's 2**bits values (the same float64 product,
+        # rounded once) looked up by code, 2-3x faster than the arithmetic below.
+        book = torch.arange(2**bits, dtype=torch.int64)
+        book = book - ((book >> (bits - 1)) << bits)
+        for lo, hi in _row_blocks(rows, cols):
+            table = (book * scale[lo:hi]).to(torch.float32)
+            codes = torch.from_numpy(words[lo * cols:hi * cols].astype(np.int64)).reshape(hi - lo, cols)
+            torch.gather(table, 1, codes, out=out[lo:hi])
+        return out
     for lo, hi in _row_blocks(rows, cols):
         codes = torch.from_numpy(words[lo * cols:hi * cols].astype(np.int64)).reshape(hi - lo, cols)
         levels = codes - ((codes >> (bits - 1)) << bits)

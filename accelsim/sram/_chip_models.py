@@ -125,8 +125,13 @@ class GaussianModel:
         del vdd_floor_v, vdd_nominal_v
         return self.mu_v - self.sigma_total_v * ndtri(np.asarray(ber, dtype=np.float64))
 
-    def draw_array(self, rng, rows, cols, vdd_floor_v, vdd_nominal_v):
+    def draw_array(self, rng, rows, cols, vdd_floor_v, vdd_nominal_v, vdd_lowest_v=None):
         """Draw the cells of one array that fail at or above the floor.
+
+        ``vdd_lowest_v`` (optional) returns a leading part of the same cells,
+        holding at least every cell failing at or above it (the caller keeps
+        those): the random stream is drawn whole, but only that part is
+        sorted and placed in voltage, which is most of the work.
 
         Returns
         -------
@@ -139,14 +144,22 @@ class GaussianModel:
         q = float(ndtr((self.mu_v + shift_v - vdd_floor_v) / self.sigma_cell_v))
         count = rng.binomial(rows * cols, q)
         # Tail fraction in (0, 1]: a smaller fraction is a higher fail voltage.
-        tail = np.sort(1.0 - rng.random(count))
+        tail = 1.0 - rng.random(count)
+        if vdd_lowest_v is not None and q > 0:
+            # A cell fails at or above vdd_lowest_v when its tail is at most ndtr(z) / q; the
+            # smallest tails are the sorted array's leading part, so sorting a (generous)
+            # superset of them gives exactly that part.
+            bound = float(ndtr((self.mu_v + shift_v - vdd_lowest_v) / self.sigma_cell_v)) / q
+            tail = tail[tail <= bound * (1 + 1e-6)]
+        tail.sort()
         v_fail_v = self.mu_v + shift_v - self.sigma_cell_v * ndtri(tail * q)
         # Rounding can push the deepest tail a hair below the floor (or to
         # -inf when q == 1); those cells do fail at the floor.
         v_fail_v = np.maximum(v_fail_v, vdd_floor_v)
-        position = self._positions(rng, count, rows, cols)
+        n = len(tail)
+        position = self._positions(rng, count, rows, cols)[:n]
         fault_kind, p_error = self._kinds(rng, count)
-        return position, v_fail_v, fault_kind, p_error
+        return position, v_fail_v, fault_kind[:n], p_error[:n]
 
     def _positions(self, rng, count, rows, cols):
         if self.weak_columns == 0:
@@ -310,7 +323,10 @@ def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v,
     columns = ([], [], [], [])  # index, v_fail_v, fault_kind, p_error
     for array in range(n_arrays):
         rng = np.random.default_rng(np.random.SeedSequence([generator.seed, chip, array]))
-        drawn = generator.model.draw_array(rng, rows, cols, vdd_floor_v, vdd_nominal_v)
+        if vdd_lowest_v is not None and vdd_lowest_v > vdd_floor_v and isinstance(generator.model, GaussianModel):
+            drawn = generator.model.draw_array(rng, rows, cols, vdd_floor_v, vdd_nominal_v, vdd_lowest_v)
+        else:
+            drawn = generator.model.draw_array(rng, rows, cols, vdd_floor_v, vdd_nominal_v)
         if vdd_lowest_v is not None and vdd_lowest_v > vdd_floor_v:
             kept = drawn[1] >= vdd_lowest_v
             drawn = tuple(values[kept] for values in drawn)

@@ -9,7 +9,7 @@ from accelsim._numba import jit
 from accelsim.sram.cells import FLIP
 
 __all__ = ["uniform_hash", "apply_faults", "read_prefix", "read_prefix_sparse", "apply_faults_range",
-           "undo_faults_range", "restore_words", "read_delta"]
+           "undo_faults_range", "restore_words", "read_delta", "changed_words"]
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -159,3 +159,48 @@ def read_delta(stored, buffer, applied, neg_v_fail_v, neg_vdd_v, word_index, bit
     else:
         delta = -np.int64(undo_faults_range(buffer, stored, n_faulty, applied, word_index, bit_in_word))
     return n_faulty, delta
+
+
+@jit
+def changed_words(n_faulty, rank, word_index, stored, bit_in_word, fault_kind, errs):
+    """The words the cells of rank ``< n_faulty`` change and their read values, touching only those words.
+
+    The cells come grouped by word, words ascending: ``rank`` is each
+    cell's position in fail order (cells of rank ``n_faulty`` or more are
+    not faulty and are skipped), the other arrays its word, that word's
+    stored value, and the cell's bit, kind and erring flag. Each cell holds its own bit of its word, so the cells of a
+    word apply in any order, as in :func:`apply_faults_range`. Returns the
+    changed words (int64, ascending), their read values and the bits
+    changed.
+    """
+    out_index = np.empty(n_faulty, np.int64)
+    out_words = np.empty(n_faulty, stored.dtype)
+    n = 0
+    flipped = np.uint64(0)
+    current = np.int64(-1)
+    old = np.uint64(0)
+    word = np.uint64(0)
+    for i in range(rank.shape[0]):
+        if rank[i] >= n_faulty:
+            continue
+        k = np.int64(word_index[i])
+        if k != current:
+            if word != old:
+                out_index[n] = current
+                out_words[n] = word
+                n += 1
+            current = k
+            old = np.uint64(stored[i])
+            word = old
+        shift = np.uint64(bit_in_word[i])
+        bit = (word >> shift) & np.uint64(1)
+        kind = np.uint64(fault_kind[i])
+        read = bit ^ np.uint64(1) if kind == FLIP else kind
+        changed = np.uint64(errs[i]) & (read ^ bit)
+        word ^= changed << shift
+        flipped += changed
+    if word != old:
+        out_index[n] = current
+        out_words[n] = word
+        n += 1
+    return out_index[:n], out_words[:n], flipped

@@ -36,10 +36,17 @@ from accelsim.sram._budget import check_placement_budget
 if TYPE_CHECKING:
     from accelsim.sram.profile import Profile
 
-__all__ = ["SimulatedMemory", "Placement", "ReadResult", "SparseRead", "SimulatedMemoryError"]
+__all__ = ["SimulatedMemory", "Placement", "ReadResult", "SparseRead", "ChangedWords", "SimulatedMemoryError"]
 
 
 MAX_CACHED_PLACEMENTS = 64
+# Cached placements hold at most this many cells in all (about 1.6 GB with
+# their word orders) beyond the newest one: a model of 10^8 words swept over
+# many chips keeps one or two chips, not 64.
+MAX_CACHED_CELLS = 1 << 25
+# A chip drawn for at least this many stored bits is not kept by the profile
+# once placed (the placement holds what reads need).
+_UNCACHED_DRAW_BITS = 1 << 28
 # References to the read buffer when nobody else holds it: the attribute and
 # getrefcount's own argument. A result's words (a view) add one.
 _UNSHARED_REFCOUNT = 2
@@ -167,6 +174,27 @@ class SparseRead:
     tiled: bool
 
 
+@dataclass(frozen=True, eq=False)
+class ChangedWords:
+    """The words a read changes, each once, with their read values (no copy of the stored words).
+
+    Attributes
+    ----------
+    word_index : ndarray of int64
+        Words whose read value differs from the stored one, ascending.
+    words : ndarray
+        Their read values (the stored dtype).
+    faulty_cells, flipped_bits, tiled
+        As in :class:`ReadResult`.
+    """
+
+    word_index: np.ndarray
+    words: np.ndarray
+    faulty_cells: int
+    flipped_bits: int
+    tiled: bool
+
+
 class SimulatedMemory:
     """Words stored in a profile's chip, read back with the faults of a voltage.
 
@@ -207,6 +235,7 @@ class SimulatedMemory:
         # few faulty cells should be.
         self._vdd_range_v = (float(profile.vdd_floor_v), float(profile.vdd_nominal_v))
         self._placements: dict = {}
+        self._word_orders: dict = {}  # chip -> (placement, its cells' arrays in word order)
         self._scratch = None
         self._vdd_lowest_v = None
         self._buffer = None  # the words as last read (see _read_into_buffer)
@@ -276,12 +305,21 @@ class SimulatedMemory:
             vdd_lowest_v = self._vdd_lowest_v
         known = self._placements.get(chip)
         if known is None or (known.vdd_lowest_v > (-math.inf if vdd_lowest_v is None else vdd_lowest_v)):
-            if known is None and len(self._placements) >= MAX_CACHED_PLACEMENTS:
-                # Training draws a fresh chip per step: keep memory bounded.
-                del self._placements[next(iter(self._placements))]
-            self._placements.pop(chip, None)  # the deeper placement replaces it
-            self._placements[chip] = self._place(chip, vdd_lowest_v)
+            if self._profile.kind != "cells":  # refused before any work (a measured chip is the profile's)
+                check_placement_budget(self._profile, self.n_bits, vdd_lowest_v, self._words.nbytes)
+            self._forget(chip)  # a deeper placement replaces it (dropped first: not both in memory)
+            placement = self._place(chip, vdd_lowest_v)
+            # Training draws a fresh chip per step, and a large model's chips are large: keep
+            # the cache bounded in chips and in cells.
+            while self._placements and (len(self._placements) >= MAX_CACHED_PLACEMENTS or sum(
+                    len(p) for p in self._placements.values()) + len(placement) > MAX_CACHED_CELLS):
+                self._forget(next(iter(self._placements)))
+            self._placements[chip] = placement
         return self._placements[chip]
+
+    def _forget(self, chip):
+        self._placements.pop(chip, None)
+        self._word_orders.pop(chip, None)
 
     def _placement_for(self, chip: int, vdd_v: float) -> Placement:
         placement = self._placements.get(chip) if type(chip) is int else None
@@ -414,6 +452,47 @@ class SimulatedMemory:
                           faulty_cells=int(n_faulty), flipped_bits=int(flipped),
                           fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
 
+    def read_changed(self, vdd_v: float, chip: int = 0) -> ChangedWords:
+        """Read at ``vdd_v`` like :meth:`read`, returning each changed word once.
+
+        Only the words holding a faulty cell are touched: the chip's cells
+        are grouped by word once per placement (cached), and a read scans
+        them, skipping the cells not faulty at ``vdd_v``. No copy of the
+        stored words is made, so a model of 10^8 words reads its faults in
+        memory proportional to the faults. The words equal :meth:`read`'s
+        where they differ from storage; ``faulty_cells`` and ``flipped_bits``
+        equal its counts.
+
+        Returns
+        -------
+        ChangedWords
+        """
+        vdd_v = self._checked_voltage(vdd_v)
+        placement = self._placement_for(chip, vdd_v)
+        n_faulty = placement.n_faulty(vdd_v)
+        index, words, flipped = _kernels.changed_words(n_faulty, *self._by_word(chip, placement))
+        return ChangedWords(word_index=index, words=words, faulty_cells=int(n_faulty), flipped_bits=int(flipped),
+                            tiled=placement.tiled)
+
+    def _by_word(self, chip, placement):
+        """``placement``'s cells grouped by word, words ascending (computed once per placement).
+
+        Returns each cell's rank in the placement (its position in fail
+        order, int32 where it fits), its word, the word's stored value, and
+        the cell's bit, kind and erring flag, all in word order, so that a
+        read scans them in sequence and never visits the stored words.
+        """
+        cached = self._word_orders.get(chip)
+        if cached is None or cached[0] is not placement:
+            order = np.argsort(placement.word_index)
+            rank = order.astype(np.int32) if len(order) <= np.iinfo(np.int32).max else order
+            word_index = placement.word_index[order]
+            cached = (placement, (rank, word_index, self._words[word_index], placement.bit_in_word[order],
+                                  placement.fault_kind[order], placement.errs[order]))
+            del order
+            self._word_orders[chip] = cached
+        return cached[1]
+
     def read_with_flips(self, vdd_v, chip, flips):
         """Read at ``vdd_v`` after an attacker flipped the stored stream bits ``flips``.
 
@@ -464,7 +543,6 @@ class SimulatedMemory:
             stream_bits, table = self._measured_footprint(chip)
             vdd_lowest_v = None
         else:
-            check_placement_budget(self._profile, self.n_bits, vdd_lowest_v, self._words.nbytes)
             stream_bits, table = self._generated_footprint(chip, vdd_lowest_v)
         errs = _kernels.uniform_hash(np.uint64(self._seed), np.uint64(chip), table.cell_index)
         errs = errs < table.p_error
@@ -483,7 +561,9 @@ class SimulatedMemory:
 
     def _generated_footprint(self, chip, vdd_lowest_v=None):
         n_arrays = -(-self.n_bits // self._profile.cells_per_array)
-        if vdd_lowest_v is None:
+        if self.n_bits >= _UNCACHED_DRAW_BITS:
+            table = self._profile.chip_cells(chip, n_arrays, vdd_lowest_v=vdd_lowest_v, cache=False)
+        elif vdd_lowest_v is None:
             table = self._profile.chip_cells(chip, n_arrays)
         else:
             table = self._profile.chip_cells(chip, n_arrays, vdd_lowest_v=vdd_lowest_v)

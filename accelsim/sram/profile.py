@@ -142,7 +142,7 @@ class Profile:
                 f"describes {self.vdd_floor_v} V (floor) to {self.vdd_nominal_v} V (nominal); "
                 "choose a voltage in that range")
 
-    def chip_cells(self, chip=0, n_arrays=None, vdd_lowest_v=None):
+    def chip_cells(self, chip=0, n_arrays=None, vdd_lowest_v=None, *, cache=True):
         """Faulty cells (at the floor) of one chip over arrays ``[0, n_arrays)``.
 
         Parameters
@@ -156,6 +156,9 @@ class Profile:
         vdd_lowest_v : float, optional
             Only the cells faulty at or above this voltage (default: the
             floor, every drawn cell); the same cells as the full draw.
+        cache : bool, default True
+            Keep the drawn chip for the next call (the last few chips); a
+            caller placing a chip of 10^8 cells once passes False.
 
         Returns
         -------
@@ -170,6 +173,9 @@ class Profile:
         if vdd_lowest_v is not None and vdd_lowest_v <= self.vdd_floor_v:
             vdd_lowest_v = None
         key = (chip, n_arrays) if vdd_lowest_v is None else (chip, n_arrays, float(vdd_lowest_v))
+        if not cache and key not in self._chips:
+            return draw_chip(self.generator, chip, n_arrays, self.rows, self.cols, self.vdd_floor_v,
+                             self.vdd_nominal_v, vdd_lowest_v)
         if key not in self._chips:
             if len(self._chips) >= _CHIP_CACHE_SIZE:
                 self._chips.pop(next(iter(self._chips)))

@@ -182,6 +182,7 @@ def _prepare(spec, allow_large=False):
         check_fit(label, qm, x, y, _dataset_label(spec.dataset), own_dataset(item))
         for protection in spec.protections:  # e.g. msb:K wider than the words: before any work
             qm.check_protection(protection, spec.on_detect)
+        _check_memory_budget(spec, qm, profile)
         if spec.bank_voltages or spec.accelerator is not None:
             from accelsim.sweep.unit import sweep_banks
 
@@ -207,6 +208,26 @@ def _prepare(spec, allow_large=False):
 _RESULT_FILES = (JOURNAL_NAME, SPEC_FILE, "sweep.csv", "summary.csv", "report.html",
                  *(f"{name}.{ext}" for name in ("energy_accuracy", "accuracy_voltage", "error_ber", "ber_voltage")
                    for ext in ("png", "pdf", "svg")))
+
+
+def _check_memory_budget(spec, qm, profile):
+    """Refuse, before any work, a sweep whose chip placement would not fit in the machine's memory.
+
+    A chip is placed down to the sweep's lowest voltage, one at a time for a
+    large model; the estimate is that placement's (see
+    :func:`accelsim.sram._budget.check_placement_budget`), per protection.
+    """
+    if profile.kind != "generated":
+        return  # a measured chip's faulty cells are the profile's own
+    from accelsim.sram._budget import check_placement_budget
+    from accelsim.sram.protection import parse_protection, stored_stream_bits
+
+    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
+    for protection in spec.protections:
+        n_bits = stored_stream_bits(len(qm.words), qm.bits, protection)
+        # A codeword stream is stored one bit per byte; the data words exist already.
+        extra_bytes = n_bits if parse_protection(protection).kind in ("parity", "secded") else 0
+        check_placement_budget(profile, n_bits, lowest_v, extra_bytes)
 
 
 def _clear_results(directory):

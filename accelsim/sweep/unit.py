@@ -18,6 +18,7 @@ import torch
 from accelsim._errors import UserInputError
 from accelsim.accel import default_accelerator
 from accelsim.data import load_dataset
+from accelsim.engine import sparse
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
@@ -274,6 +275,8 @@ def _chips_pass(spec, model_name, chips, done_rows):
     if len(chips) < 2 or spec.adaptive or spec.attack is not None or "none" not in spec.protections:
         return [None] * len(chips)
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
+    if sparse.is_large(qm):  # one chip's placement in memory at a time, not CHIPS_PER_PASS
+        return [None] * len(chips)
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
     qm.memory(profile, spec.seed).plan_voltages(lowest_v)
     evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,

@@ -190,3 +190,17 @@ def test_adaptive_sweep_writes_images_and_halfwidths(tmp_path, capsys):
     assert main(["sweep", *ARGS, "--out", str(tmp_path), "--adaptive", "--halfwidth", "1"]) == 0
     rows = read_csv(tmp_path / "sweep.csv")
     assert all(0 < int(r["n_images"]) <= 100 and float(r["accuracy_halfwidth"]) >= 0 for r in rows)
+
+
+def test_a_sweep_beyond_the_memory_budget_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    from accelsim.sram import _budget
+
+    monkeypatch.setattr(_budget, "available_memory_bytes", lambda: 2**10)  # a tiny fake machine
+    out = tmp_path / "o"
+    assert main(["sweep", "--model", "digits-cnn-normal-8b", "--profile", "14nm", "--voltages", "0.8:0.5:3",
+                 "--limit", "10", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("accelsim: error:")
+    assert re.search(r"down to 0\.5 V means about [\d,]+ faulty cells, an estimated [\d.]+ MiB, but only "
+                     r"0\.0 MiB is available", err[0])
+    assert not (out / "sweep.csv").exists() and not (out / "journal.jsonl").exists()  # before any work

@@ -209,6 +209,19 @@ def test_per_channel_int_is_symmetric_twos_complement():
                        (torch.from_numpy(levels).reshape(4, 10) * scale).float())
 
 
+@pytest.mark.parametrize("name", ["int8", "int4"])
+@pytest.mark.parametrize("cols", [3, 16, 255, 256, 700])  # below and above the code book (16 or 256)
+def test_per_channel_decode_of_any_words_equals_a_numpy_reference(name, cols):
+    fmt = NumberFormat(name)
+    rng = np.random.default_rng(cols)
+    _, scale = fmt.encode(_weights((5, cols)))
+    words = rng.integers(0, 2**fmt.bits, 5 * cols).astype(np.uint8)  # faulty words too: any code
+    codes = words.astype(np.int64)
+    levels = np.where(codes >= 2 ** (fmt.bits - 1), codes - 2**fmt.bits, codes).reshape(5, cols)
+    expected = (levels.astype(np.float64) * scale.numpy()).astype(np.float32)
+    assert np.array_equal(fmt.decode(words, (5, cols), scale).numpy(), expected)
+
+
 def test_store_counts_aux_words():
     store = FormatStore(NumberFormat("int8-g32"), [_weights((2, 40)), _weights((3,))])
     n0 = NumberFormat("int8-g32").layout((2, 40))[0]

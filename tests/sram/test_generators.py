@@ -163,6 +163,24 @@ def test_any_gaussian_model_draws_a_valid_table(mu_v, sigma_cell_v, sigma_array_
     assert np.all((cells.p_error > 0) & (cells.p_error <= 1))
 
 
+@settings(max_examples=60, deadline=None)
+@given(mu_v=st.floats(0.3, 0.7), sigma_cell_v=st.floats(0.005, 0.1), sigma_array_v=st.floats(0.0, 0.05),
+       weak_columns=st.integers(0, 8), intermittent_share=_FRACTIONS, seed=st.integers(0, 2**32),
+       vdd_lowest_v=st.one_of(st.floats(0.5, 0.8), st.sampled_from([0.5, 0.8, 0.55])))
+def test_a_chip_drawn_down_to_a_voltage_is_the_full_chip_above_it(mu_v, sigma_cell_v, sigma_array_v, weak_columns,
+                                                                  intermittent_share, seed, vdd_lowest_v):
+    # Only the leading part of each array's tails is sorted and placed: the cells kept must be
+    # exactly those of the full draw, with every attribute.
+    model = GaussianModel(mu_v, sigma_cell_v, sigma_array_v, 0.5 if weak_columns else 0.0, weak_columns,
+                          1.0, 0.3, intermittent_share)
+    generator = ChipGenerator(model, seed)
+    full = draw_chip(generator, 3, 4, 32, 8, 0.5, 0.8)
+    lazy = draw_chip(generator, 3, 4, 32, 8, 0.5, 0.8, vdd_lowest_v)
+    kept = full.v_fail_v >= vdd_lowest_v
+    for field in ("cell_index", "v_fail_v", "fault_kind", "p_error"):
+        np.testing.assert_array_equal(getattr(lazy, field), getattr(full, field)[kept])
+
+
 @settings(max_examples=40, deadline=None)
 @given(mu_v=st.floats(0.3, 0.7), sigma_v=st.floats(0.005, 0.1), rate=st.floats(1e-9, 0.5))
 def test_gaussian_voltage_for_ber_inverts_population_ber(mu_v, sigma_v, rate):

@@ -221,6 +221,35 @@ def test_sparse_reads_patch_storage_into_the_full_read(mem, vdd_v, chip):
         np.testing.assert_array_equal(sparse.fault_bits, full.fault_bits)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(memories(), real_memories()), st.lists(st.tuples(voltages, chips), min_size=1, max_size=5))
+def test_changed_words_are_the_words_a_full_read_changes(mem, reads):
+    for vdd_v, chip in reads:  # the word order of a chip is reused, and recomputed for a deeper placement
+        full = mem.read(vdd_v, chip)
+        changed = mem.read_changed(vdd_v, chip)
+        expected = np.flatnonzero(full.words != mem.words)
+        np.testing.assert_array_equal(changed.word_index, expected)
+        np.testing.assert_array_equal(changed.words, full.words[expected])
+        assert changed.words.dtype == mem.words.dtype and changed.word_index.dtype == np.int64
+        assert (changed.faulty_cells, changed.flipped_bits, changed.tiled) == (
+            full.faulty_cells, full.flipped_bits, full.tiled)
+        del full
+
+
+def test_placement_cache_is_bounded_in_cells(monkeypatch):
+    from accelsim.sram import memory
+
+    mem = SimulatedMemory(uniform_profile(0.1), np.zeros(4096, np.uint8), 8)
+    one_chip = len(mem.placement(0))
+    monkeypatch.setattr(memory, "MAX_CACHED_CELLS", 2 * one_chip + one_chip // 2)
+    for chip in range(1, 6):
+        mem.read_changed(0.5, chip)
+        assert len(mem._placements) <= 2 and set(mem._word_orders) <= set(mem._placements)
+    assert list(mem._placements) == [4, 5]
+    fresh = SimulatedMemory(mem.profile, mem.words, 8)
+    assert mem.read_changed(0.6, 0).flipped_bits == fresh.read_changed(0.6, 0).flipped_bits  # placed again
+
+
 def test_placement_cache_is_bounded():
     mem = SimulatedMemory(uniform_profile(0.1), np.zeros(64, np.uint8), 8)
     for chip in range(MAX_CACHED_PLACEMENTS + 5):
@@ -427,9 +456,21 @@ def test_a_placement_beyond_the_machine_is_refused_up_front():
     from accelsim.sram._budget import check_placement_budget
 
     profile = load_profile("14nm")
-    with pytest.raises(SimulatedMemoryError, match=r"GiB, but only 0\.0 GiB"):
+    with pytest.raises(SimulatedMemoryError, match=r"GiB, but only 0\.0 MiB"):
         check_placement_budget(profile, 8 * 10**9, None, 10**9, available=1000)
     check_placement_budget(profile, 8 * 10**6, profile.vdd_min_v, 10**6, available=10**9)
+
+
+def test_a_read_beyond_a_tiny_memory_budget_is_refused_before_placing(monkeypatch):
+    from accelsim.sram import _budget, load_profile
+
+    monkeypatch.setattr(_budget, "available_memory_bytes", lambda: 512 * 2**10)
+    mem = SimulatedMemory(load_profile("14nm"), np.zeros(10**5, np.uint8), 8)
+    assert mem.read(0.7, 0).faulty_cells < 100  # a few faults fit
+    with pytest.raises(SimulatedMemoryError, match=r"down to 0\.5 V means about [\d,]+ faulty cells, an estimated "
+                       r"[\d.]+ MiB, but only 0\.5 MiB is available"):
+        mem.read(0.5, 0)
+    assert mem._placements[0].vdd_lowest_v == 0.7  # the deeper placement was never made
 
 
 @settings(max_examples=30, deadline=None)

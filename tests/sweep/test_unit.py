@@ -45,3 +45,27 @@ def test_chips_in_one_pass_skip_the_rows_already_done():
     assert [r for r in rows if r["chip"] == 1] == first[3:]
     with pytest.raises(ValueError, match="done-row"):
         run_chips(spec, MODEL, [0, 1], [{}], rows.append)
+
+
+def test_a_large_model_sweeps_its_chips_one_at_a_time_with_the_same_rows(monkeypatch):
+    from accelsim.engine import multipoint, sparse
+    from accelsim.sweep import unit
+
+    spec = _spec(chips=3)
+    alone = []
+    for chip in range(3):
+        run_unit(spec, MODEL, chip, {}, alone.append)
+    calls = []
+    original = multipoint.run_points
+    monkeypatch.setattr(multipoint, "run_points", lambda e, v: calls.append({x.chip for x in e}) or original(e, v))
+    monkeypatch.setattr(sparse, "LARGE_MODEL_WORD_BYTES", 1)  # every model is large: lazy weights
+    unit._cached_model.cache_clear()
+    try:
+        large = []
+        run_chips(spec, MODEL, [0, 1, 2], [{}] * 3, large.append)
+        assert isinstance(unit.load_unit_inputs(spec, 0)[1].clean_weights, sparse.LazyWeights)
+    finally:
+        unit._cached_model.cache_clear()  # no lazy model left for other tests
+    # No pass shared by chips: one chip's placement in memory at a time (its voltages still share one).
+    assert large == alone and calls == [{0}, {1}, {2}]
+    assert any(r["faulty_cells"] for r in large)
