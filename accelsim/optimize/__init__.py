@@ -79,16 +79,13 @@ ACT_CALIBRATION_IMAGES = 256
 def with_act_quant(qm, x, bits):
     """``qm`` with its activations quantized to ``bits`` bits, weights unchanged.
 
-    Re-quantizes ``qm.reference_module()`` with ``qm``'s scheme (the weight
-    codes come out identical) and an :class:`~accelsim.quant.ActivationQuantizer`
-    whose per-layer ranges are calibrated on the first
-    :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
+    The same as :func:`accelsim.engine.activations.with_act_quant` (which
+    the sweep's ``--activations`` uses too): per-layer activation ranges
+    calibrated on the first :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
     """
-    from accelsim.engine import QuantizedModel
-    from accelsim.quant import ActivationQuantizer
+    from accelsim.engine.activations import with_act_quant as quantize
 
-    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:ACT_CALIBRATION_IMAGES],
-                                     meta=dict(qm.meta), act_quant=ActivationQuantizer(bits))
+    return quantize(qm, x, bits)
 
 
 class OptimizeError(UserInputError):

@@ -22,6 +22,7 @@ from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.metrics import check_metric
 from accelsim.sweep.results import (
+    ACTIVATION_COLUMNS,
     ADAPTIVE_COLUMNS,
     ATTACK_COLUMNS,
     POINT_COLUMNS,
@@ -399,7 +400,7 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
               for (p, v, b) in points}
     try:
         _write_spec(directory, record)
-        journal = Journal(directory, POINT_COLUMNS)
+        journal = Journal(directory, POINT_COLUMNS + (ACTIVATION_COLUMNS if spec.activations is not None else ()))
     except OSError as exc:
         raise _output_error(directory, exc) from None
     with journal:
@@ -427,8 +428,10 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
     summary = summarize(rows, tolerance_pp=spec.tolerance_pp, reference=_reference_accuracy(rows, labels[0]))
     try:
         attack = ATTACK_COLUMNS if spec.attack is not None else ()
-        write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()) + attack)
-        write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS + attack)
+        act = ACTIVATION_COLUMNS if spec.activations is not None else ()
+        write_csv(directory / "sweep.csv", rows,
+                  POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()) + attack + act)
+        write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS + attack + act)
         _write_spec(directory, {**record, "end_time": _now()})
     except OSError as exc:
         raise _output_error(directory, exc) from None
