@@ -22,7 +22,8 @@ Method
    scheme, descend that bank alone from nominal, keep the change if it saves
    energy; repeat until no switch helps (mixed schemes across banks).
    Energy is a sum over banks and accuracy falls monotonically as any bank's
-   voltage drops, so greedy needs ``O(banks x levels)`` evaluations where
+   voltage drops, so greedy needs ``O(banks x levels)`` steps of at most
+   ``banks`` trial moves each where
    trying every combination needs ``levels ** banks`` (13^4 = 28561 for 4
    banks); a Lagrangian sweep would need the same evaluations per
    multiplier. Greedy can stop at a point from which a two-bank move would
@@ -396,6 +397,7 @@ class _Optimizer:
         self.yield_margin = 0.0
         self.reference = float((self.qm.clean_run(x).logits.argmax(1) == y).double().mean())
         self.evaluations = 0
+        self.used = set()  # the evaluations this search asked for (computed now or from the journal)
 
     # -- evaluation ----------------------------------------------------------------------
     def _key(self, bank_layers, voltages, protections, chips, act_vdd_v):
@@ -410,6 +412,7 @@ class _Optimizer:
         The missing evaluations go to the pool together, one task per chip.
         """
         keys = [self._key(*r) for r in requests]
+        self.used.update(keys)
         missing = {}
         for key, request in zip(keys, requests, strict=True):
             if self.journal.get(key) is None and key not in missing:
@@ -707,7 +710,7 @@ class _Optimizer:
             accuracy=float(np.mean(held)), reference_accuracy=self.reference,
             chip_yield=self.chip_yield(held), chip_yield_ci95_low=low, chip_yield_ci95_high=high,
             holdout_chips=self.holdout, calibration_chips=self.calibration,
-            evaluations=len(self.journal.rows), dataset=str(self.dataset),
+            evaluations=len(self.used), dataset=str(self.dataset),
             act_vdd_v=chosen.get("act_vdd_v"),
             uniform_any_vdd_v=None if best_any is None else best_any["vdd_v"],
             uniform_any_protection=None if best_any is None else best_any["protection"],
