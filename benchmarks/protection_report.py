@@ -42,11 +42,10 @@ YIELD = 0.8
 # The levers studied on one model: (name, bank mapping, banks, ladder, schemes).
 LEVER_MODEL = "mnist-lenet-gn-normal-8b"
 # Per-bank protection on the GN models (section 3c; the last lever).
-PROTECT_SCHEMES = ("none", "msb:1", "secded:64", "parity:8")
+PROTECT_SCHEMES = ("none", "msb:1", "secded:64")
 LEVERS = (
     ("4 contiguous banks (the default)", "contiguous", 4, "default", ("none",)),
     ("4 banks grouped by sensitivity", "sensitivity", 4, "default", ("none",)),
-    ("one bank per layer (9)", "contiguous", 9, "default", ("none",)),
     ("finer ladder (4.7 mV steps)", "contiguous", 4, "fine", ("none",)),
     ("per-bank protection", "contiguous", 4, "default", PROTECT_SCHEMES),
 )
@@ -189,6 +188,11 @@ def sweep_rows(results):
 # -- 3. optimizer ---------------------------------------------------------------------------
 
 
+# With --only-finished, runs without a finished folder are left out (and listed on the page).
+ONLY_FINISHED = False
+MISSING = []
+
+
 def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", margin=0.0, banks=4,
                   mapping="contiguous", ladder="default", seeds=()):
     """One optimizer folder of the work folder (resumed when it exists); returns (result, cpu_s, vmin_j, record).
@@ -204,6 +208,9 @@ def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", 
 
     out = work / f"optimize-{model}-{tag}-c{chips}-l{limit}-m{margin:g}"
     plain = work / f"optimize-{model}-{tag}-c{chips}-l{limit}-m0"
+    if ONLY_FINISHED and not (out / "optimum.json").exists():
+        MISSING.append(f"{model} ({tag}, {chips} + {chips} chips, {limit} images, margin {margin:g})")
+        return None
     if margin and not out.exists() and (plain / "journal.jsonl").exists():
         # The margin changes which points are feasible, not any evaluation: start from its journal.
         out.mkdir(parents=True)
@@ -220,15 +227,21 @@ def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", 
             out.mkdir(parents=True)
             (out / "journal.jsonl").write_text("".join(v + "\n" for v in lines.values()))
     start = time.process_time()
+    # CPU over every (resumed, or interrupted) run of this folder, so a rerun from cache reports
+    # the real cost: written after every batch of evaluations.
+    cpu_file = out / "report_cpu_s.txt"
+    before = float(cpu_file.read_text()) if cpu_file.exists() else 0.0
+
+    def account(_text=None):
+        cpu_file.write_text(f"{time.process_time() - start + before!r}\n")
+
     result = accelsim.optimize(model, "14nm", f"mnist:{MNIST}", tolerance_pp=TOLERANCE_PP,
                                yield_target=YIELD, banks=banks, protections=protections, chips=chips,
                                holdout_chips=chips, out=out, limit=limit, resume=out.exists(),
-                               yield_margin=margin, mapping=mapping,
+                               yield_margin=margin, mapping=mapping, progress=account,
                                voltages_v=fine_ladder() if ladder == "fine" else None)
-    # CPU over every (resumed) run of this folder, so a rerun from cache reports the real cost.
-    cpu_file = out / "report_cpu_s.txt"
-    cpu = time.process_time() - start + (float(cpu_file.read_text()) if cpu_file.exists() else 0.0)
-    cpu_file.write_text(f"{cpu!r}\n")
+    account()
+    cpu = float(cpu_file.read_text())
     record = {**json.loads((out / "optimum.json").read_text()), "folder": str(out)}
     return result, cpu, _vmin_weight_energy(out), record
 
@@ -258,7 +271,8 @@ def write_page(path, secded, means, sweeps, optimized, levers, protected, args, 
         "",
         "Written by `benchmarks/protection_report.py` "
         f"(`--chips {args.chips} --limit {args.limit} --optimizer-chips {args.optimizer_chips} "
-        f"--extra-chips {args.extra_chips} --extra-limit {args.extra_limit} --yield-margin {' '.join(f'{m:g}' for m in args.yield_margin)}`, "
+        f"--extra-chips {args.extra_chips} --extra-limit {args.extra_limit} --simplenet-chips "
+        f"{args.simplenet_chips} --simplenet-limit {args.simplenet_limit} --yield-margin {' '.join(f'{m:g}' for m in args.yield_margin)}`, "
         f"one torch thread, `nice -n 10`; {seconds / 60:.1f} min of CPU over every run that filled its "
         "work folder (the SECDED table, the sweeps and each optimizer folder; a rerun reuses them). "
         "Do not edit by hand: rerun the script.",
@@ -317,6 +331,10 @@ def write_page(path, secded, means, sweeps, optimized, levers, protected, args, 
     lines += _lever_section(levers, args)
     lines += _protect_section(protected, optimized, args)
     lines += _stutz_section(sweeps, optimized, levers)
+    if MISSING:
+        lines += ["## Not run", "", "Left out of this page (not finished within the CPU budget of the run "
+                  "that wrote it; rerun the script with the same work folder to add them):", ""]
+        lines += [f"- {m}" for m in MISSING] + [""]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -335,7 +353,9 @@ def _optimizer_section(optimized, args):
     from accelsim.optimize import format_optimum
 
     full = f"{args.optimizer_chips} + {args.optimizer_chips} chips, the first {args.limit} test images"
-    reduced = f"{args.extra_chips} + {args.extra_chips} chips, the first {args.extra_limit} test images"
+    reduced = (f"{args.extra_chips} + {args.extra_chips} chips and the first {args.extra_limit} test images "
+               f"(the SimpleNet models, several times costlier per image: {args.simplenet_chips} + "
+               f"{args.simplenet_chips} chips, {args.simplenet_limit} images)")
     lines = [
         "",
         "## 3. The optimizer on every MNIST zoo model",
@@ -426,7 +446,7 @@ def _lever_section(levers, args):
         lines.append(f"| {name} | {banks} | {', '.join(result.protections)} | {_vs(result.saving_vs_uniform)} | "
                      f"{any_scheme} | {_vs(_floor_bound(result, record))} | {result.chip_yield * 100:.0f}% | "
                      f"{result.evaluations} | {cpu / 60:.1f} min |")
-    lines += [""] + _why(levers, args)
+    lines += [""] + (_why(levers, args) if levers[0][0] == LEVERS[0] else [])
     return lines
 
 
@@ -459,11 +479,16 @@ def _why(levers, args):
                    f"other layer at nominal) meets the target down to {floors[big]:.4f} V "
                    f"({round((u - floors[big]) / (ladder[1] - ladder[2]))} step(s) below the uniform "
                    "voltage): that is all the room there is for the layer holding the energy.")
-    out.append("- The bit error rate rises about tenfold per 30 mV near 0.56 V on the 14 nm profile "
-               "(0.585 V: 2.8e-3, 0.557 V: 2.3e-2), so moving the accuracy budget from the small layers to "
-               "the big one buys only a few mV; the floor bound (every layer alone at its own floor, which "
-               "ignores that faults of different layers add up) caps what any unprotected mapping can "
-               f"save: {_vs(_floor_bound(base, record))} here.")
+    from accelsim.sram import load_profile
+
+    profile = load_profile("14nm")
+    lo, hi = 0.55, 0.58
+    decade_mv = 1000 * (hi - lo) / np.log10(profile.ber(lo) / profile.ber(hi))
+    out.append(f"- The bit error rate rises tenfold every {decade_mv:.0f} mV near 0.56 V on the 14 nm profile "
+               f"({hi:.2f} V: {profile.ber(hi):.1e}, {lo:.2f} V: {profile.ber(lo):.1e}), so moving the "
+               "accuracy budget from the small layers to the big one buys only a few mV. The floor bound "
+               "(every layer alone at its own floor, ignoring that faults of different layers add up) caps "
+               f"what any unprotected mapping can save on this ladder: {_vs(_floor_bound(base, record))} here.")
     best = max(levers, key=lambda lv: -1 if lv[1][0].saving_vs_uniform is None else lv[1][0].saving_vs_uniform)
     (name, *_), (result, *_) = best
     out.append(f"- The best lever here: {name}, {_vs(result.saving_vs_uniform)} against the unprotected "
@@ -610,14 +635,21 @@ def main():
                              "study and the protection runs")
     parser.add_argument("--extra-limit", type=int, default=400,
                         help="test images of the other MNIST zoo models, the lever study and the protection runs")
-    parser.add_argument("--yield-margin", type=float, nargs="+", default=[0.0, 0.1],
+    parser.add_argument("--simplenet-chips", type=int, default=6,
+                        help="calibration (and held-out) chips of the SimpleNet models (several times LeNet's cost)")
+    parser.add_argument("--simplenet-limit", type=int, default=300, help="test images of the SimpleNet models")
+    parser.add_argument("--yield-margin", type=float, nargs="+", default=[0.0],
                         help="the headline runs' calibration margins on the yield, one run each")
     parser.add_argument("--models", nargs="+", default=None,
                         help="MNIST zoo models for the optimizer table (default: every one)")
     parser.add_argument("--parts", nargs="+",
                         default=["secded", "sweeps", "headline", "extras", "levers", "protect", "page"],
                         help="what to run (default: everything, then the page); the page needs every part")
+    parser.add_argument("--only-finished", action="store_true",
+                        help="leave out optimizer runs whose folder is not finished (listed on the page)")
     args = parser.parse_args()
+    global ONLY_FINISHED
+    ONLY_FINISHED = args.only_finished
     import torch
 
     torch.set_num_threads(1)
@@ -637,15 +669,20 @@ def main():
     if parts & {"headline", "page"}:
         for margin in args.yield_margin:
             for model in (m for m in models if m in HEADLINE):
-                optimized.append(run_optimizer(args.work, model, args.optimizer_chips, args.limit, margin=margin))
-                args.runs.append((margin, args.optimizer_chips, args.limit))
+                found = run_optimizer(args.work, model, args.optimizer_chips, args.limit, margin=margin)
+                if found is not None:
+                    optimized.append(found)
+                    args.runs.append((margin, args.optimizer_chips, args.limit))
                 print(f"optimize {model} margin {margin:g} done ({time.process_time() - start:.0f} s CPU)",
                       flush=True)
     reduced = (args.extra_chips, args.extra_limit)
     if parts & {"extras", "page"}:
         for model in (m for m in models if m not in HEADLINE):
-            optimized.append(run_optimizer(args.work, model, *reduced))
-            args.runs.append((0.0, *reduced))
+            settings = (args.simplenet_chips, args.simplenet_limit) if "simplenet" in model else reduced
+            found = run_optimizer(args.work, model, *settings)
+            if found is not None:
+                optimized.append(found)
+                args.runs.append((0.0, *settings))
             print(f"optimize {model} done ({time.process_time() - start:.0f} s CPU)", flush=True)
     levers = []
     if parts & {"levers", "page"}:
@@ -655,6 +692,8 @@ def main():
             found = run_optimizer(args.work, LEVER_MODEL, *reduced, protections=schemes,
                                   tag=_tag(mapping, banks, ladder, schemes), banks=banks, mapping=mapping,
                                   ladder=ladder, seeds=tuple(seeds))
+            if found is None:
+                continue
             seeds.append(Path(found[3]["folder"]))
             levers.append((lever, found))
             print(f"lever {name} done ({time.process_time() - start:.0f} s CPU)", flush=True)
@@ -663,9 +702,10 @@ def main():
         for model in (m for m in models if "-gn-" in m):
             # Starts from the same model's unprotected run at these settings (its sensitivity and descent).
             plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
-            protected.append(run_optimizer(args.work, model, *reduced, protections=PROTECT_SCHEMES,
-                                           tag=_tag("contiguous", 4, "default", PROTECT_SCHEMES),
-                                           seeds=(plain,)))
+            found = run_optimizer(args.work, model, *reduced, protections=PROTECT_SCHEMES,
+                                  tag=_tag("contiguous", 4, "default", PROTECT_SCHEMES), seeds=(plain,))
+            if found is not None:
+                protected.append(found)
             print(f"protect {model} done ({time.process_time() - start:.0f} s CPU)", flush=True)
     if "page" in parts:
         write_page(args.out, secded, means, sweeps, optimized, levers, protected, args, _work_cpu(args.work))
