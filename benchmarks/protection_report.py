@@ -391,18 +391,26 @@ def _optimizer_section(optimized, args):
             f"({result.reference_accuracy * 100:.1f}%) | {result.chip_yield * 100:.0f}% "
             f"[{result.chip_yield_ci95_low * 100:.0f}, {result.chip_yield_ci95_high * 100:.0f}] | "
             f"{result.evaluations} | {cpu / 60:.1f} min |")
+    # A saving counts only where the held-out chips meet the yield target, as the baseline does.
     met = [f"{r.model} (margin {m:g}, held-out yield {r.chip_yield * 100:.0f}%)"
            for (r, _, _, _), (m, _, _) in zip(optimized, args.runs, strict=True)
-           if r.saving_vs_uniform is not None and r.saving_vs_uniform >= 0.10]
+           if r.saving_vs_uniform is not None and r.saving_vs_uniform >= 0.10 and r.chip_yield >= YIELD - 1e-9]
+    unmet_yield = [f"{r.model} ({-r.saving_vs_uniform * 100:+.1f}% at held-out yield {r.chip_yield * 100:.0f}%)"
+                   for (r, _, _, _) in optimized
+                   if r.saving_vs_uniform is not None and r.saving_vs_uniform >= 0.10 and r.chip_yield < YIELD - 1e-9]
     gains = [r.saving_vs_uniform for r, _, _, _ in optimized if r.saving_vs_uniform is not None]
     bounds = [b for b in (_floor_bound(r, rec) for r, _, _, rec in optimized) if b is not None]
-    lines += ["", ("Target (>= 10% vs best uniform) met on " + ", ".join(met) + ".") if met else
+    lines += ["", ("Target (>= 10% vs best uniform at held-out yield >= the target) met on " + ", ".join(met)
+                   + ".") if met else
               f"Target (>= 10% vs best uniform on one model) **not met** with 4 contiguous banks and no "
               f"protection: weight-SRAM savings against the best uniform voltage between "
               f"{min(gains) * 100:+.1f}% and {max(gains) * 100:+.1f}% over {len(gains)} runs (a negative "
               "saving: the calibrated point costs more than the uniform voltage picked on the held-out "
               f"chips themselves); floor bounds (savings) between {min(bounds) * 100:+.1f}% and "
               f"{max(bounds) * 100:+.1f}%.", ""]
+    if unmet_yield:
+        lines += ["A saving of 10% or more whose held-out yield misses the target does not count (the baseline "
+                  "meets it on the same chips): " + "; ".join(unmet_yield) + ".", ""]
     short = [f"{r.model} (margin {m:g}): {r.chip_yield * 100:.0f}%"
              for (r, _, _, _), (m, _, _) in zip(optimized, args.runs, strict=True)
              if r.chip_yield < YIELD - 1e-9]
@@ -532,7 +540,8 @@ def _protect_section(protected, optimized, args):
                      f"{_vs(result.saving_vs_uniform)} | {any_scheme} | {alone} | "
                      f"{result.chip_yield * 100:.0f}% [{result.chip_yield_ci95_low * 100:.0f}, "
                      f"{result.chip_yield_ci95_high * 100:.0f}] | {result.evaluations} | {cpu / 60:.1f} min |")
-    met = [r.model for r, _, _, _ in protected if (r.saving_vs_uniform or 0) >= 0.10]
+    met = [r.model for r, _, _, _ in protected
+           if (r.saving_vs_uniform or 0) >= 0.10 and r.chip_yield >= YIELD - 1e-9]
     lines += ["", ("With per-bank protection the 10% target is met on " + ", ".join(met) + " (these chips)."
                    if met else "Per-bank protection does not bring any GN model to the 10% target either.")]
     return lines
