@@ -24,6 +24,10 @@ def register(subparsers):
     parser.add_argument("--banks", type=int, default=None,
                         help="weight SRAM banks of contiguous layers (default: the --accelerator's "
                              "[[weight_banks]] if it has them, else 4)")
+    parser.add_argument("--bank-mapping", default="contiguous", metavar="contiguous|sensitivity",
+                        help="which layers share a bank: contiguous layers balanced by bits, or layers "
+                             "grouped by their per-layer sensitivity floor to minimise the energy bound "
+                             "(default: contiguous)")
     parser.add_argument("--accelerator", metavar="PRESET|TOML",
                         help="accelerator pricing every point: a preset (edge, edge-45nm, eyeriss) or a "
                              "TOML file whose [[weight_banks]] tables (name, capacity_bits, layers) are "
@@ -75,7 +79,7 @@ def _run(args):
                       holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
                       seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
                       accelerator=args.accelerator, executor=args.executor, yield_margin=args.yield_margin,
-                      act_bits=args.activations,
+                      act_bits=args.activations, mapping=args.bank_mapping,
                       voltages_v=parse_voltages(args.voltages) if args.voltages else None)
     if not args.quiet:
         print(file=sys.stderr)

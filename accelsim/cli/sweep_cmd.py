@@ -45,6 +45,11 @@ def register(subparsers):
     parser.add_argument("--bank-voltages", action="append", metavar="V1,V2,...",
                         help="one more point with one supply per weight bank (the layers split into "
                              "that many banks of contiguous layers balanced by bits; repeatable)")
+    parser.add_argument("--activations", type=int, metavar="BITS",
+                        help="quantize activations to BITS bits and put the activation SRAM on the swept "
+                             "domain of --bank-voltages points: each point then gives the weight banks' "
+                             "supplies, then the activation SRAM's (its energy scales with V^2, its faults "
+                             "corrupt activations; column act_vdd_v; uniform points keep it at nominal)")
     parser.add_argument("--accelerator", metavar="PRESET|TOML",
                         help="accelerator pricing every point: a preset (edge, edge-45nm, eyeriss) or a "
                              "TOML file; its [[weight_banks]] tables (name, capacity_bits, layers) map "
@@ -136,7 +141,7 @@ def _spec(args):
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
         tolerance_pp=args.tolerance,
         bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()), attack=args.attack,
-        accelerator=args.accelerator,
+        accelerator=args.accelerator, activations=args.activations,
         **({"adaptive": True, "halfwidth_pp": args.halfwidth} if args.adaptive else {}))
 
 

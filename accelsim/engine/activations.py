@@ -18,9 +18,27 @@ import torch
 from accelsim import quant
 from accelsim.sram import SimulatedMemory
 
-__all__ = ["ActivationFaults", "ActivationPath", "ACTIVATION_LAYER_KINDS"]
+__all__ = ["ActivationFaults", "ActivationPath", "ACTIVATION_LAYER_KINDS", "ACT_CALIBRATION_IMAGES", "with_act_quant"]
 
 ACTIVATION_LAYER_KINDS = ("conv", "linear")
+
+#: Images (the first of the evaluated set) that calibrate activation ranges in :func:`with_act_quant`.
+ACT_CALIBRATION_IMAGES = 256
+
+
+def with_act_quant(qm, x, bits):
+    """``qm`` with its activations quantized to ``bits`` bits, weights unchanged.
+
+    Re-quantizes ``qm.reference_module()`` with ``qm``'s scheme (the weight
+    codes come out identical) and an :class:`~accelsim.quant.ActivationQuantizer`
+    whose per-layer ranges are calibrated on the first
+    :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
+    """
+    from accelsim.engine import QuantizedModel
+    from accelsim.quant import ActivationQuantizer
+
+    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:ACT_CALIBRATION_IMAGES],
+                                     meta=dict(qm.meta), act_quant=ActivationQuantizer(bits))
 
 
 @dataclass(frozen=True, eq=False)

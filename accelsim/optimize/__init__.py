@@ -8,7 +8,9 @@ at least a share ``yield_target`` of the chips".
 Method
 ------
 1. Banks: ``n_banks`` banks of contiguous layers balanced by stored bits
-   (:func:`accelsim.accel.banks.split_layers`).
+   (:func:`accelsim.accel.banks.split_layers`), or with
+   ``mapping="sensitivity"`` groups of layers of similar sensitivity, chosen
+   after step 2 (:meth:`_Optimizer.sensitivity_banks`).
 2. Per-layer sensitivity: each layer alone at each ladder voltage, every
    other layer at nominal, on the calibration chips (``sensitivity.csv``).
    A bank never goes below the lowest voltage at which each of its layers,
@@ -20,7 +22,8 @@ Method
    scheme, descend that bank alone from nominal, keep the change if it saves
    energy; repeat until no switch helps (mixed schemes across banks).
    Energy is a sum over banks and accuracy falls monotonically as any bank's
-   voltage drops, so greedy needs ``O(banks x levels)`` evaluations where
+   voltage drops, so greedy needs ``O(banks x levels)`` steps of at most
+   ``banks`` trial moves each where
    trying every combination needs ``levels ** banks`` (13^4 = 28561 for 4
    banks); a Lagrangian sweep would need the same evaluations per
    multiplier. Greedy can stop at a point from which a two-bank move would
@@ -28,6 +31,8 @@ Method
 4. The baseline is the best uniform voltage without protection: the
    lowest-energy single voltage meeting the same tolerance and yield on the
    same held-out chips (chosen knowing those chips, so a strong baseline).
+   With more schemes tried, ``saving_vs_uniform_any`` also compares with
+   the best single voltage under any one of them on every bank.
 5. Feasibility on calibration chips uses the yield's point estimate (with
    10 chips and a 95% target, all 10 must be good), optionally raised by
    ``yield_margin`` against the calibration chips' optimism; the chosen
@@ -79,16 +84,17 @@ ACT_CALIBRATION_IMAGES = 256
 def with_act_quant(qm, x, bits):
     """``qm`` with its activations quantized to ``bits`` bits, weights unchanged.
 
-    Re-quantizes ``qm.reference_module()`` with ``qm``'s scheme (the weight
-    codes come out identical) and an :class:`~accelsim.quant.ActivationQuantizer`
-    whose per-layer ranges are calibrated on the first
-    :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
+    The same as :func:`accelsim.engine.activations.with_act_quant` (which
+    the sweep's ``--activations`` uses too): per-layer activation ranges
+    calibrated on the first :data:`ACT_CALIBRATION_IMAGES` images of ``x``.
     """
-    from accelsim.engine import QuantizedModel
-    from accelsim.quant import ActivationQuantizer
+    from accelsim.engine.activations import with_act_quant as quantize
 
-    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:ACT_CALIBRATION_IMAGES],
-                                     meta=dict(qm.meta), act_quant=ActivationQuantizer(bits))
+    return quantize(qm, x, bits)
+
+
+#: Ways of putting layers into banks (``mapping``; see :func:`optimize`).
+MAPPINGS = ("contiguous", "sensitivity")
 
 
 class OptimizeError(UserInputError):
@@ -123,6 +129,9 @@ class OptimizeResult:
     evaluations: int
     dataset: str
     act_vdd_v: float | None = None
+    uniform_any_vdd_v: float | None = None
+    uniform_any_protection: str | None = None
+    uniform_any_weight_mem_energy_j: float | None = None
 
     @property
     def energy_saving(self):
@@ -135,6 +144,18 @@ class OptimizeResult:
         if self.uniform_weight_mem_energy_j is None:
             return None
         return 1 - self.weight_mem_energy_j / self.uniform_weight_mem_energy_j
+
+    @property
+    def saving_vs_uniform_any(self):
+        """Weight-SRAM energy saved against the best single voltage under any one of the tried schemes.
+
+        The same as :attr:`saving_vs_uniform` when only ``none`` was tried;
+        a stronger baseline otherwise (one voltage and one scheme for every
+        bank, e.g. SECDED everywhere). None if no such point qualifies.
+        """
+        if self.uniform_any_weight_mem_energy_j is None:
+            return None
+        return 1 - self.weight_mem_energy_j / self.uniform_any_weight_mem_energy_j
 
 
 def format_optimum(result):
@@ -186,7 +207,7 @@ class _Journal:
 def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_target=0.9, banks=None,
              protections=("none",), chips=10, holdout_chips=10, out="accelsim-optimize", limit=None,
              voltages_v=None, seed=0, on_detect="zero", resume=False, progress=None, accelerator=None,
-             executor="local", activations=False, yield_margin=0.0, act_bits=None):
+             executor="local", activations=False, yield_margin=0.0, act_bits=None, mapping="contiguous"):
     """Search bank voltages and protection for one model (see the module docs).
 
     Parameters
@@ -260,12 +281,15 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
     yield_margin = check("--yield-margin", yield_margin, Interval(float, 0, 1, closed="left"),
                          error=OptimizeError, meaning="share of chips added to --yield on calibration chips")
     protections = tuple(dict.fromkeys(parse_protection(p).name for p in (protections or ("none",))))
+    from accelsim._checks import StrOptions
+
+    mapping = check("--bank-mapping", mapping, StrOptions(MAPPINGS), error=OptimizeError)
     if not (executor == "local" or (isinstance(executor, str) and (
             executor == "dask" or (executor.startswith("dask:") and len(executor) > 5)))):
         raise OptimizeError(f"--executor {executor!r}: expected local, dask or dask:ADDRESS")
     optimizer = _Optimizer(model, profile, dataset, tolerance_pp, yield_target, banks, protections, chips,
                            holdout_chips, Path(out), limit, voltages_v, seed, on_detect, resume,
-                           progress, accelerator, bool(activations), act_bits)
+                           progress, accelerator, bool(activations), act_bits, mapping)
     optimizer.yield_margin = yield_margin
     try:
         optimizer.pool = _pool(executor, optimizer)
@@ -283,7 +307,7 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
 class _Optimizer:
     def __init__(self, model, profile, dataset, tolerance_pp, yield_target, n_banks, protections, chips,
                  holdout_chips, out, limit, voltages_v, seed, on_detect, resume, progress, accelerator,
-                 activations, act_bits=None):
+                 activations, act_bits=None, mapping="contiguous"):
         from accelsim.accel import AcceleratorError, default_accelerator, load_accelerator
         from accelsim.accel.banks import bank_assignment, split_layers
         from accelsim.data import load_dataset
@@ -352,6 +376,9 @@ class _Optimizer:
                 bank_assignment(self.banks, [name for name, _ in layer_bits])
             except AcceleratorError as exc:
                 raise AcceleratorError(f"--accelerator {accelerator}: {exc}") from None
+            if mapping != "contiguous":
+                raise OptimizeError(f"--bank-mapping {mapping}: --accelerator {accelerator} maps the layers "
+                                    "to its [[weight_banks]] itself; drop one of them")
         else:
             n_banks = check("--banks", 4 if n_banks is None else n_banks, Interval(int, 1, len(layer_bits)),
                             error=OptimizeError,
@@ -359,6 +386,8 @@ class _Optimizer:
             self.banks = split_layers(layer_bits, n_banks, self.accelerator.weight_memory.capacity_bits)
         self.bank_layers = tuple(b.layers for b in self.banks)
         self.layers = tuple(name for name, _ in layer_bits)
+        self.layer_bits = dict(layer_bits)
+        self.mapping = mapping
         out.mkdir(parents=True, exist_ok=True)
         self.out = out
         self.journal = _Journal(out / "journal.jsonl", resume)
@@ -368,6 +397,7 @@ class _Optimizer:
         self.yield_margin = 0.0
         self.reference = float((self.qm.clean_run(x).logits.argmax(1) == y).double().mean())
         self.evaluations = 0
+        self.used = set()  # the evaluations this search asked for (computed now or from the journal)
 
     # -- evaluation ----------------------------------------------------------------------
     def _key(self, bank_layers, voltages, protections, chips, act_vdd_v):
@@ -382,6 +412,7 @@ class _Optimizer:
         The missing evaluations go to the pool together, one task per chip.
         """
         keys = [self._key(*r) for r in requests]
+        self.used.update(keys)
         missing = {}
         for key, request in zip(keys, requests, strict=True):
             if self.journal.get(key) is None and key not in missing:
@@ -419,6 +450,73 @@ class _Optimizer:
         return banked_energy(self.accelerator, self.workloads, self.profile.energy, voltages,
                              self.profile.vdd_nominal_v, banks=self.banks, protections=protections,
                              act_vdd_v=act_vdd_v)
+
+    def sensitivity_banks(self, floors):
+        """``len(self.banks)`` banks grouping layers of similar floors (``mapping="sensitivity"``).
+
+        Layers sorted by floor, highest first (ties in network order), are cut
+        into contiguous groups of that order; the cut minimises the sum over
+        banks of bits x energy per bit at the bank's highest floor (dynamic
+        read plus leakage over the inference), exactly, by dynamic
+        programming. Sorted groups are optimal for such a cost: swapping two
+        layers across groups never lowers a group's highest floor.
+        """
+        from accelsim.accel.banks import WeightBank
+
+        n = len(self.banks)
+        nominal = self.profile.vdd_nominal_v
+        weight_energy = self.accelerator.weight_energy_model(self.profile.energy)
+        latency = self.accelerator.energy(self.workloads, weight_energy, nominal, nominal).latency_s
+
+        def per_bit(v):
+            return (weight_energy.read_energy_j(1, v, nominal)
+                    + weight_energy.leakage_power_w(1, v, nominal) * latency)
+
+        order = sorted(range(len(self.layers)), key=lambda i: (-floors[self.layers[i]], i))
+        bits = [self.layer_bits[self.layers[i]] for i in order]
+        heads = [per_bit(floors[self.layers[i]]) for i in order]
+        prefix = np.concatenate([[0], np.cumsum(bits)])
+        count = len(order)
+        # best[k][j]: cheapest split of the first j sorted layers into k groups.
+        best = np.full((n + 1, count + 1), np.inf)
+        cut = np.zeros((n + 1, count + 1), dtype=int)
+        best[0][0] = 0.0
+        for k in range(1, n + 1):
+            for j in range(k, count - (n - k) + 1):
+                for i in range(k - 1, j):  # the group is sorted layers i..j-1, its head is layer i
+                    cost = best[k - 1][i] + (prefix[j] - prefix[i]) * heads[i]
+                    if cost < best[k][j]:
+                        best[k][j], cut[k][j] = cost, i
+        groups, j = [], count
+        for k in range(n, 0, -1):
+            i = cut[k][j]
+            groups.append([order[m] for m in range(i, j)])
+            j = i
+        groups.reverse()
+        total = sum(self.layer_bits.values())
+        capacity = self.accelerator.weight_memory.capacity_bits
+        banks = []
+        for k, members in enumerate(groups):
+            held = sum(self.layer_bits[self.layers[m]] for m in members)
+            banks.append(WeightBank(f"bank{k}", max(1, round(capacity * held / max(total, 1))),
+                                    tuple(self.layers[m] for m in sorted(members))))
+        return tuple(banks)
+
+    def floor_energy(self, floors):
+        """Energy with every layer in its own bank at its floor, unprotected.
+
+        Each layer alone meets the target there, so no unprotected mapping's
+        descent on this ladder takes any layer lower: with faults of several
+        layers adding up, the optimum costs at least this much (a bound, up
+        to calibration noise).
+        """
+        from accelsim.accel.banks import banked_energy, split_layers
+
+        layer_bits = [(name, self.layer_bits[name]) for name in self.layers]
+        per_layer = split_layers(layer_bits, len(layer_bits), self.accelerator.weight_memory.capacity_bits)
+        return banked_energy(self.accelerator, self.workloads, self.profile.energy,
+                             [floors[name] for name in self.layers], self.profile.vdd_nominal_v,
+                             banks=per_layer)
 
     # -- phases --------------------------------------------------------------------------
     def sensitivity(self):
@@ -569,6 +667,9 @@ class _Optimizer:
         torch.set_num_threads(1)  # as on a Dask worker, so every executor gives the same results
         try:
             sens_rows, floors = self.sensitivity()
+            if self.mapping == "sensitivity":
+                self.banks = self.sensitivity_banks(floors)
+                self.bank_layers = tuple(b.layers for b in self.banks)
             candidates, chosen = [], None
             cost = "energy_j" if self.activations else "weight_mem_energy_j"
             for protection in self.protections:
@@ -594,6 +695,8 @@ class _Optimizer:
         # also lists each scheme at a uniform voltage).
         ok_uniform = [u for u in uniform if u["feasible"] and u["protection"] == "none"]
         best_uniform = min(ok_uniform, key=lambda u: u["weight_mem_energy_j"]) if ok_uniform else None
+        ok_any = [u for u in uniform if u["feasible"]]
+        best_any = min(ok_any, key=lambda u: u["weight_mem_energy_j"]) if ok_any else None
         good = round(self.chip_yield(held) * len(held))
         low, high = wilson_interval(good, len(held))
         result = OptimizeResult(
@@ -607,19 +710,25 @@ class _Optimizer:
             accuracy=float(np.mean(held)), reference_accuracy=self.reference,
             chip_yield=self.chip_yield(held), chip_yield_ci95_low=low, chip_yield_ci95_high=high,
             holdout_chips=self.holdout, calibration_chips=self.calibration,
-            evaluations=len(self.journal.rows), dataset=str(self.dataset),
-            act_vdd_v=chosen.get("act_vdd_v"))
+            evaluations=len(self.used), dataset=str(self.dataset),
+            act_vdd_v=chosen.get("act_vdd_v"),
+            uniform_any_vdd_v=None if best_any is None else best_any["vdd_v"],
+            uniform_any_protection=None if best_any is None else best_any["protection"],
+            uniform_any_weight_mem_energy_j=None if best_any is None else best_any["weight_mem_energy_j"])
         front = pareto_mask([c["energy_j"] for c in candidates], [c["accuracy"] for c in candidates])
         _write(self.out / "candidates.csv", candidates)
         _write(self.out / "pareto.csv", [c for c, f in zip(candidates, front, strict=True) if f])
         _write(self.out / "uniform.csv", uniform)
         _write(self.out / "sensitivity.csv", sens_rows)
         record = {**asdict(result), "energy_saving": result.energy_saving,
-                  "saving_vs_uniform": result.saving_vs_uniform, "line": format_optimum(result),
+                  "saving_vs_uniform": result.saving_vs_uniform,
+                  "saving_vs_uniform_any": result.saving_vs_uniform_any, "line": format_optimum(result),
                   "tolerance_pp": self.tolerance_pp, "yield_target": self.yield_target,
                   "ladder_v": list(self.ladder), "feasibility": "calibration yield point estimate",
                   "yield_margin": self.yield_margin,
-                  "bank_names": [b.name for b in self.banks]}
+                  "bank_names": [b.name for b in self.banks], "bank_mapping": self.mapping,
+                  "layer_floors_v": floors,
+                  "floor_weight_mem_energy_j": self.floor_energy(floors).weight_mem_j}
         (self.out / "optimum.json").write_text(json.dumps(record, indent=2) + "\n")
         return result
 

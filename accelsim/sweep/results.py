@@ -25,7 +25,7 @@ from accelsim._safeio import atomic_write
 __all__ = [
     "POINT_COLUMNS", "SUMMARY_COLUMNS", "sorted_rows", "write_csv", "read_csv",
     "summarize", "pareto_mask", "OperatingPoint", "operating_points", "wilson_interval",
-    "chip_within_tolerance", "ADAPTIVE_COLUMNS", "ATTACK_COLUMNS",
+    "chip_within_tolerance", "ADAPTIVE_COLUMNS", "ATTACK_COLUMNS", "ACTIVATION_COLUMNS",
 ]
 
 POINT_COLUMNS = (
@@ -55,6 +55,10 @@ SUMMARY_COLUMNS = (
 
 # Appended to both tables by a sweep with an attack (``--attack bfa:K``).
 ATTACK_COLUMNS = ("attack", "attack_flips", "attack_accuracy", "attack_robust_error")
+
+# Appended to both tables by a sweep with ``--activations``: the activation SRAM's supply
+# (the last value of a --bank-voltages point; nominal at a uniform voltage).
+ACTIVATION_COLUMNS = ("act_vdd_v",)
 
 
 def sorted_rows(rows):
@@ -192,6 +196,7 @@ def summarize(rows, tolerance_pp=1.0, reference=None):
             "robust_error_ci95_high": rerr[2],
             "yield": good / len(group), "yield_ci95_low": low, "yield_ci95_high": high,
             "protection": protection, "bank_vdd_v": bank_vdd_v,
+            **({"act_vdd_v": first["act_vdd_v"]} if "act_vdd_v" in first else {}),
             **_attack_means(group),
         })
     front = pareto_mask([s["energy_j"] for s in summary], [s["accuracy"] for s in summary])

@@ -22,6 +22,7 @@ from accelsim.sweep.inputs import check_fit, model_fingerprint, own_dataset
 from accelsim.sweep.journal import JOURNAL_NAME, Journal, point_key
 from accelsim.sweep.metrics import check_metric
 from accelsim.sweep.results import (
+    ACTIVATION_COLUMNS,
     ADAPTIVE_COLUMNS,
     ATTACK_COLUMNS,
     POINT_COLUMNS,
@@ -33,7 +34,7 @@ from accelsim.sweep.results import (
     write_csv,
 )
 from accelsim.sweep.spec import SweepError, SweepSpec
-from accelsim.sweep.unit import load_unit_inputs, unit_points
+from accelsim.sweep.unit import load_unit_inputs, lowest_weight_v, unit_points
 
 if TYPE_CHECKING:
     from accelsim.sram import Profile
@@ -222,7 +223,7 @@ def _check_memory_budget(spec, qm, profile):
     from accelsim.sram._budget import check_placement_budget
     from accelsim.sram.protection import parse_protection, stored_stream_bits
 
-    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
+    lowest_v = lowest_weight_v(spec)
     for protection in spec.protections:
         n_bits = stored_stream_bits(len(qm.words), qm.bits, protection)
         # A codeword stream is stored one bit per byte; the data words exist already.
@@ -420,7 +421,7 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
               for (p, v, b) in points}
     try:
         _write_spec(directory, record)
-        journal = Journal(directory, POINT_COLUMNS)
+        journal = Journal(directory, POINT_COLUMNS + (ACTIVATION_COLUMNS if spec.activations is not None else ()))
     except OSError as exc:
         raise _output_error(directory, exc) from None
     with journal:
@@ -448,8 +449,10 @@ def _run_locked(spec, directory, fingerprints, runner, previous, progress):
     summary = summarize(rows, tolerance_pp=spec.tolerance_pp, reference=_reference_accuracy(rows, labels[0]))
     try:
         attack = ATTACK_COLUMNS if spec.attack is not None else ()
-        write_csv(directory / "sweep.csv", rows, POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()) + attack)
-        write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS + attack)
+        act = ACTIVATION_COLUMNS if spec.activations is not None else ()
+        write_csv(directory / "sweep.csv", rows,
+                  POINT_COLUMNS + (ADAPTIVE_COLUMNS if spec.adaptive else ()) + attack + act)
+        write_csv(directory / "summary.csv", summary, SUMMARY_COLUMNS + attack + act)
         _write_spec(directory, {**record, "end_time": _now()})
     except OSError as exc:
         raise _output_error(directory, exc) from None

@@ -178,6 +178,14 @@ class SweepSpec:
         pricing every point; its ``[[weight_banks]]`` tables, if any, map the
         layers to the banks of the ``bank_voltages`` points (one voltage per
         table, in file order). None: the ``edge`` preset, no banks.
+    activations : int or None
+        Bits per activation (``--activations``): every model's activations
+        are quantized to this many bits (ranges calibrated on the first 256
+        evaluated images, :func:`accelsim.engine.activations.with_act_quant`)
+        and the activation SRAM becomes one more swept domain of the
+        ``bank_voltages`` points, whose last value is then its supply (the
+        activation SRAM of uniform points stays at nominal). None (default):
+        activations as the model has them, the activation SRAM at nominal.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -200,6 +208,7 @@ class SweepSpec:
     halfwidth_pp: float = 0.25
     attack: str | None = None
     accelerator: str | None = None
+    activations: int | None = None
 
     def __post_init__(self):
 
@@ -221,6 +230,21 @@ class SweepSpec:
             raise SweepError(f"--bank-voltages: every point needs the same number (>= 1) of bank "
                              f"voltages, got {[list(v) for v in vectors]}")
         object.__setattr__(self, "bank_voltages", vectors)
+        if self.activations is not None:
+            from accelsim.quant.activations import SUPPORTED_BITS
+
+            check("--activations", self.activations, Interval(int, 2, 16), error=SweepError,
+                  meaning="bits per activation")
+            if self.activations not in SUPPORTED_BITS:
+                raise SweepError(f"--activations = {self.activations}: expected bits per activation in "
+                                 f"{', '.join(map(str, SUPPORTED_BITS))}")
+            if not vectors:
+                raise SweepError("--activations puts the activation SRAM on the swept domain of the "
+                                 "--bank-voltages points (their last value); give --bank-voltages")
+            if len(vectors[0]) < 2:
+                raise SweepError(f"--bank-voltages {','.join(map(str, vectors[0]))}: with --activations "
+                                 "a point gives each weight bank's supply, then the activation SRAM's "
+                                 "(at least 2 values)")
         object.__setattr__(self, "tolerance_pp", check(
             "--tolerance", self.tolerance_pp, Interval(float, 0, None), error=SweepError,
             meaning="accuracy loss in percentage points"))
@@ -266,6 +290,14 @@ class SweepSpec:
                                  "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
                                  "the images while the attack is measured on all of them; drop those or --attack")
 
+
+    def weight_vector(self, vector):
+        """The weight banks' supplies of a ``bank_voltages`` point (without the activation SRAM's)."""
+        return tuple(vector[:-1]) if self.activations is not None else tuple(vector)
+
+    def act_vdd_v(self, vector):
+        """The activation SRAM's supply of a ``bank_voltages`` point (None without ``activations``)."""
+        return float(vector[-1]) if self.activations is not None else None
 
     @property
     def labels(self):
@@ -320,6 +352,8 @@ class SweepSpec:
                 del data[name]
         if self.accelerator is None:
             del data["accelerator"]  # the default: specs written before the field read the same
+        if self.activations is None:
+            del data["activations"]
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod

@@ -26,7 +26,7 @@ from accelsim.sweep import metrics
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
 from accelsim.sweep.spec import DEFAULT_MODULE_SCHEME, SweepError
 
-__all__ = ["run_unit", "run_chips", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
+__all__ = ["run_unit", "run_chips", "lowest_weight_v", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
            "spec_accelerator", "sweep_banks", "CHIPS_PER_PASS"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
@@ -113,7 +113,22 @@ def load_unit_inputs(spec, model):
             ckpt = ENTRY_PATTERN.match(model)["ckpt"]
             stamp = _file_stamp(ckpt) if ckpt and os.path.isfile(ckpt) else None
         qm = build_model(model, spec.scheme or DEFAULT_MODULE_SCHEME, spec.bits, data, stamp)
+    if spec.activations is not None:
+        qm = _act_model(qm, data[0], spec.activations)
     return _profile(spec.profile), qm, data
+
+
+@lru_cache(maxsize=8)
+def _act_model(qm, x, bits):
+    """``qm`` with activations quantized to ``bits`` bits (``--activations``), calibrated on ``x``."""
+    from accelsim.engine.activations import with_act_quant
+
+    if qm.act_quant is not None:
+        if qm.act_quant.bits != bits:
+            raise SweepError(f"--activations {bits}: the model already quantizes its activations to "
+                             f"{qm.act_quant.bits} bits")
+        return qm
+    return with_act_quant(qm, x, bits)
 
 
 def spec_accelerator(spec):
@@ -277,8 +292,7 @@ def _chips_pass(spec, model_name, chips, done_rows):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     if sparse.is_large(qm):  # one chip's placement in memory at a time, not CHIPS_PER_PASS
         return [None] * len(chips)
-    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
-    qm.memory(profile, spec.seed).plan_voltages(lowest_v)
+    qm.memory(profile, spec.seed).plan_voltages(lowest_weight_v(spec))
     evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
                                cache_bytes=_cache_budget(x)) for chip in chips]
     clean_logits = evaluators[0].clean_logits
@@ -298,17 +312,33 @@ def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
             "profile_ber": float(profile.ber(vdd_v, chip=chip))}
 
 
-def bank_label(vector):
-    """The ``bank_vdd_v`` column of a ``--bank-voltages`` point (``"0.7;0.6"``; empty: uniform)."""
-    return ";".join(repr(float(v)) for v in vector)
+def bank_label(vector, act_vdd_v=None):
+    """The ``bank_vdd_v`` column of a ``--bank-voltages`` point (``"0.7;0.6"``; empty: uniform).
+
+    With the activation SRAM on the point's domain (``--activations``), its
+    supply follows as ``act=V`` (``"0.7;0.6;act=0.65"``), so points that
+    differ only there stay distinct rows.
+    """
+    label = ";".join(repr(float(v)) for v in vector)
+    return label if act_vdd_v is None else f"{label};act={float(act_vdd_v)!r}"
+
+
+def spec_bank_label(spec, vector):
+    """:func:`bank_label` of one of ``spec.bank_voltages`` (the activation SRAM's supply last)."""
+    return bank_label(spec.weight_vector(vector), spec.act_vdd_v(vector))
 
 
 def unit_points(spec):
     """Every ``(protection, vdd_v, bank_vdd_v)`` a unit computes, in order."""
     points = [(p, v, "") for p in spec.protections for v in spec.voltages_v]
-    points += [(p, min(vector), bank_label(vector)) for p in spec.protections
+    points += [(p, min(spec.weight_vector(vector)), spec_bank_label(spec, vector)) for p in spec.protections
                for vector in spec.bank_voltages]
     return points
+
+
+def lowest_weight_v(spec):
+    """The lowest supply any weight bank sees in the sweep (where chips are placed down to)."""
+    return min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in spec.weight_vector(vector))))
 
 
 def model_banks(qm, n_banks, x=None, capacity_bits=None):
@@ -342,7 +372,7 @@ def sweep_banks(spec, qm, x=None):
         If the points give another number of voltages than there are banks.
     """
     accelerator = spec_accelerator(spec)
-    n = len(spec.bank_voltages[0]) if spec.bank_voltages else None
+    n = len(spec.weight_vector(spec.bank_voltages[0])) if spec.bank_voltages else None
     if not accelerator.weight_banks:
         return None if n is None else model_banks(qm, n, x, accelerator.weight_memory.capacity_bits)
     from accelsim.accel import AcceleratorError
@@ -354,9 +384,10 @@ def sweep_banks(spec, qm, x=None):
     except AcceleratorError as exc:
         raise AcceleratorError(f"--accelerator {spec.accelerator}: {exc}") from None
     if n is not None and n != len(banks):
-        raise SweepError(f"--bank-voltages gives {n} voltage(s) per point but --accelerator "
+        act = (" and then the activation SRAM's (--activations)" if spec.activations is not None else "")
+        raise SweepError(f"--bank-voltages gives {n} weight bank voltage(s) per point but --accelerator "
                          f"{spec.accelerator} has {len(banks)} weight banks "
-                         f"({', '.join(b.name for b in banks)}); give one voltage per bank")
+                         f"({', '.join(b.name for b in banks)}); give one voltage per bank{act}")
     return banks
 
 
@@ -368,8 +399,9 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
     nominal = energy.nominal
     for protection in spec.protections:
         evaluator = None
-        for vector in spec.bank_voltages:
-            label = bank_label(vector)
+        for point in spec.bank_voltages:
+            vector, act = spec.weight_vector(point), spec.act_vdd_v(point)
+            label = bank_label(vector, act)
             if (protection, min(vector), label) in done_rows:
                 continue
             if evaluator is None:
@@ -378,15 +410,18 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
                                             on_detect=spec.on_detect, batch_size=spec.batch_size)
                 clean_logits = evaluator.clean_logits
                 clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
-            result = evaluator.run(vector).run_result(protection)
+            result = evaluator.run(vector, act).run_result(protection)
             e = banked_energy(energy._accelerator, energy._workloads, profile.energy, vector,
-                              profile.vdd_nominal_v, banks=banks, protections=[protection] * len(banks))
+                              profile.vdd_nominal_v, banks=banks, protections=[protection] * len(banks),
+                              act_vdd_v=act)
             row = {**_point_columns(spec, model_name, qm, profile, chip, min(vector)),
                    **_inference_columns(result, clean_pred, y, spec.metric, x, clean_logits),
                    "energy_j": float(e.total_j), "weight_mem_energy_j": float(e.weight_mem_j),
                    "energy_rel": float(e.total_j / nominal.total_j),
                    "energy_rel_vmin": float(e.weight_mem_j / energy.vmin.weight_mem_j),
                    "clean_accuracy": clean_accuracy, "protection": protection, "bank_vdd_v": label}
+            if act is not None:
+                row["act_vdd_v"] = act
             on_row(row)
 
 
@@ -430,7 +465,7 @@ def _shuffled(x, y, seed):
 def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None):
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     # Place the chip only down to the lowest voltage of the sweep (not the floor).
-    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
+    lowest_v = lowest_weight_v(spec)
     energy = _Energy(qm, profile, x, spec_accelerator(spec))
     columns = _INFERENCE_COLUMNS
     if spec.adaptive:
@@ -481,6 +516,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None)
                 row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
                        **energy.columns(vdd_v, protection), "clean_accuracy": clean_accuracy,
                        "protection": protection, "bank_vdd_v": ""}
+                if spec.activations is not None:  # uniform points: the activation SRAM at nominal
+                    row["act_vdd_v"] = float(profile.vdd_nominal_v)
                 on_row(row)
             previous = row
     if spec.bank_voltages:

@@ -98,3 +98,16 @@ def test_unknown_accelerator_exits_2(tmp_path, capsys):
     assert main([*SWEEP, "--accelerator", "nope", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0] and "edge" in err[0]
+
+
+def test_with_activations_a_point_gives_each_toml_bank_then_the_activation_sram(tmp_path, capsys):
+    accel = _toml(tmp_path, [("early", ["conv1", "norm1", "conv2", "norm2"]), ("late", ["fc1", "fc2"])])
+    # Two weight banks and no activation supply: one value short.
+    assert main([*SWEEP, "--accelerator", accel, "--activations", "8", "--bank-voltages", "0.8,0.7",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 weight banks (early, late)" in err[0] and "activation SRAM" in err[0]
+    assert main([*SWEEP, "--accelerator", accel, "--activations", "8", "--bank-voltages", "0.8,0.55,0.6",
+                 "--out", str(tmp_path / "p")]) == 0
+    rows = read_csv(tmp_path / "p" / "sweep.csv")
+    assert {r["bank_vdd_v"] for r in rows if r["bank_vdd_v"]} == {"0.8;0.55;act=0.6"}

@@ -72,3 +72,34 @@ def test_bad_bank_voltages_exit_2(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("accelsim: error:") and fragment in err[0]
+
+
+def test_activations_add_the_activation_sram_to_bank_voltages(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["sweep", *ARGS, "--activations", "8", "--bank-voltages", "0.8,0.55,0.8",
+                 "--bank-voltages", "0.8,0.8,0.55", "--out", str(out)]) == 0
+    rows = read_csv(out / "sweep.csv")
+    assert list(rows[0])[-1] == "act_vdd_v"
+    banked = {r["bank_vdd_v"]: r for r in rows if r["bank_vdd_v"] and r["chip"] == "0"}
+    assert set(banked) == {"0.8;0.55;act=0.8", "0.8;0.8;act=0.55"}
+    assert banked["0.8;0.8;act=0.55"]["vdd_v"] == "0.8" and banked["0.8;0.8;act=0.55"]["act_vdd_v"] == "0.55"
+    assert banked["0.8;0.55;act=0.8"]["vdd_v"] == "0.55"
+    assert float(banked["0.8;0.8;act=0.55"]["energy_j"]) < float(
+        next(r for r in rows if not r["bank_vdd_v"] and r["vdd_v"] == "0.8")["energy_j"])
+    assert all(r["act_vdd_v"] == "0.8" for r in rows if not r["bank_vdd_v"])
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--activations", "8"], "give --bank-voltages"),
+    (["--activations", "8", "--bank-voltages", "0.6"], "at least 2 values"),
+    (["--activations", "8", "--bank-voltages", "0.8,0.7,0.6", "--bank-voltages", "0.8,0.7"], "same number"),
+    (["--activations", "8", "--bank-voltages", "0.8,0.2"], "0.2"),
+    (["--activations", "9", "--bank-voltages", "0.8,0.7"], "--activations = 9"),
+    (["--activations", "8", "--bank-voltages", ",".join(["0.8"] * 50)], "--bank-voltages"),
+])
+def test_bad_activation_domain_exits_2(tmp_path, capsys, extra, fragment):
+    out = tmp_path / "o"
+    assert main(["sweep", *ARGS, "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("accelsim: error:") and fragment in err[0]
+    assert not (out / "sweep.csv").exists()

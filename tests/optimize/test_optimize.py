@@ -195,3 +195,61 @@ def test_cli_activation_domain_on_a_zoo_model(tmp_path, capsys):
     assert ", activations 0." in line
     record = json.loads((out / "optimum.json").read_text())
     assert record["act_vdd_v"] in (0.8, 0.62, 0.58)
+
+
+def test_sensitivity_mapping_groups_layers_by_floor(tmp_path):
+    small = dict(SMALL, limit=60, chips=2, holdout_chips=1, yield_target=0.5, banks=3)
+    result = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "s", mapping="sensitivity")
+    record = json.loads((tmp_path / "s" / "optimum.json").read_text())
+    assert record["bank_mapping"] == "sensitivity"
+    from accelsim.sweep.results import read_csv
+
+    floors = {}
+    for row in read_csv(tmp_path / "s" / "sensitivity.csv"):
+        if float(row["yield"]) >= 0.5:
+            floors[row["layer"]] = min(floors.get(row["layer"], 0.8), float(row["vdd_v"]))
+    layers = [layer for bank in result.bank_layers for layer in bank]
+    assert sorted(layers) == sorted(set(layers)) and len(result.bank_layers) == 3
+    # Sorted groups: every layer of a bank with a higher head floor has a floor >= every layer below it.
+    heads = [max(floors.get(layer, 0.8) for layer in bank) for bank in result.bank_layers]
+    for i, bank in enumerate(result.bank_layers):
+        for j, other in enumerate(result.bank_layers):
+            if heads[i] > heads[j]:
+                assert min(floors.get(layer, 0.8) for layer in bank) >= max(floors.get(layer, 0.8)
+                                                                             for layer in other)
+    # The same chips and ladder with contiguous banks: one more evaluated mapping, same baseline.
+    plain = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "c")
+    assert plain.reference_accuracy == result.reference_accuracy
+
+
+def test_sensitivity_mapping_with_accelerator_banks_is_refused(tmp_path, capsys):
+    from accelsim.accel import default_accelerator
+
+    text = default_accelerator().to_toml() + ('\n[[weight_banks]]\nname = "all"\ncapacity_bits = 65536\n'
+                                              'layers = ["conv1", "norm1", "conv2", "norm2", "fc1", "fc2"]\n')
+    (tmp_path / "a.toml").write_text(text)
+    argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
+            "--accelerator", str(tmp_path / "a.toml"), "--bank-mapping", "sensitivity",
+            "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--bank-mapping sensitivity" in err[0]
+    assert main(["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
+                 "--bank-mapping", "random", "--out", str(tmp_path / "p"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--bank-mapping" in err[0]
+
+
+def test_the_any_scheme_baseline_is_at_least_as_strong(tmp_path):
+    from accelsim.sweep.results import read_csv
+
+    small = dict(SMALL, limit=60, chips=2, holdout_chips=2, yield_target=0.5)
+    result = optimize("digits-cnn-normal-8b", **small, protections=("none", "secded:16"), out=tmp_path / "o")
+    ok = [r for r in read_csv(tmp_path / "o" / "uniform.csv") if r["feasible"].lower() == "true"]
+    best = min(ok, key=lambda r: float(r["weight_mem_energy_j"]))
+    assert result.uniform_any_weight_mem_energy_j == float(best["weight_mem_energy_j"])
+    assert result.uniform_any_protection == best["protection"]
+    assert result.uniform_any_weight_mem_energy_j <= result.uniform_weight_mem_energy_j
+    assert result.saving_vs_uniform_any <= result.saving_vs_uniform + 1e-12
+    only_none = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "n")
+    assert only_none.saving_vs_uniform_any == only_none.saving_vs_uniform
