@@ -21,7 +21,7 @@ import torch
 from accelsim.engine._batching import map_batches
 from accelsim.engine.evaluate import RunResult
 
-__all__ = ["run_points"]
+__all__ = ["run_points", "iter_points"]
 
 # Linear layers are not shared: a stacked matrix product takes other blocking
 # in the BLAS and changed the last bits of logits in the tests.
@@ -32,14 +32,19 @@ STACK_BYTES = 16 * 2**20
 
 
 class _Point:
-    """One (evaluator, voltage): its read, weights and first faulty step."""
+    """One (evaluator, voltage): its read and first faulty step; weights decoded when it runs.
+
+    Only the words that read wrong are kept until then (not a weight copy per
+    point), so the points of a whole pass do not hold their weights at once.
+    """
 
     def __init__(self, evaluator, vdd_v):
         qm, clean = evaluator._qm, evaluator._clean
         read = evaluator._memory.read_sparse(vdd_v, evaluator.chip)
         differs = read.words != qm.words[read.word_index]
+        self._qm = qm
         self.changed = qm.tensors_at_bits(read.fault_bits[differs])
-        self.weights = qm.patched_weights(read.word_index[differs], read.words[differs], self.changed)
+        self._patch = (read.word_index[differs], read.words[differs]) if self.changed else None
         program = clean.program
         self.first = program.first_step_reading(self.changed) if self.changed else len(program.steps)
         self.start = max((c for c in clean.cuts if c <= self.first), default=0)
@@ -47,6 +52,12 @@ class _Point:
         self.counts = dict(faulty_cells=int(read.faulty_cells), flipped_bits=int(read.flipped_bits),
                            model_ber=read.flipped_bits / stored, stored_bits=stored,
                            changed_tensors=self.changed, tiled=bool(read.tiled))
+
+    def weights(self):
+        """The weights this point reads (decoded anew on every call)."""
+        if self._patch is None:
+            return self._qm.clean_weights
+        return self._qm.patched_weights(*self._patch, self.changed)
 
     def result(self, logits):
         return RunResult(logits=logits, first_step=self.first, **self.counts)
@@ -72,37 +83,46 @@ def run_points(evaluators, voltages):
         Equal to ``[e.run(v) for e, v in zip(evaluators, voltages)]``, logits
         bit for bit.
     """
+    results = [None] * len(evaluators)
+    for i, result in iter_points(evaluators, voltages):
+        results[i] = result
+    return results
+
+
+def iter_points(evaluators, voltages):
+    """:func:`run_points` yielding ``(i, RunResult)`` as each point finishes, in no fixed order.
+
+    A point is yielded as soon as its logits are complete, so a caller can
+    record it (and drop it) before the next one runs. Points stacked in one
+    layer call (at most :data:`STACK_BYTES` of that layer's output per batch)
+    finish together.
+    """
     if not evaluators:
-        return []
+        return
     clean = evaluators[0]._clean
     if any(e._clean is not clean for e in evaluators):
         raise ValueError("run_points needs evaluators that share one clean pass")
     points = [_Point(e, float(v)) for e, v in zip(evaluators, voltages, strict=True)]
     program = clean.program
-    logits = [None] * len(points)
     groups = {}
     for i, point in enumerate(points):
         if not point.changed:
-            logits[i] = clean.logits
+            yield i, point.result(clean.logits)
         elif _shareable(program, point.first):
             groups.setdefault((point.start, point.first), []).append(i)
         else:
-            logits[i] = clean.run_from(point.first, point.weights)
+            yield i, point.result(clean.run_from(point.first, point.weights()))
     for (start, first), members in groups.items():
-        if len(members) == 1:
-            i = members[0]
-            logits[i] = clean.run_from(first, points[i].weights)
-            continue
-        size = max(1, STACK_BYTES // _output_bytes(clean, first))
+        size = max(1, STACK_BYTES // _output_bytes(clean, first)) if len(members) > 1 else 1
         for k in range(0, len(members), size):
             chunk = members[k:k + size]
             if len(chunk) == 1:
-                logits[chunk[0]] = clean.run_from(first, points[chunk[0]].weights)
+                i = chunk[0]
+                yield i, points[i].result(clean.run_from(first, points[i].weights()))
                 continue
-            outputs = _run_group(clean, start, first, [points[i].weights for i in chunk])
+            outputs = _run_group(clean, start, first, [points[i].weights() for i in chunk])
             for i, value in zip(chunk, outputs, strict=True):
-                logits[i] = value
-    return [point.result(value) for point, value in zip(points, logits, strict=True)]
+                yield i, points[i].result(value)
 
 
 def _output_bytes(clean, step_index):

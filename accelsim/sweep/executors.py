@@ -19,8 +19,8 @@ _CONNECT_TIMEOUT_S = 10
 class LocalExecutor:
     """Runs units in this process, up to ``unit.CHIPS_PER_PASS`` chips of a model at once.
 
-    Rows reach ``on_row`` per point (a group's points are computed together,
-    then reported chip after chip).
+    Rows reach ``on_row`` per point, as soon as each is finished (points
+    stacked in one layer call finish together).
     """
 
     name = "local"

@@ -220,36 +220,29 @@ def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
     model_name : str
     chip : int
     done_rows : dict
-        Finished rows of this unit by ``(protection, vdd_v)`` (from the journal).
+        Finished rows of this unit by ``(protection, vdd_v, bank_vdd_v)`` (from the journal).
     on_row : callable
-        Called with each new row (a dict of the point columns) as it finishes.
+        Called with each new row (a dict of the point columns) as soon as
+        its point finishes.
     batch_threads : int, optional
         Threads running batches side by side (default: the environment
         variable ``ACCELSIM_BATCH_THREADS``, else the cores this process may
         use). Results are bit-identical for any number.
     """
-    from accelsim.engine import _batching
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
-    try:
-        threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
-            _batching.available_cores()
-        with _batching.batch_threads(threads_wanted):
-            _run_voltages(spec, model_name, chip, done_rows, on_row)
-    finally:
-        torch.set_num_threads(threads)
+    run_chips(spec, model_name, [chip], [done_rows], on_row, batch_threads)
 
 
 def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
     """:func:`run_unit` for several chips of one model, their faulty points in shared passes.
 
     The unprotected full-set points of every chip run in one
-    :func:`accelsim.engine.multipoint.run_points` (the first faulty
+    :func:`accelsim.engine.multipoint.iter_points` (the first faulty
     convolution of points of different chips, stacked, reads its input
-    once); rows are those of :func:`run_unit` chip by chip, byte for byte,
-    and reach ``on_row`` chip after chip. ``done_rows`` holds one dict per
-    chip. Adaptive and attack sweeps run chip by chip.
+    once); rows are those of :func:`run_unit` chip by chip, byte for byte.
+    Each row reaches ``on_row`` as soon as its point finishes (points
+    stacked in one layer call finish together), so a kill loses only the
+    points in progress. ``done_rows`` holds one dict per chip. Adaptive and
+    attack sweeps run chip by chip.
     """
     from accelsim.engine import _batching
 
@@ -257,33 +250,77 @@ def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
     if len(chips) != len(done_rows):
         raise ValueError(f"run_chips got {len(chips)} chips and {len(done_rows)} done-row sets")
     threads = torch.get_num_threads()
-    torch.set_num_threads(spec.torch_threads)
+    torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
     try:
         threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
             _batching.available_cores()
         with _batching.batch_threads(threads_wanted):
-            computed = _chips_pass(spec, model_name, chips, done_rows)
-            for chip, done, points in zip(chips, done_rows, computed, strict=True):
-                _run_voltages(spec, model_name, chip, done, on_row, points)
+            streamed = _shared_pass(spec, model_name, chips, done_rows, on_row)
+            for chip, done in zip(chips, done_rows, strict=True):
+                _run_voltages(spec, model_name, chip, done, on_row, skip_unprotected=streamed)
     finally:
         torch.set_num_threads(threads)
 
 
-def _chips_pass(spec, model_name, chips, done_rows):
-    """Per chip, the inference columns of its unprotected points, in one shared pass (or None each)."""
-    if len(chips) < 2 or spec.adaptive or spec.attack is not None or "none" not in spec.protections:
-        return [None] * len(chips)
+def _shared_pass(spec, model_name, chips, done_rows, on_row):
+    """The unprotected full-set rows of every chip, from one shared pass; False if they do not apply.
+
+    Points whose first faulty layer is the same convolution share it
+    (:func:`accelsim.engine.multipoint.iter_points`); logits are
+    bit-identical to one point at a time. A voltage that adds no faulty cell
+    to the previous one's takes that point's inference columns (the faulty
+    set is nested, so the read is the same) and is reported with it.
+    """
+    from accelsim.engine.multipoint import iter_points
+
+    if spec.adaptive or spec.attack is not None or "none" not in spec.protections:
+        return False
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
     qm.memory(profile, spec.seed).plan_voltages(lowest_v)
     evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
                                cache_bytes=_cache_budget(x)) for chip in chips]
     clean_logits = evaluators[0].clean_logits
-    clean_pred, _ = _clean_prediction(clean_logits, x, y)
+    clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
     if clean_pred is None:
-        return [None] * len(chips)
-    dones = [{v: r for (p, v, b), r in done.items() if p == "none" and not b} for done in done_rows]
-    return _shared_pass(spec, evaluators, dones, clean_pred, x, y, clean_logits)
+        return False
+    energy = _Energy(qm, profile, x, spec_accelerator(spec))
+
+    def emit(chip, vdd_v, inference):
+        row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
+               **energy.columns(vdd_v, "none"), "clean_accuracy": clean_accuracy,
+               "protection": "none", "bank_vdd_v": ""}
+        on_row(row)
+        return row
+
+    wanted, followers = [], {}
+    for k, (evaluator, done) in enumerate(zip(evaluators, done_rows, strict=True)):
+        done = {v: r for (p, v, b), r in done.items() if p == "none" and not b}
+        previous, source = None, None  # the previous point's faulty cells, and its row or wanted index
+        for vdd_v in spec.voltages_v:
+            row = done.get(vdd_v)
+            if row is not None:
+                previous, source = row["faulty_cells"], row
+                continue
+            faulty = evaluator.faulty_cells(vdd_v)
+            if previous is not None and previous == faulty:
+                if isinstance(source, dict):  # the same read as a journalled row: nothing to run
+                    source = emit(evaluator.chip, vdd_v, {c: source[c] for c in _INFERENCE_COLUMNS})
+                else:
+                    followers[source].append(vdd_v)
+            else:
+                source = len(wanted)
+                wanted.append((k, vdd_v))
+                followers[source] = []
+            previous = faulty
+    for i, result in iter_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted]):
+        k, vdd_v = wanted[i]
+        chip = evaluators[k].chip
+        row = emit(chip, vdd_v, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits))
+        del result
+        for follower_v in followers.pop(i):
+            row = emit(chip, follower_v, {c: row[c] for c in _INFERENCE_COLUMNS})
+    return True
 
 
 def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
@@ -387,32 +424,6 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
             on_row(row)
 
 
-def _shared_pass(spec, evaluators, dones, clean_pred, x, y, clean_logits):
-    """Per evaluator (chip), inference columns of the voltages the loop below will compute.
-
-    Every chip's points run in one shared pass: points whose first faulty
-    layer is the same convolution share it
-    (:func:`accelsim.engine.multipoint.run_points`); logits are bit-identical
-    to one point at a time.
-    """
-    from accelsim.engine.multipoint import run_points
-
-    wanted = []
-    for k, (evaluator, done_rows) in enumerate(zip(evaluators, dones, strict=True)):
-        previous = None
-        for vdd_v in spec.voltages_v:
-            row = done_rows.get(vdd_v)
-            faulty = row["faulty_cells"] if row is not None else evaluator.faulty_cells(vdd_v)
-            if row is None and (previous is None or previous != faulty):
-                wanted.append((k, vdd_v))
-            previous = faulty
-    results = run_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted])
-    computed = [{} for _ in evaluators]
-    for (k, v), r in zip(wanted, results, strict=True):
-        computed[k][v] = _inference_columns(r, clean_pred, y, spec.metric, x, clean_logits)
-    return computed
-
-
 def _cache_budget(x):
     return max(x.numel() * x.element_size(), _MIN_CACHE_BYTES)
 
@@ -424,7 +435,14 @@ def _shuffled(x, y, seed):
     return shuffled(x, y, seed)
 
 
-def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None):
+def _run_voltages(spec, model_name, chip, done_rows, on_row, skip_unprotected=False):
+    """Every point of one chip not in ``done_rows``, one at a time.
+
+    With ``skip_unprotected`` the unprotected uniform-voltage points are left
+    out (:func:`_shared_pass` reported them).
+    """
+    if skip_unprotected and spec.protections == ("none",) and not spec.bank_voltages:
+        return
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     # Place the chip only down to the lowest voltage of the sweep (not the floor).
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
@@ -438,6 +456,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None)
         x, y = _shuffled(x, y, spec.seed)
         columns += _ADAPTIVE_COLUMNS
     for protection in spec.protections:
+        if protection == "none" and skip_unprotected:
+            continue
         if protection == "none":
             qm.memory(profile, spec.seed).plan_voltages(lowest_v)
         # Clean activations are cached up to the size of the inputs themselves, so
@@ -447,13 +467,6 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None)
         clean_logits = evaluator.clean_logits
         clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
         done = {v: r for (p, v, b), r in done_rows.items() if p == protection and not b}
-        shared = not spec.adaptive and protection == "none" and clean_pred is not None
-        if shared and computed_none is not None:  # run_chips computed them with other chips
-            computed = computed_none
-        elif shared:
-            computed = _shared_pass(spec, [evaluator], [done], clean_pred, x, y, clean_logits)[0]
-        else:
-            computed = {}
         previous = None
         for vdd_v in spec.voltages_v:
             row = done.get(vdd_v)
@@ -461,8 +474,6 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None)
                 faulty = evaluator.faulty_cells(vdd_v)
                 if previous is not None and previous["faulty_cells"] == faulty:
                     inference = {c: previous[c] for c in columns}
-                elif vdd_v in computed:
-                    inference = computed[vdd_v]
                 elif spec.adaptive:
                     inference = _unprotected(adaptive.adaptive_inference(
                         evaluator, vdd_v, clean_pred, y, spec.batch_size, reference, spec.tolerance_pp,

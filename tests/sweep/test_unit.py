@@ -8,6 +8,10 @@ from accelsim.sweep.unit import run_chips, run_unit
 MODEL = "digits-cnn-normal-8b"
 
 
+def _key(row):
+    return (row["chip"], row["protection"], row["bank_vdd_v"], row["vdd_v"])
+
+
 def _spec(**changes):
     base = dict(models=(MODEL,), profile="14nm", voltages_v=(0.8, 0.62, 0.58, 0.56, 0.54), chips=4,
                 limit=120, batch_size=32, dataset="digits")
@@ -19,8 +23,8 @@ def test_chips_in_one_pass_give_the_rows_of_one_chip_at_a_time(changes, monkeypa
     from accelsim.engine import multipoint
 
     calls = []
-    original = multipoint.run_points
-    monkeypatch.setattr(multipoint, "run_points",
+    original = multipoint.iter_points
+    monkeypatch.setattr(multipoint, "iter_points",
                         lambda evaluators, voltages: calls.append({e.chip for e in evaluators}) or
                         original(evaluators, voltages))
     spec = _spec(**changes)
@@ -30,7 +34,8 @@ def test_chips_in_one_pass_give_the_rows_of_one_chip_at_a_time(changes, monkeypa
         run_unit(spec, MODEL, chip, {}, alone.append)
     together = []
     run_chips(spec, MODEL, chips, [{}] * len(chips), together.append)
-    assert together == alone
+    # Rows are reported as their points finish, so their order may differ; their content may not.
+    assert sorted(together, key=_key) == sorted(alone, key=_key)
     assert calls[-1] == {0, 1, 2, 3}  # one pass over every chip's points
     assert len({r["chip"] for r in together}) == 4 and any(r["faulty_cells"] for r in together)
 
@@ -42,6 +47,31 @@ def test_chips_in_one_pass_skip_the_rows_already_done():
     done = {(r["protection"], r["vdd_v"], r["bank_vdd_v"]): r for r in first[:3]}
     rows = []
     run_chips(spec, MODEL, [0, 1], [{}, done], rows.append)
-    assert [r for r in rows if r["chip"] == 1] == first[3:]
+    assert sorted((r for r in rows if r["chip"] == 1), key=_key) == sorted(first[3:], key=_key)
     with pytest.raises(ValueError, match="done-row"):
         run_chips(spec, MODEL, [0, 1], [{}], rows.append)
+
+
+def test_each_point_is_reported_before_the_next_one_runs(monkeypatch):
+    from accelsim.engine import evaluate, multipoint
+
+    rows, reported_at_run = [], []
+    original_group, original_from = multipoint._run_group, evaluate.CleanRun.run_from
+
+    def group(*args):
+        reported_at_run.append(len(rows))
+        return original_group(*args)
+
+    def run_from(self, *args, **kwargs):
+        reported_at_run.append(len(rows))
+        return original_from(self, *args, **kwargs)
+
+    monkeypatch.setattr(multipoint, "_run_group", group)
+    monkeypatch.setattr(evaluate.CleanRun, "run_from", run_from)
+    monkeypatch.setattr(multipoint, "STACK_BYTES", 1)  # one point per layer call
+    spec = _spec()
+    run_chips(spec, MODEL, [0, 1, 2], [{}] * 3, rows.append)
+    assert len(reported_at_run) > 3
+    # Every run starts after the rows of the runs before it were reported.
+    assert all(a < b for a, b in zip(reported_at_run, reported_at_run[1:]))
+    assert len(rows) == 3 * len(spec.voltages_v)
