@@ -18,7 +18,7 @@ layers after the shared one run per point.
 
 import torch
 
-from accelsim.engine._batching import map_batches
+from accelsim.engine._batching import map_batches, thread_count
 from accelsim.engine.evaluate import RunResult
 
 __all__ = ["run_points", "iter_points"]
@@ -26,8 +26,9 @@ __all__ = ["run_points", "iter_points"]
 # Linear layers are not shared: a stacked matrix product takes other blocking
 # in the BLAS and changed the last bits of logits in the tests.
 _SHAREABLE = ("conv",)
-# Points stacked in one layer call hold this much of its output per batch at
-# most (each thread), so that sharing does not raise a sweep's peak memory much.
+# Points stacked in one layer call hold this much of its output at most, over
+# the batches that the batch threads run at once, so that sharing does not
+# raise a sweep's peak memory much.
 STACK_BYTES = 16 * 2**20
 
 
@@ -47,11 +48,16 @@ class _Point:
         self._patch = (read.word_index[differs], read.words[differs]) if self.changed else None
         program = clean.program
         self.first = program.first_step_reading(self.changed) if self.changed else len(program.steps)
-        self.start = max((c for c in clean.cuts if c <= self.first), default=0)
+        self._clean = clean
         stored = qm.stored_bits
         self.counts = dict(faulty_cells=int(read.faulty_cells), flipped_bits=int(read.flipped_bits),
                            model_ber=read.flipped_bits / stored, stored_bits=stored,
                            changed_tensors=self.changed, tiled=bool(read.tiled))
+
+    @property
+    def start(self):
+        """The cached cut this point's run starts from."""
+        return self._clean.start_for(self.first)
 
     def weights(self):
         """The weights this point reads (decoded anew on every call)."""
@@ -92,17 +98,24 @@ def run_points(evaluators, voltages):
 def iter_points(evaluators, voltages):
     """:func:`run_points` yielding ``(i, RunResult)`` as each point finishes, in no fixed order.
 
-    A point is yielded as soon as its logits are complete, so a caller can
-    record it (and drop it) before the next one runs. Points stacked in one
-    layer call (at most :data:`STACK_BYTES` of that layer's output per batch)
-    finish together.
+    The reads happen in this call; the returned iterator runs the points,
+    yielding each as soon as its logits are complete, so a caller can record
+    it (and drop it) before the next one runs. Points stacked in one layer
+    call (at most :data:`STACK_BYTES` of that layer's output over the
+    batches run at once) finish together. When the clean pass has not run yet, it then caches
+    only the activations these points start from (:meth:`CleanRun.plan_starts`).
     """
     if not evaluators:
-        return
+        return iter(())
     clean = evaluators[0]._clean
     if any(e._clean is not clean for e in evaluators):
         raise ValueError("run_points needs evaluators that share one clean pass")
     points = [_Point(e, float(v)) for e, v in zip(evaluators, voltages, strict=True)]
+    clean.plan_starts([p.first for p in points if p.changed])
+    return _iterate(clean, points)
+
+
+def _iterate(clean, points):
     program = clean.program
     groups = {}
     for i, point in enumerate(points):
@@ -113,7 +126,9 @@ def iter_points(evaluators, voltages):
         else:
             yield i, point.result(clean.run_from(point.first, point.weights()))
     for (start, first), members in groups.items():
-        size = max(1, STACK_BYTES // _output_bytes(clean, first)) if len(members) > 1 else 1
+        size = 1
+        if len(members) > 1:
+            size = max(1, STACK_BYTES // (_output_bytes(clean, first) * min(thread_count(), len(clean.batches))))
         for k in range(0, len(members), size):
             chunk = members[k:k + size]
             if len(chunk) == 1:
@@ -154,15 +169,18 @@ def _run_group(clean, start, first, weight_sets):
             shared = {**env, **shared}
         with torch.inference_mode():
             out = program.call_step(step, shared, None, transform, step_weights=stacked)
-        # Contiguous copies: views of the stacked output gave other last bits
-        # in a following group norm.
-        pieces = [p.contiguous() for p in torch.split(out, widths, dim=1)]
+        # Contiguous copies (views of the stacked output gave other last bits
+        # in a following group norm), each made just before its point runs,
+        # so that one copy at a time is alive beside the stacked output.
+        pieces = list(torch.split(out, widths, dim=1))
         del out
         results = []
-        for weights, piece in zip(weight_sets, pieces, strict=True):
+        for k, weights in enumerate(weight_sets):
             env_i = {n: shared[n] for n in live_after if n != step.name}
-            env_i[step.name] = piece
+            env_i[step.name] = pieces[k].contiguous()
+            pieces[k] = None  # the stacked output goes with the last view
             results.append(program.run(batch, weights, start=first + 1, env=env_i, transform=transform)[0])
+            del env_i
         return results
 
     per_batch = map_batches(run, range(len(clean.batches)))

@@ -18,6 +18,7 @@ import torch
 from accelsim._errors import UserInputError
 from accelsim.accel import default_accelerator
 from accelsim.data import load_dataset
+from accelsim.engine.sparse import release_freed_memory
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
@@ -254,15 +255,31 @@ def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
     try:
         threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
             _batching.available_cores()
+        batch_size = _execution_batch(spec, threads_wanted)
         with _batching.batch_threads(threads_wanted):
-            streamed = _shared_pass(spec, model_name, chips, done_rows, on_row)
+            streamed = _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size)
             for chip, done in zip(chips, done_rows, strict=True):
-                _run_voltages(spec, model_name, chip, done, on_row, skip_unprotected=streamed)
+                _run_voltages(spec, model_name, chip, done, on_row, batch_size, skip_unprotected=streamed)
     finally:
         torch.set_num_threads(threads)
 
 
-def _shared_pass(spec, model_name, chips, done_rows, on_row):
+def _execution_batch(spec, threads):
+    """Images per batch that a unit executes: the spec's batch shared among the batch threads.
+
+    The threads share the last-level cache that the spec's batch was sized
+    for (:func:`accelsim.engine._batching.auto_batch_size`), and each holds a
+    batch's activations at once: splitting the batch keeps both the cache
+    footprint and the working set of a pass those of one batch. Per-example
+    logits do not depend on the batch they ran in, so rows are unchanged.
+    Adaptive sweeps keep the spec's batch: their chunks are batches.
+    """
+    if spec.adaptive or threads <= 1 or spec.batch_size is None:
+        return spec.batch_size
+    return max(1, spec.batch_size // threads)
+
+
+def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
     """The unprotected full-set rows of every chip, from one shared pass; False if they do not apply.
 
     Points whose first faulty layer is the same convolution share it
@@ -276,15 +293,14 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row):
     if spec.adaptive or spec.attack is not None or "none" not in spec.protections:
         return False
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
-    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
-    qm.memory(profile, spec.seed).plan_voltages(lowest_v)
-    evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
-                               cache_bytes=_cache_budget(x)) for chip in chips]
-    clean_logits = evaluators[0].clean_logits
-    clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
-    if clean_pred is None:
+    if y is None or qm.forward(x[:1]).ndim != 2:  # a language model: no classes to compare
         return False
     energy = _Energy(qm, profile, x, spec_accelerator(spec))
+    release_freed_memory()  # what loading and checking left behind, before the passes
+    lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
+    qm.memory(profile, spec.seed).plan_voltages(lowest_v)
+    evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
+                               cache_bytes=_cache_budget(x)) for chip in chips]
 
     def emit(chip, vdd_v, inference):
         row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
@@ -293,7 +309,7 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row):
         on_row(row)
         return row
 
-    wanted, followers = [], {}
+    wanted, followers, journalled = [], {}, []
     for k, (evaluator, done) in enumerate(zip(evaluators, done_rows, strict=True)):
         done = {v: r for (p, v, b), r in done.items() if p == "none" and not b}
         previous, source = None, None  # the previous point's faulty cells, and its row or wanted index
@@ -305,7 +321,7 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row):
             faulty = evaluator.faulty_cells(vdd_v)
             if previous is not None and previous == faulty:
                 if isinstance(source, dict):  # the same read as a journalled row: nothing to run
-                    source = emit(evaluator.chip, vdd_v, {c: source[c] for c in _INFERENCE_COLUMNS})
+                    journalled.append((evaluator.chip, vdd_v, source))
                 else:
                     followers[source].append(vdd_v)
             else:
@@ -313,13 +329,20 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row):
                 wanted.append((k, vdd_v))
                 followers[source] = []
             previous = faulty
-    for i, result in iter_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted]):
+    # The reads happen here; the clean pass then caches only the activations the points start from.
+    results = iter_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted])
+    clean_logits = evaluators[0].clean_logits
+    clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
+    for chip, vdd_v, source in journalled:
+        emit(chip, vdd_v, {c: source[c] for c in _INFERENCE_COLUMNS})
+    for i, result in results:
         k, vdd_v = wanted[i]
         chip = evaluators[k].chip
         row = emit(chip, vdd_v, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits))
         del result
         for follower_v in followers.pop(i):
             row = emit(chip, follower_v, {c: row[c] for c in _INFERENCE_COLUMNS})
+        release_freed_memory()  # the point's activations, so that passes do not pile up free blocks
     return True
 
 
@@ -435,7 +458,7 @@ def _shuffled(x, y, seed):
     return shuffled(x, y, seed)
 
 
-def _run_voltages(spec, model_name, chip, done_rows, on_row, skip_unprotected=False):
+def _run_voltages(spec, model_name, chip, done_rows, on_row, batch_size, skip_unprotected=False):
     """Every point of one chip not in ``done_rows``, one at a time.
 
     With ``skip_unprotected`` the unprotected uniform-voltage points are left
@@ -462,7 +485,7 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, skip_unprotected=Fa
             qm.memory(profile, spec.seed).plan_voltages(lowest_v)
         # Clean activations are cached up to the size of the inputs themselves, so
         # a sweep's peak memory stays close to a plain evaluation's.
-        evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
+        evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
                                  cache_bytes=_cache_budget(x), protection=protection, on_detect=spec.on_detect)
         clean_logits = evaluator.clean_logits
         clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
