@@ -75,3 +75,14 @@ def test_each_point_is_reported_before_the_next_one_runs(monkeypatch):
     # Every run starts after the rows of the runs before it were reported.
     assert all(a < b for a, b in zip(reported_at_run, reported_at_run[1:]))
     assert len(rows) == 3 * len(spec.voltages_v)
+
+
+def test_rows_do_not_depend_on_the_batch_threads():
+    # Each thread runs the spec's batch divided among the threads (accelsim.sweep.unit._execution_batch).
+    spec = _spec(chips=2, protections=("none", "parity:8"))
+    rows = {}
+    for threads in (1, 3):
+        rows[threads] = []
+        run_chips(spec, MODEL, [0, 1], [{}, {}], rows[threads].append, batch_threads=threads)
+    assert sorted(rows[1], key=_key) == sorted(rows[3], key=_key)
+    assert any(r["faulty_cells"] for r in rows[1])
