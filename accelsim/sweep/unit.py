@@ -26,8 +26,8 @@ from accelsim.sweep import metrics
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
 from accelsim.sweep.spec import DEFAULT_MODULE_SCHEME, SweepError
 
-__all__ = ["run_unit", "run_chips", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
-           "spec_accelerator", "sweep_banks", "CHIPS_PER_PASS"]
+__all__ = ["run_unit", "run_chips", "release_model", "model_label", "load_unit_inputs", "unit_points",
+           "model_banks", "bank_label", "spec_accelerator", "sweep_banks", "CHIPS_PER_PASS"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
@@ -114,6 +114,12 @@ def load_unit_inputs(spec, model):
             stamp = _file_stamp(ckpt) if ckpt and os.path.isfile(ckpt) else None
         qm = build_model(model, spec.scheme or DEFAULT_MODULE_SCHEME, spec.bits, data, stamp)
     return _profile(spec.profile), qm, data
+
+
+def release_model(spec, model):
+    """Drop what a unit of ``model`` cached to run (clean pass, placed chips); results do not change."""
+    load_unit_inputs(spec, model)[1].release_caches()
+    release_freed_memory()
 
 
 def spec_accelerator(spec):

@@ -86,3 +86,17 @@ def test_rows_do_not_depend_on_the_batch_threads():
         run_chips(spec, MODEL, [0, 1], [{}, {}], rows[threads].append, batch_threads=threads)
     assert sorted(rows[1], key=_key) == sorted(rows[3], key=_key)
     assert any(r["faulty_cells"] for r in rows[1])
+
+
+def test_a_model_done_drops_its_clean_pass_and_rows_stay():
+    from accelsim.sweep.executors import LocalExecutor
+    from accelsim.sweep.unit import load_unit_inputs
+
+    spec = _spec(models=(MODEL, "digits-cnn-clipping-8b"), chips=2, voltages_v=(0.6, 0.56))
+    rows = []
+    LocalExecutor().map_units(spec, [(m, c, {}) for m in spec.models for c in range(2)], rows.append)
+    qm = load_unit_inputs(spec, MODEL)[1]
+    assert qm._clean_run is None and not qm._memories
+    again = []
+    run_chips(spec, MODEL, [0, 1], [{}, {}], again.append)  # rebuilt on demand, the same rows
+    assert sorted(again, key=_key) == sorted((r for r in rows if r["model"] == MODEL), key=_key)
