@@ -178,6 +178,16 @@ class SweepSpec:
         pricing every point; its ``[[weight_banks]]`` tables, if any, map the
         layers to the banks of the ``bank_voltages`` points (one voltage per
         table, in file order). None: the ``edge`` preset, no banks.
+    act_bits : int or None
+        Quantize the input of every conv and linear layer to this many bits
+        (``--act-bits``; an :class:`~accelsim.quant.ActivationQuantizer`
+        whose ranges are calibrated on the first 256 test examples); None
+        (the default) keeps float activations.
+    execution : str
+        ``float`` (the default) runs the layers in float32 on the decoded
+        values; ``integer`` (``--execution integer``, needs ``act_bits``)
+        runs conv and linear layers in integer arithmetic on the codes, as
+        the accelerator's MAC array does (:mod:`accelsim.engine.integer`).
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -200,6 +210,8 @@ class SweepSpec:
     halfwidth_pp: float = 0.25
     attack: str | None = None
     accelerator: str | None = None
+    act_bits: int | None = None
+    execution: str = "float"
 
     def __post_init__(self):
 
@@ -257,6 +269,21 @@ class SweepSpec:
         object.__setattr__(self, "halfwidth_pp", check("halfwidth_pp", self.halfwidth_pp,
                                                        Interval(float, 0, None, closed="neither"),
                                                        error=SweepError))
+        if self.act_bits is not None:
+            from accelsim.quant.activations import SUPPORTED_BITS
+
+            if isinstance(self.act_bits, bool) or self.act_bits not in SUPPORTED_BITS:
+                fail("--act-bits", self.act_bits, "bits per activation, one of "
+                     + ", ".join(map(str, SUPPORTED_BITS)), SweepError)
+        from accelsim.engine.integer import EXECUTIONS
+
+        check("--execution", self.execution, StrOptions(EXECUTIONS), error=SweepError)
+        if self.execution == "integer" and self.act_bits is None:
+            raise SweepError("--execution integer runs layers on integer activations: give their bits "
+                             "with --act-bits (e.g. --act-bits 8)")
+        if self.execution == "integer" and (self.adaptive or self.bank_voltages or self.attack is not None):
+            raise SweepError("--execution integer runs whole-set, uniform-voltage points: drop --adaptive, "
+                             "--bank-voltages and --attack, or --execution integer")
         if self.attack is not None:
             from accelsim.attack import parse_attack
 
@@ -320,6 +347,9 @@ class SweepSpec:
                 del data[name]
         if self.accelerator is None:
             del data["accelerator"]  # the default: specs written before the field read the same
+        for name, default in (("act_bits", None), ("execution", "float")):
+            if data[name] == default:
+                del data[name]  # likewise
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod

@@ -113,7 +113,23 @@ def load_unit_inputs(spec, model):
             ckpt = ENTRY_PATTERN.match(model)["ckpt"]
             stamp = _file_stamp(ckpt) if ckpt and os.path.isfile(ckpt) else None
         qm = build_model(model, spec.scheme or DEFAULT_MODULE_SCHEME, spec.bits, data, stamp)
+    if spec.act_bits is not None:
+        qm = _act_quantized(qm, spec.act_bits, data[0])
     return _profile(spec.profile), qm, data
+
+
+# Test examples that calibrate the activation ranges of --act-bits (as accelsim.optimize does).
+_ACT_CALIBRATION_IMAGES = 256
+
+
+@lru_cache(maxsize=8)
+def _act_quantized(qm, bits, x):
+    """``qm`` with the input of every conv and linear layer quantized to ``bits`` bits (weights unchanged)."""
+    from accelsim.engine import QuantizedModel
+    from accelsim.quant import ActivationQuantizer
+
+    return QuantizedModel.from_torch(qm.reference_module(), qm.scheme, x[:_ACT_CALIBRATION_IMAGES],
+                                     meta=dict(qm.meta), act_quant=ActivationQuantizer(bits))
 
 
 def release_model(spec, model):
@@ -306,7 +322,7 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
     lowest_v = min((*spec.voltages_v, *(v for vector in spec.bank_voltages for v in vector)))
     qm.memory(profile, spec.seed).plan_voltages(lowest_v)
     evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
-                               cache_bytes=_cache_budget(x)) for chip in chips]
+                               cache_bytes=_cache_budget(x), execution=spec.execution) for chip in chips]
 
     def emit(chip, vdd_v, inference):
         row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
@@ -492,7 +508,8 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, batch_size, skip_un
         # Clean activations are cached up to the size of the inputs themselves, so
         # a sweep's peak memory stays close to a plain evaluation's.
         evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
-                                 cache_bytes=_cache_budget(x), protection=protection, on_detect=spec.on_detect)
+                                 cache_bytes=_cache_budget(x), protection=protection, on_detect=spec.on_detect,
+                                 execution=spec.execution)
         clean_logits = evaluator.clean_logits
         clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
         done = {v: r for (p, v, b), r in done_rows.items() if p == protection and not b}

@@ -40,6 +40,8 @@ def test_plot_formats(tmp_path, capsys, fmt, magic):
     (["--dataset", "mnist:/nonexistent"], "nonexistent"),
     (["--executor", "spark"], "executor"),
     (["--adaptive", "--halfwidth", "0"], "halfwidth_pp"),
+    (["--execution", "integer"], "--act-bits"),
+    (["--act-bits", "9"], "--act-bits = 9"),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2

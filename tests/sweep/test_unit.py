@@ -100,3 +100,31 @@ def test_a_model_done_drops_its_clean_pass_and_rows_stay():
     again = []
     run_chips(spec, MODEL, [0, 1], [{}, {}], again.append)  # rebuilt on demand, the same rows
     assert sorted(again, key=_key) == sorted((r for r in rows if r["model"] == MODEL), key=_key)
+
+
+def test_integer_execution_gives_the_rows_of_float_activation_quantization():
+    from accelsim.sweep.unit import load_unit_inputs
+
+    rows = {}
+    for execution in ("float", "integer"):
+        spec = _spec(chips=2, act_bits=8, execution=execution, protections=("none", "parity:8"))
+        rows[execution] = []
+        run_chips(spec, MODEL, [0, 1], [{}, {}], rows[execution].append)
+    qm = load_unit_inputs(spec, MODEL)[1]
+    assert qm.act_quant is not None
+    # Every layer of this model runs in integers, exactly; the float path rounds its float32 products,
+    # which here changes one image of one protected point (parity: detected words read as zero).
+    assert {layer.execution for layer in qm.integer_layers()} == {"integer"}
+    accuracy_columns = ("accuracy", "error", "robust_error", "metric_value")
+    differing = 0
+    for exact, rounded in zip(sorted(rows["integer"], key=_key), sorted(rows["float"], key=_key), strict=True):
+        assert {k: v for k, v in exact.items() if k not in accuracy_columns} == \
+            {k: v for k, v in rounded.items() if k not in accuracy_columns}
+        assert abs(exact["accuracy"] - rounded["accuracy"]) <= 1 / exact["n_images"]
+        differing += exact != rounded
+        if exact["protection"] == "none":
+            assert exact == rounded
+    assert differing <= 1
+    plain = []
+    run_chips(_spec(chips=2, protections=("none", "parity:8")), MODEL, [0, 1], [{}, {}], plain.append)
+    assert [r["accuracy"] for r in sorted(plain, key=_key)] != [r["accuracy"] for r in sorted(rows["float"], key=_key)]
