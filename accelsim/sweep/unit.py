@@ -364,7 +364,6 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
         del result
         for follower_v in followers.pop(i):
             row = emit(chip, follower_v, {c: row[c] for c in _INFERENCE_COLUMNS})
-        release_freed_memory()  # the point's activations, so that passes do not pile up free blocks
     return True
 
 
