@@ -25,7 +25,7 @@ CIFAR = SHARED_DATA / "cifar-10-subset" / "cifar-10-batches-py"
 TARGETS = {"mnist-lenet": 1.2, "cifar-resnet20": 1.5}
 
 
-def _peak(queue, job, model, dataset, folder):
+def _peak(queue, job, model, dataset, folder, voltages):
     import torch
 
     torch.set_num_threads(1)
@@ -41,20 +41,26 @@ def _peak(queue, job, model, dataset, folder):
             for chunk in torch.split(x, batch):
                 reference(chunk)
     else:
-        from accelsim import load_profile
         from accelsim.sweep import SweepSpec, run_sweep
 
-        profile = load_profile("14nm")
-        voltages = tuple(round(profile.voltage_for_ber(b), 5) for b in (1e-3, 1e-2, 5e-2))
         run_sweep(SweepSpec(models=(model,), profile="14nm", voltages_v=voltages, chips=2, dataset=dataset),
                   Path(folder) / "sweep")
     queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
-def peak_bytes(job, model, dataset, folder):
+def _voltages():
+    """The swept voltages (BER 1e-3, 1e-2, 5e-2 of the 14 nm profile), computed here, outside the
+    measured processes (whose only profile is then the sweep's own)."""
+    from accelsim import load_profile
+
+    profile = load_profile("14nm")
+    return tuple(round(profile.voltage_for_ber(b), 5) for b in (1e-3, 1e-2, 5e-2))
+
+
+def peak_bytes(job, model, dataset, folder, voltages=None):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_peak, args=(queue, job, model, dataset, folder))
+    process = context.Process(target=_peak, args=(queue, job, model, dataset, folder, voltages))
     process.start()
     peak = queue.get()
     process.join()
@@ -88,11 +94,12 @@ def main(argv=None):
             cases["mnist-lenet"] = ("mnist-lenet-normal-8b", f"mnist:{MNIST}")
         if CIFAR.exists():
             cases["cifar-resnet20"] = (_resnet_checkpoint(tmp), f"cifar10:{CIFAR.parent}")
+        voltages = _voltages()
         for label, (model, dataset) in cases.items():
             ratios, plains, sweeps = [], [], []
             for r in range(args.repeats):
                 plain = peak_bytes("plain", model, dataset, tmp)
-                sweep = peak_bytes("sweep", model, dataset, f"{tmp}/{label}{r}")
+                sweep = peak_bytes("sweep", model, dataset, f"{tmp}/{label}{r}", voltages)
                 plains.append(plain)
                 sweeps.append(sweep)
                 ratios.append(sweep / plain)

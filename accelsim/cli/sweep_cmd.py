@@ -71,6 +71,12 @@ def register(subparsers):
                              "rows give n_images and accuracy_halfwidth (default: every image)")
     parser.add_argument("--halfwidth", type=float, default=0.25, metavar="PP",
                         help="with --adaptive: 95%% half-width at which a point stops, in points (default: 0.25)")
+    parser.add_argument("--act-bits", type=int, metavar="BITS",
+                        help="quantize the input of every conv and linear layer to BITS bits (2 to 8, or 16; "
+                             "ranges calibrated on the first 256 test examples; default: float activations)")
+    parser.add_argument("--execution", choices=("float", "integer"), default="float",
+                        help="float: layers in float32 on the decoded weights (default); integer: conv and "
+                             "linear layers in integer arithmetic on the codes, as the MAC array (needs --act-bits)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--attack", metavar="bfa:K|advbit:K",
                         help="also the accuracy after an attacker adds K chosen bit flips on top of each chip's "
@@ -141,7 +147,8 @@ def _spec(args):
         protections=tuple(args.protection or ("none",)), on_detect=args.on_detect,
         tolerance_pp=args.tolerance,
         bank_voltages=tuple(parse_bank_voltages(v) for v in args.bank_voltages or ()), attack=args.attack,
-        accelerator=args.accelerator, activations=args.activations,
+        accelerator=args.accelerator, activations=args.activations, act_bits=args.act_bits,
+        execution=args.execution,
         **({"adaptive": True, "halfwidth_pp": args.halfwidth} if args.adaptive else {}))
 
 

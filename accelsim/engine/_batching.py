@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["auto_batch_size", "last_level_cache_bytes", "batch_threads", "map_batches",
+__all__ = ["auto_batch_size", "last_level_cache_bytes", "batch_threads", "map_batches", "thread_count",
            "available_cores", "MIN_BATCH", "MAX_BATCH"]
 
 MIN_BATCH, MAX_BATCH = 128, 2048
@@ -88,6 +88,11 @@ def batch_threads(n):
         if _pool is not None:
             _pool.shutdown()
         _threads, _pool = previous, previous_pool
+
+
+def thread_count():
+    """Threads that :func:`map_batches` runs batches on (inside :func:`batch_threads`)."""
+    return _threads
 
 
 def map_batches(fn, batches):

@@ -151,6 +151,16 @@ class CleanRun:
             used += extra
         return tuple(sorted(chosen))
 
+    def plan_starts(self, firsts):
+        """Before the clean pass: cache only the cuts that runs changed from steps ``firsts`` start at.
+
+        Those runs start where they would have (the latest cut at or before
+        each first changed step), and activations no run reads are not kept.
+        Without effect once the clean pass has run.
+        """
+        if self._logits is None:
+            self.cuts = tuple(sorted({c for c in map(self.start_for, firsts) if c}))
+
     @property
     def logits(self):
         """Logits of the clean quantized model (computed once, filling the cache)."""

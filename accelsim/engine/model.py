@@ -373,6 +373,15 @@ class QuantizedModel:
             self._clean_run_key = key
         return self._clean_run
 
+    def release_caches(self) -> None:
+        """Drop the cached clean pass (logits, activations) and memories; they are rebuilt when asked for.
+
+        A sweep calls it when it is done with a model, so that the models of
+        a sweep do not each keep their clean activations.
+        """
+        self._clean_run = self._clean_run_key = None
+        self._memories.clear()
+
     def check_protection(self, protection: str, on_detect: str = "zero") -> str:
         """Refuse a protection this model's words cannot take; return ``on_detect`` checked.
 

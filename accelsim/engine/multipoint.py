@@ -19,21 +19,26 @@ layers after the shared one run per point.
 import torch
 
 from accelsim.engine import sparse
-from accelsim.engine._batching import map_batches
+from accelsim.engine._batching import map_batches, thread_count
 from accelsim.engine.evaluate import RunResult
 
-__all__ = ["run_points"]
+__all__ = ["run_points", "iter_points"]
 
 # Linear layers are not shared: a stacked matrix product takes other blocking
 # in the BLAS and changed the last bits of logits in the tests.
 _SHAREABLE = ("conv",)
-# Points stacked in one layer call hold this much of its output per batch at
-# most (each thread), so that sharing does not raise a sweep's peak memory much.
+# Points stacked in one layer call hold this much of its output at most, over
+# the batches that the batch threads run at once, so that sharing does not
+# raise a sweep's peak memory much.
 STACK_BYTES = 16 * 2**20
 
 
 class _Point:
-    """One (evaluator, voltage): its read, weights and first faulty step."""
+    """One (evaluator, voltage): its read and first faulty step; weights decoded when it runs.
+
+    Only the words that read wrong are kept until then (not a weight copy per
+    point), so the points of a whole pass do not hold their weights at once.
+    """
 
     def __init__(self, evaluator, vdd_v):
         qm, clean = evaluator._qm, evaluator._clean
@@ -46,14 +51,26 @@ class _Point:
             differs = read.words != qm.words[read.word_index]
             index, words = read.word_index[differs], read.words[differs]
             self.changed = qm.tensors_at_bits(read.fault_bits[differs])
-        self.weights = qm.patched_weights(index, words, self.changed)
+        self._qm = qm
+        self._patch = (index, words) if self.changed else None
         program = clean.program
         self.first = program.first_step_reading(self.changed) if self.changed else len(program.steps)
-        self.start = max((c for c in clean.cuts if c <= self.first), default=0)
+        self._clean = clean
         stored = qm.stored_bits
         self.counts = dict(faulty_cells=int(read.faulty_cells), flipped_bits=int(read.flipped_bits),
                            model_ber=read.flipped_bits / stored, stored_bits=stored,
                            changed_tensors=self.changed, tiled=bool(read.tiled))
+
+    @property
+    def start(self):
+        """The cached cut this point's run starts from."""
+        return self._clean.start_for(self.first)
+
+    def weights(self):
+        """The weights this point reads (decoded anew on every call)."""
+        if self._patch is None:
+            return self._qm.clean_weights
+        return self._qm.patched_weights(*self._patch, self.changed)
 
     def result(self, logits):
         return RunResult(logits=logits, first_step=self.first, **self.counts)
@@ -79,37 +96,55 @@ def run_points(evaluators, voltages):
         Equal to ``[e.run(v) for e, v in zip(evaluators, voltages)]``, logits
         bit for bit.
     """
+    results = [None] * len(evaluators)
+    for i, result in iter_points(evaluators, voltages):
+        results[i] = result
+    return results
+
+
+def iter_points(evaluators, voltages):
+    """:func:`run_points` yielding ``(i, RunResult)`` as each point finishes, in no fixed order.
+
+    The reads happen in this call; the returned iterator runs the points,
+    yielding each as soon as its logits are complete, so a caller can record
+    it (and drop it) before the next one runs. Points stacked in one layer
+    call (at most :data:`STACK_BYTES` of that layer's output over the
+    batches run at once) finish together. When the clean pass has not run yet, it then caches
+    only the activations these points start from (:meth:`CleanRun.plan_starts`).
+    """
     if not evaluators:
-        return []
+        return iter(())
     clean = evaluators[0]._clean
     if any(e._clean is not clean for e in evaluators):
         raise ValueError("run_points needs evaluators that share one clean pass")
     points = [_Point(e, float(v)) for e, v in zip(evaluators, voltages, strict=True)]
+    clean.plan_starts([p.first for p in points if p.changed])
+    return _iterate(clean, points)
+
+
+def _iterate(clean, points):
     program = clean.program
-    logits = [None] * len(points)
     groups = {}
     for i, point in enumerate(points):
         if not point.changed:
-            logits[i] = clean.logits
+            yield i, point.result(clean.logits)
         elif _shareable(program, point.first):
             groups.setdefault((point.start, point.first), []).append(i)
         else:
-            logits[i] = clean.run_from(point.first, point.weights)
+            yield i, point.result(clean.run_from(point.first, point.weights()))
     for (start, first), members in groups.items():
-        if len(members) == 1:
-            i = members[0]
-            logits[i] = clean.run_from(first, points[i].weights)
-            continue
-        size = max(1, STACK_BYTES // _output_bytes(clean, first))
+        size = 1
+        if len(members) > 1:
+            size = max(1, STACK_BYTES // (_output_bytes(clean, first) * min(thread_count(), len(clean.batches))))
         for k in range(0, len(members), size):
             chunk = members[k:k + size]
             if len(chunk) == 1:
-                logits[chunk[0]] = clean.run_from(first, points[chunk[0]].weights)
+                i = chunk[0]
+                yield i, points[i].result(clean.run_from(first, points[i].weights()))
                 continue
-            outputs = _run_group(clean, start, first, [points[i].weights for i in chunk])
+            outputs = _run_group(clean, start, first, [points[i].weights() for i in chunk])
             for i, value in zip(chunk, outputs, strict=True):
-                logits[i] = value
-    return [point.result(value) for point, value in zip(points, logits, strict=True)]
+                yield i, points[i].result(value)
 
 
 def _output_bytes(clean, step_index):
@@ -141,15 +176,18 @@ def _run_group(clean, start, first, weight_sets):
             shared = {**env, **shared}
         with torch.inference_mode():
             out = program.call_step(step, shared, None, transform, step_weights=stacked)
-        # Contiguous copies: views of the stacked output gave other last bits
-        # in a following group norm.
-        pieces = [p.contiguous() for p in torch.split(out, widths, dim=1)]
+        # Contiguous copies (views of the stacked output gave other last bits
+        # in a following group norm), each made just before its point runs,
+        # so that one copy at a time is alive beside the stacked output.
+        pieces = list(torch.split(out, widths, dim=1))
         del out
         results = []
-        for weights, piece in zip(weight_sets, pieces, strict=True):
+        for k, weights in enumerate(weight_sets):
             env_i = {n: shared[n] for n in live_after if n != step.name}
-            env_i[step.name] = piece
+            env_i[step.name] = pieces[k].contiguous()
+            pieces[k] = None  # the stacked output goes with the last view
             results.append(program.run(batch, weights, start=first + 1, env=env_i, transform=transform)[0])
+            del env_i
         return results
 
     per_batch = map_batches(run, range(len(clean.batches)))

@@ -30,7 +30,7 @@ import numpy as np
 
 from accelsim._checks import Interval, check
 from accelsim._errors import UserInputError
-from accelsim.sram import _kernels
+from accelsim.sram import _kernels, _small
 from accelsim.sram._budget import check_placement_budget
 
 if TYPE_CHECKING:
@@ -443,11 +443,16 @@ class SimulatedMemory:
         """
         vdd_v = self._checked_voltage(vdd_v)
         placement = self._placement_for(chip, vdd_v)
-        if self._scratch is None:
-            self._scratch = self._words.copy()
-        words, n_faulty, flipped = _kernels.read_prefix_sparse(
-            self._words, self._scratch, placement.neg_v_fail_v, -vdd_v, placement.word_index,
-            placement.bit_in_word, placement.fault_kind, placement.errs)
+        if len(placement.neg_v_fail_v) <= _small.SMALL_CELLS:  # NumPy: Numba's runtime not loaded
+            words, n_faulty, flipped = _small.read_prefix_sparse(
+                self._words, placement.neg_v_fail_v, -vdd_v, placement.word_index,
+                placement.bit_in_word, placement.fault_kind, placement.errs)
+        else:
+            if self._scratch is None:
+                self._scratch = self._words.copy()
+            words, n_faulty, flipped = _kernels.read_prefix_sparse(
+                self._words, self._scratch, placement.neg_v_fail_v, -vdd_v, placement.word_index,
+                placement.bit_in_word, placement.fault_kind, placement.errs)
         return SparseRead(word_index=placement.word_index[:n_faulty], words=words,
                           faulty_cells=int(n_faulty), flipped_bits=int(flipped),
                           fault_bits=placement.fault_bits[:n_faulty], tiled=placement.tiled)
@@ -544,7 +549,8 @@ class SimulatedMemory:
             vdd_lowest_v = None
         else:
             stream_bits, table = self._generated_footprint(chip, vdd_lowest_v)
-        errs = _kernels.uniform_hash(np.uint64(self._seed), np.uint64(chip), table.cell_index)
+        hashed = _small if len(table.cell_index) <= _small.SMALL_CELLS else _kernels
+        errs = hashed.uniform_hash(np.uint64(self._seed), np.uint64(chip), table.cell_index)
         errs = errs < table.p_error
         order, neg_v_fail_v = _descending_fail_order(table.v_fail_v, stream_bits)
         fault_bits = stream_bits[order]

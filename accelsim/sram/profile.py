@@ -68,10 +68,12 @@ class Profile:
         self._meta = meta
 
     def _fingerprinted(self, meta):
+        # Not cached: a sweep reads chips through placements and sorted fail voltages,
+        # and redrawing chip 0 takes tens of milliseconds against megabytes kept.
         chip0 = draw_chip(meta.generator, 0, meta.arrays, meta.rows, meta.cols,
                           meta.vdd_floor_v, meta.vdd_nominal_v)
-        self._chips[(0, meta.arrays)] = chip0
         found = chip_fingerprint(chip0)
+        del chip0
         expected = meta.generator.fingerprint
         if expected is None:
             return dataclasses.replace(
@@ -211,7 +213,14 @@ class Profile:
         if chip not in self._sorted_v_fail:
             if len(self._sorted_v_fail) >= _CHIP_CACHE_SIZE:
                 self._sorted_v_fail.pop(next(iter(self._sorted_v_fail)))
-            self._sorted_v_fail[chip] = np.sort(self.chip_cells(chip).v_fail_v)
+            if self._cells is not None:
+                cells = self.chip_cells(chip)
+            else:  # a chip drawn for its voltages alone is not kept
+                cells = self._chips.get((chip, self.arrays))
+                if cells is None:
+                    cells = draw_chip(self.generator, chip, self.arrays, self.rows, self.cols,
+                                      self.vdd_floor_v, self.vdd_nominal_v)
+            self._sorted_v_fail[chip] = np.sort(cells.v_fail_v)
         return self._sorted_v_fail[chip]
 
     def ber(self, vdd_v: float | np.ndarray, chip: int | None = None) -> float | np.ndarray:

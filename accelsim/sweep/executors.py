@@ -19,8 +19,8 @@ _CONNECT_TIMEOUT_S = 10
 class LocalExecutor:
     """Runs units in this process, up to ``unit.CHIPS_PER_PASS`` chips of a model at once.
 
-    Rows reach ``on_row`` per point (a group's points are computed together,
-    then reported chip after chip).
+    Rows reach ``on_row`` per point, as soon as each is finished (points
+    stacked in one layer call finish together).
     """
 
     name = "local"
@@ -28,8 +28,11 @@ class LocalExecutor:
     def map_units(self, spec, units, on_row):
         group = []
         for item in [*units, None]:
-            if group and (item is None or item[0] is not group[0][0] or len(group) >= unit.CHIPS_PER_PASS):
+            model_done = group and (item is None or item[0] is not group[0][0])
+            if group and (model_done or len(group) >= unit.CHIPS_PER_PASS):
                 run_chips(spec, group[0][0], [c for _, c, _ in group], [d for _, _, d in group], on_row)
+                if model_done:  # its clean activations and chips are not needed again
+                    unit.release_model(spec, group[0][0])
                 group = []
             if item is not None:
                 group.append(item)

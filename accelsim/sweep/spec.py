@@ -186,6 +186,16 @@ class SweepSpec:
         ``bank_voltages`` points, whose last value is then its supply (the
         activation SRAM of uniform points stays at nominal). None (default):
         activations as the model has them, the activation SRAM at nominal.
+    act_bits : int or None
+        Quantize the input of every conv and linear layer to this many bits
+        (``--act-bits``; an :class:`~accelsim.quant.ActivationQuantizer`
+        whose ranges are calibrated on the first 256 test examples); None
+        (the default) keeps float activations.
+    execution : str
+        ``float`` (the default) runs the layers in float32 on the decoded
+        values; ``integer`` (``--execution integer``, needs ``act_bits``)
+        runs conv and linear layers in integer arithmetic on the codes, as
+        the accelerator's MAC array does (:mod:`accelsim.engine.integer`).
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -209,6 +219,8 @@ class SweepSpec:
     attack: str | None = None
     accelerator: str | None = None
     activations: int | None = None
+    act_bits: int | None = None
+    execution: str = "float"
 
     def __post_init__(self):
 
@@ -281,6 +293,25 @@ class SweepSpec:
         object.__setattr__(self, "halfwidth_pp", check("halfwidth_pp", self.halfwidth_pp,
                                                        Interval(float, 0, None, closed="neither"),
                                                        error=SweepError))
+        if self.act_bits is not None:
+            from accelsim.quant.activations import SUPPORTED_BITS
+
+            if isinstance(self.act_bits, bool) or self.act_bits not in SUPPORTED_BITS:
+                fail("--act-bits", self.act_bits, "bits per activation, one of "
+                     + ", ".join(map(str, SUPPORTED_BITS)), SweepError)
+        if self.act_bits is not None and self.activations is not None:
+            raise SweepError(f"--act-bits {self.act_bits} and --activations {self.activations}: --activations "
+                             "already quantizes the activations (and puts their SRAM on the bank-voltage "
+                             "domain); give one of them")
+        from accelsim.engine.integer import EXECUTIONS
+
+        check("--execution", self.execution, StrOptions(EXECUTIONS), error=SweepError)
+        if self.execution == "integer" and self.act_bits is None:
+            raise SweepError("--execution integer runs layers on integer activations: give their bits "
+                             "with --act-bits (e.g. --act-bits 8)")
+        if self.execution == "integer" and (self.adaptive or self.bank_voltages or self.attack is not None):
+            raise SweepError("--execution integer runs whole-set, uniform-voltage points: drop --adaptive, "
+                             "--bank-voltages and --attack, or --execution integer")
         if self.attack is not None:
             from accelsim.attack import parse_attack
 
@@ -290,6 +321,11 @@ class SweepSpec:
                                  "(--bank-voltages) takes no attacker's flips, and --adaptive stops on a share of "
                                  "the images while the attack is measured on all of them; drop those or --attack")
 
+
+    @property
+    def act_quant_bits(self):
+        """Bits the models' activations are quantized to (``act_bits`` or ``activations``), or None."""
+        return self.act_bits if self.act_bits is not None else self.activations
 
     def weight_vector(self, vector):
         """The weight banks' supplies of a ``bank_voltages`` point (without the activation SRAM's)."""
@@ -352,8 +388,9 @@ class SweepSpec:
                 del data[name]
         if self.accelerator is None:
             del data["accelerator"]  # the default: specs written before the field read the same
-        if self.activations is None:
-            del data["activations"]
+        for name, default in (("activations", None), ("act_bits", None), ("execution", "float")):
+            if data[name] == default:
+                del data[name]  # likewise
         return {"schema_version": SCHEMA_VERSION, **data}
 
     @classmethod

@@ -19,6 +19,7 @@ from accelsim._errors import UserInputError
 from accelsim.accel import default_accelerator
 from accelsim.data import load_dataset
 from accelsim.engine import sparse
+from accelsim.engine.sparse import release_freed_memory
 from accelsim.models import load_model, model_path
 from accelsim.sram import load_profile
 from accelsim.sram._lookup import resolve_profile
@@ -26,8 +27,8 @@ from accelsim.sweep import metrics
 from accelsim.sweep.inputs import ENTRY_PATTERN, TensorData, build_model
 from accelsim.sweep.spec import DEFAULT_MODULE_SCHEME, SweepError
 
-__all__ = ["run_unit", "run_chips", "lowest_weight_v", "model_label", "load_unit_inputs", "unit_points", "model_banks", "bank_label",
-           "spec_accelerator", "sweep_banks", "CHIPS_PER_PASS"]
+__all__ = ["run_unit", "run_chips", "release_model", "lowest_weight_v", "model_label", "load_unit_inputs",
+           "unit_points", "model_banks", "bank_label", "spec_accelerator", "sweep_banks", "CHIPS_PER_PASS"]
 
 _INFERENCE_COLUMNS = ("faulty_cells", "flipped_bits", "model_ber", "accuracy", "error",
                       "robust_error", "tiled", "corrected_words", "detected_words",
@@ -113,22 +114,28 @@ def load_unit_inputs(spec, model):
             ckpt = ENTRY_PATTERN.match(model)["ckpt"]
             stamp = _file_stamp(ckpt) if ckpt and os.path.isfile(ckpt) else None
         qm = build_model(model, spec.scheme or DEFAULT_MODULE_SCHEME, spec.bits, data, stamp)
-    if spec.activations is not None:
-        qm = _act_model(qm, data[0], spec.activations)
+    if spec.act_quant_bits is not None:
+        qm = _act_model(qm, data[0], spec.act_quant_bits)
     return _profile(spec.profile), qm, data
 
 
 @lru_cache(maxsize=8)
 def _act_model(qm, x, bits):
-    """``qm`` with activations quantized to ``bits`` bits (``--activations``), calibrated on ``x``."""
+    """``qm`` with activations quantized to ``bits`` bits (``--activations``/``--act-bits``), calibrated on ``x``."""
     from accelsim.engine.activations import with_act_quant
 
     if qm.act_quant is not None:
         if qm.act_quant.bits != bits:
-            raise SweepError(f"--activations {bits}: the model already quantizes its activations to "
+            raise SweepError(f"--activations/--act-bits {bits}: the model already quantizes its activations to "
                              f"{qm.act_quant.bits} bits")
         return qm
     return with_act_quant(qm, x, bits)
+
+
+def release_model(spec, model):
+    """Drop what a unit of ``model`` cached to run (clean pass, placed chips); results do not change."""
+    load_unit_inputs(spec, model)[1].release_caches()
+    release_freed_memory()
 
 
 def spec_accelerator(spec):
@@ -236,36 +243,29 @@ def run_unit(spec, model_name, chip, done_rows, on_row, batch_threads=None):
     model_name : str
     chip : int
     done_rows : dict
-        Finished rows of this unit by ``(protection, vdd_v)`` (from the journal).
+        Finished rows of this unit by ``(protection, vdd_v, bank_vdd_v)`` (from the journal).
     on_row : callable
-        Called with each new row (a dict of the point columns) as it finishes.
+        Called with each new row (a dict of the point columns) as soon as
+        its point finishes.
     batch_threads : int, optional
         Threads running batches side by side (default: the environment
         variable ``ACCELSIM_BATCH_THREADS``, else the cores this process may
         use). Results are bit-identical for any number.
     """
-    from accelsim.engine import _batching
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
-    try:
-        threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
-            _batching.available_cores()
-        with _batching.batch_threads(threads_wanted):
-            _run_voltages(spec, model_name, chip, done_rows, on_row)
-    finally:
-        torch.set_num_threads(threads)
+    run_chips(spec, model_name, [chip], [done_rows], on_row, batch_threads)
 
 
 def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
     """:func:`run_unit` for several chips of one model, their faulty points in shared passes.
 
     The unprotected full-set points of every chip run in one
-    :func:`accelsim.engine.multipoint.run_points` (the first faulty
+    :func:`accelsim.engine.multipoint.iter_points` (the first faulty
     convolution of points of different chips, stacked, reads its input
-    once); rows are those of :func:`run_unit` chip by chip, byte for byte,
-    and reach ``on_row`` chip after chip. ``done_rows`` holds one dict per
-    chip. Adaptive and attack sweeps run chip by chip.
+    once); rows are those of :func:`run_unit` chip by chip, byte for byte.
+    Each row reaches ``on_row`` as soon as its point finishes (points
+    stacked in one layer call finish together), so a kill loses only the
+    points in progress. ``done_rows`` holds one dict per chip. Adaptive and
+    attack sweeps run chip by chip.
     """
     from accelsim.engine import _batching
 
@@ -273,34 +273,101 @@ def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
     if len(chips) != len(done_rows):
         raise ValueError(f"run_chips got {len(chips)} chips and {len(done_rows)} done-row sets")
     threads = torch.get_num_threads()
-    torch.set_num_threads(spec.torch_threads)
+    torch.set_num_threads(spec.torch_threads)  # alike in every executor, so results agree
     try:
         threads_wanted = batch_threads or int(os.environ.get("ACCELSIM_BATCH_THREADS", 0)) or \
             _batching.available_cores()
+        batch_size = _execution_batch(spec, threads_wanted)
         with _batching.batch_threads(threads_wanted):
-            computed = _chips_pass(spec, model_name, chips, done_rows)
-            for chip, done, points in zip(chips, done_rows, computed, strict=True):
-                _run_voltages(spec, model_name, chip, done, on_row, points)
+            streamed = _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size)
+            for chip, done in zip(chips, done_rows, strict=True):
+                _run_voltages(spec, model_name, chip, done, on_row, batch_size, skip_unprotected=streamed)
     finally:
         torch.set_num_threads(threads)
 
 
-def _chips_pass(spec, model_name, chips, done_rows):
-    """Per chip, the inference columns of its unprotected points, in one shared pass (or None each)."""
-    if len(chips) < 2 or spec.adaptive or spec.attack is not None or "none" not in spec.protections:
-        return [None] * len(chips)
+def _execution_batch(spec, threads):
+    """Images per batch that a unit executes: the spec's batch shared among the batch threads.
+
+    The threads share the last-level cache that the spec's batch was sized
+    for (:func:`accelsim.engine._batching.auto_batch_size`), and each holds a
+    batch's activations at once: splitting the batch keeps both the cache
+    footprint and the working set of a pass those of one batch. Per-example
+    logits do not depend on the batch they ran in, so rows are unchanged.
+    Adaptive sweeps keep the spec's batch: their chunks are batches.
+    """
+    if spec.adaptive or threads <= 1 or spec.batch_size is None:
+        return spec.batch_size
+    return max(1, spec.batch_size // threads)
+
+
+def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
+    """The unprotected full-set rows of every chip, from one shared pass; False if they do not apply.
+
+    Points whose first faulty layer is the same convolution share it
+    (:func:`accelsim.engine.multipoint.iter_points`); logits are
+    bit-identical to one point at a time. A voltage that adds no faulty cell
+    to the previous one's takes that point's inference columns (the faulty
+    set is nested, so the read is the same) and is reported with it.
+    """
+    from accelsim.engine.multipoint import iter_points
+
+    if spec.adaptive or spec.attack is not None or "none" not in spec.protections:
+        return False
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
+    if y is None or qm.forward(x[:1]).ndim != 2:  # a language model: no classes to compare
+        return False
     if sparse.is_large(qm):  # one chip's placement in memory at a time, not CHIPS_PER_PASS
-        return [None] * len(chips)
+        return False
+    energy = _Energy(qm, profile, x, spec_accelerator(spec))
+    release_freed_memory()  # what loading and checking left behind, before the passes
     qm.memory(profile, spec.seed).plan_voltages(lowest_weight_v(spec))
-    evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
-                               cache_bytes=_cache_budget(x)) for chip in chips]
+    evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
+                               cache_bytes=_cache_budget(x), execution=spec.execution) for chip in chips]
+
+    def emit(chip, vdd_v, inference):
+        row = {**_point_columns(spec, model_name, qm, profile, chip, vdd_v), **inference,
+               **energy.columns(vdd_v, "none"), "clean_accuracy": clean_accuracy,
+               "protection": "none", "bank_vdd_v": ""}
+        if spec.activations is not None:  # uniform points: the activation SRAM at nominal
+            row["act_vdd_v"] = float(profile.vdd_nominal_v)
+        on_row(row)
+        return row
+
+    wanted, followers, journalled = [], {}, []
+    for k, (evaluator, done) in enumerate(zip(evaluators, done_rows, strict=True)):
+        done = {v: r for (p, v, b), r in done.items() if p == "none" and not b}
+        previous, source = None, None  # the previous point's faulty cells, and its row or wanted index
+        for vdd_v in spec.voltages_v:
+            row = done.get(vdd_v)
+            if row is not None:
+                previous, source = row["faulty_cells"], row
+                continue
+            faulty = evaluator.faulty_cells(vdd_v)
+            if previous is not None and previous == faulty:
+                if isinstance(source, dict):  # the same read as a journalled row: nothing to run
+                    journalled.append((evaluator.chip, vdd_v, source))
+                else:
+                    followers[source].append(vdd_v)
+            else:
+                source = len(wanted)
+                wanted.append((k, vdd_v))
+                followers[source] = []
+            previous = faulty
+    # The reads happen here; the clean pass then caches only the activations the points start from.
+    results = iter_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted])
     clean_logits = evaluators[0].clean_logits
-    clean_pred, _ = _clean_prediction(clean_logits, x, y)
-    if clean_pred is None:
-        return [None] * len(chips)
-    dones = [{v: r for (p, v, b), r in done.items() if p == "none" and not b} for done in done_rows]
-    return _shared_pass(spec, evaluators, dones, clean_pred, x, y, clean_logits)
+    clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
+    for chip, vdd_v, source in journalled:
+        emit(chip, vdd_v, {c: source[c] for c in _INFERENCE_COLUMNS})
+    for i, result in results:
+        k, vdd_v = wanted[i]
+        chip = evaluators[k].chip
+        row = emit(chip, vdd_v, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits))
+        del result
+        for follower_v in followers.pop(i):
+            row = emit(chip, follower_v, {c: row[c] for c in _INFERENCE_COLUMNS})
+    return True
 
 
 def _point_columns(spec, model_name, qm, profile, chip, vdd_v):
@@ -425,32 +492,6 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
             on_row(row)
 
 
-def _shared_pass(spec, evaluators, dones, clean_pred, x, y, clean_logits):
-    """Per evaluator (chip), inference columns of the voltages the loop below will compute.
-
-    Every chip's points run in one shared pass: points whose first faulty
-    layer is the same convolution share it
-    (:func:`accelsim.engine.multipoint.run_points`); logits are bit-identical
-    to one point at a time.
-    """
-    from accelsim.engine.multipoint import run_points
-
-    wanted = []
-    for k, (evaluator, done_rows) in enumerate(zip(evaluators, dones, strict=True)):
-        previous = None
-        for vdd_v in spec.voltages_v:
-            row = done_rows.get(vdd_v)
-            faulty = row["faulty_cells"] if row is not None else evaluator.faulty_cells(vdd_v)
-            if row is None and (previous is None or previous != faulty):
-                wanted.append((k, vdd_v))
-            previous = faulty
-    results = run_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted])
-    computed = [{} for _ in evaluators]
-    for (k, v), r in zip(wanted, results, strict=True):
-        computed[k][v] = _inference_columns(r, clean_pred, y, spec.metric, x, clean_logits)
-    return computed
-
-
 def _cache_budget(x):
     return max(x.numel() * x.element_size(), _MIN_CACHE_BYTES)
 
@@ -462,7 +503,14 @@ def _shuffled(x, y, seed):
     return shuffled(x, y, seed)
 
 
-def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None):
+def _run_voltages(spec, model_name, chip, done_rows, on_row, batch_size, skip_unprotected=False):
+    """Every point of one chip not in ``done_rows``, one at a time.
+
+    With ``skip_unprotected`` the unprotected uniform-voltage points are left
+    out (:func:`_shared_pass` reported them).
+    """
+    if skip_unprotected and spec.protections == ("none",) and not spec.bank_voltages:
+        return
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     # Place the chip only down to the lowest voltage of the sweep (not the floor).
     lowest_v = lowest_weight_v(spec)
@@ -476,22 +524,18 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None)
         x, y = _shuffled(x, y, spec.seed)
         columns += _ADAPTIVE_COLUMNS
     for protection in spec.protections:
+        if protection == "none" and skip_unprotected:
+            continue
         if protection == "none":
             qm.memory(profile, spec.seed).plan_voltages(lowest_v)
         # Clean activations are cached up to the size of the inputs themselves, so
         # a sweep's peak memory stays close to a plain evaluation's.
-        evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=spec.batch_size,
-                                 cache_bytes=_cache_budget(x), protection=protection, on_detect=spec.on_detect)
+        evaluator = qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
+                                 cache_bytes=_cache_budget(x), protection=protection, on_detect=spec.on_detect,
+                                 execution=spec.execution)
         clean_logits = evaluator.clean_logits
         clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
         done = {v: r for (p, v, b), r in done_rows.items() if p == protection and not b}
-        shared = not spec.adaptive and protection == "none" and clean_pred is not None
-        if shared and computed_none is not None:  # run_chips computed them with other chips
-            computed = computed_none
-        elif shared:
-            computed = _shared_pass(spec, [evaluator], [done], clean_pred, x, y, clean_logits)[0]
-        else:
-            computed = {}
         previous = None
         for vdd_v in spec.voltages_v:
             row = done.get(vdd_v)
@@ -499,8 +543,6 @@ def _run_voltages(spec, model_name, chip, done_rows, on_row, computed_none=None)
                 faulty = evaluator.faulty_cells(vdd_v)
                 if previous is not None and previous["faulty_cells"] == faulty:
                     inference = {c: previous[c] for c in columns}
-                elif vdd_v in computed:
-                    inference = computed[vdd_v]
                 elif spec.adaptive:
                     inference = _unprotected(adaptive.adaptive_inference(
                         evaluator, vdd_v, clean_pred, y, spec.batch_size, reference, spec.tolerance_pp,

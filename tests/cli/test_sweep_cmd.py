@@ -40,6 +40,8 @@ def test_plot_formats(tmp_path, capsys, fmt, magic):
     (["--dataset", "mnist:/nonexistent"], "nonexistent"),
     (["--executor", "spark"], "executor"),
     (["--adaptive", "--halfwidth", "0"], "halfwidth_pp"),
+    (["--execution", "integer"], "--act-bits"),
+    (["--act-bits", "9"], "--act-bits = 9"),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert main(["sweep", *ARGS, "--out", str(tmp_path / "o"), *extra]) == 2
@@ -79,8 +81,8 @@ def test_signals_close_the_journal_and_print_the_resume_command(tmp_path, signam
     import signal
     import time
 
-    # Two models: a model's chips share one pass and journal together, so the signal lands
-    # between the two models' rows at the latest, never after the last row.
+    # Two models, so that the signal lands well before the last row (rows are journalled as
+    # their points finish, also when a model's chips share one pass).
     # A shell's background job ignores SIGINT and its children inherit that (then Python never
     # raises KeyboardInterrupt); the sweep runs here as from a terminal, with the default action.
     process = _accelsim("sweep", *SMALL, "--model", "digits-cnn-clipping-8b", "--out", str(tmp_path),

@@ -2,6 +2,7 @@ import numpy as np
 import torch
 
 from accelsim.engine import QuantizedModel
+from accelsim.engine.evaluate import CleanRun
 from tests.engine.conftest import cells_profile
 
 
@@ -71,3 +72,20 @@ def test_a_range_of_batches_gives_those_rows_of_the_full_run(small_net, images, 
         part = evaluator.run(vdd, batches=range(2, 5))
         assert torch.equal(part.logits, full[20:50])
         assert torch.equal(evaluator.run(vdd, batches=range(6, 7)).logits, full[60:64])
+
+
+def test_planned_starts_keep_only_the_cuts_runs_start_from(small_net, images, uniform):
+    qm = QuantizedModel.from_torch(small_net, "rquant", images)
+    full = qm.evaluator(images, uniform, batch_size=16)._clean
+    assert len(full.cuts) > 1
+    late = full.cuts[-1]
+    clean = CleanRun(qm.program, qm.clean_weights, images, batch_size=16)
+    clean.plan_starts([late, late + 1, 0])  # 0: the start, never cached
+    assert clean.cuts == (late,)
+    weights = {**qm.clean_weights}
+    name = qm.program.steps[late].weight_names[0]
+    weights[name] = weights[name] * 0.5
+    torch.testing.assert_close(clean.run_from(late, weights), full.run_from(late, weights), rtol=0, atol=0)
+    assert clean.start_for(late) == late
+    clean.plan_starts([])  # once the clean pass ran, the plan no longer changes
+    assert clean.cuts == (late,)

@@ -623,3 +623,12 @@ def test_64_mbit_chip_loads_sparsely():
     assert 0 < n_faulty < profile.n_cells / 100
     # Sparse: memory follows the faulty cells (~25 B each, plus the join), not the 64 Mbit.
     assert peak_bytes < 64 * n_faulty + 16 * 2**20
+
+
+def test_counting_a_chips_faulty_cells_keeps_no_drawn_chip():
+    from accelsim.sram import load_profile
+
+    profile = load_profile("14nm")
+    counted = profile.faulty_cells(0.56, chip=5)
+    assert not profile._chips  # only the sorted fail voltages stay (a drawn chip holds megabytes)
+    assert counted == int((profile.chip_cells(5).v_fail_v >= 0.56).sum())

@@ -133,3 +133,15 @@ def test_protections_are_separate_row_groups():
     assert [s["protection"] for s in summary] == ["none", "secded:64"]
     points = operating_points(summary, ["a"], tolerance_pp=1.0)
     assert [(p.protection, p.vdd_v) for p in points] == [("none", None), ("secded:64", 0.7)]
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10, 100])
+def test_chip_mean_interval_uses_students_t_quantile(n):
+    from scipy import stats
+
+    from accelsim.sweep.results import _mean_ci
+
+    values = np.linspace(0.2, 0.9, n) ** 2
+    mean, low, high = _mean_ci(values, low=-10.0, high=10.0)
+    half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    assert (low, high) == (mean - half, mean + half)  # bit for bit: summary.csv does not change

@@ -50,3 +50,23 @@ def test_unknown_keys_and_versions_are_rejected():
         SweepSpec.from_dict({**data, "colour": 1})
     with pytest.raises(SweepError, match="schema_version"):
         SweepSpec.from_dict({**data, "schema_version": 99})
+
+
+def test_activation_bits_and_execution_are_recorded_only_when_set():
+    default = SweepSpec(models=("a",))
+    assert "act_bits" not in default.to_dict() and "execution" not in default.to_dict()  # old sweep.json reads the same
+    spec = SweepSpec(models=("a",), act_bits=8, execution="integer")
+    assert spec.to_dict()["act_bits"] == 8 and spec.to_dict()["execution"] == "integer"
+    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert spec.act_quant_bits == 8 and default.act_quant_bits is None
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    (dict(execution="integer"), "--act-bits"), (dict(act_bits=9), "--act-bits = 9"),
+    (dict(act_bits=True), "--act-bits = True"), (dict(execution="fixed"), "--execution"),
+    (dict(act_bits=8, execution="integer", adaptive=True), "drop --adaptive"),
+    (dict(act_bits=8, activations=8, bank_voltages=((0.7, 0.6),)), "give one of them"),
+])
+def test_invalid_activation_settings_are_rejected(changes, fragment):
+    with pytest.raises(SweepError, match=fragment):
+        SweepSpec(models=("a",), **changes)
