@@ -25,13 +25,12 @@ import sys
 from pathlib import Path
 
 import torch
+from _common import SHARED_DATA  # benchmarks/_common.py
 
 from accelsim import load_dataset, load_profile
 from accelsim.models import load_model, zoo
 from accelsim.models.checkpoint import load_checkpoint
 from accelsim.sweep.metrics import metric_value
-
-from _common import SHARED_DATA  # benchmarks/_common.py
 
 README = Path(__file__).resolve().parents[1] / "accelsim" / "models" / "zoo" / "README.md"
 START, END = "<!-- formats-report:start -->", "<!-- formats-report:end -->"

@@ -190,3 +190,21 @@ def test_adaptive_sweep_writes_images_and_halfwidths(tmp_path, capsys):
     assert main(["sweep", *ARGS, "--out", str(tmp_path), "--adaptive", "--halfwidth", "1"]) == 0
     rows = read_csv(tmp_path / "sweep.csv")
     assert all(0 < int(r["n_images"]) <= 100 and float(r["accuracy_halfwidth"]) >= 0 for r in rows)
+
+
+def test_a_language_model_sweeps_its_perplexity_from_the_zoo(tmp_path, capsys):
+    """No accuracy, so no operating point, plots or report: the median perplexity per voltage instead."""
+    from accelsim.sweep.results import read_csv
+
+    args = ["sweep", "--model", "text-char-lm-randbet-int8", "--metric", "perplexity", "--voltages", "0.8,0.56",
+            "--chips", "2", "--limit", "4", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert len(rows) == 4 and {r["metric"] for r in rows} == {"perplexity"} and {r["accuracy"] for r in rows} == {""}
+    medians = {v: sorted(float(r["metric_value"]) for r in rows if float(r["vdd_v"]) == v) for v in (0.8, 0.56)}
+    lines = [line for line in captured.out.splitlines() if line.startswith("perplexity (median over chips)")]
+    assert lines == [f"perplexity (median over chips): text-char-lm-randbet-int8: 0.8 V "
+                     f"{sum(medians[0.8]) / 2:.4g}, 0.56 V {sum(medians[0.56]) / 2:.4g}"]
+    assert "operating point" not in captured.out and not (tmp_path / "energy_accuracy.png").exists()
+    assert "warning" not in captured.err

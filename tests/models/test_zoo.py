@@ -14,7 +14,6 @@ from accelsim.quant import QuantError
 from accelsim.sram import uniform_profile
 from accelsim.sweep.metrics import metric_value
 from accelsim.train import TrainConfig, load_checkpoint, train
-
 from tests.conftest import shared_data
 
 SWEEP_DEFAULTS = ("digits-cnn-normal-8b", "digits-cnn-clipping-8b", "digits-cnn-randbet-8b")
