@@ -76,7 +76,7 @@ def test_invalid_options_name_the_field(overrides, field):
 def test_from_dict_rejects_unknown_keys_and_versions():
     data = TrainConfig("digits", "digits-cnn").to_dict()
     with pytest.raises(TrainError, match="unknown"):
-        TrainConfig.from_dict({**data, "optimizer": "adam"})
+        TrainConfig.from_dict({**data, "warmup_steps": 100})
     with pytest.raises(TrainError, match="schema_version"):
         TrainConfig.from_dict({**data, "schema_version": 99})
 

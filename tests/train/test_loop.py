@@ -184,8 +184,9 @@ def tiny_lm():
     from accelsim.models import register
     from accelsim.models.modern import CharTransformerLM
 
-    register("test-tiny-lm", lambda n: CharTransformerLM(vocab=n, dim=16, depth=1, heads=2), "text",
-             input_shape=(64,), num_classes=256, replace=True)
+    spec = register("test-tiny-lm", lambda n: CharTransformerLM(vocab=n, dim=16, depth=1, heads=2), "text",
+                    replace=True)
+    assert spec.input_shape == (64,) and spec.num_classes == 256  # a text dataset's windows and byte values
     return "test-tiny-lm"
 
 
