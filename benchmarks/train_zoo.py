@@ -107,12 +107,12 @@ _WAVE2_ARCHS = {
     "fashion-mnist-vit": (dict(_WAVE2, dataset="fashion-mnist", arch="mnist-vit", epochs=3, lr=2e-3,
                                weight_decay=0.05),
                           dict(epochs=1, train_limit=20000, lr=5e-4, p_train=0.01)),
-    "cifar10-mobilenetv2": (dict(_WAVE2, dataset="cifar10", arch="cifar-mobilenetv2", epochs=12, lr=3e-3,
+    "cifar10-mobilenetv2": (dict(_WAVE2, dataset="cifar10", arch="cifar-mobilenetv2", epochs=8, lr=3e-3,
                                  weight_decay=0.05),
-                            dict(epochs=3, lr=5e-4, p_train=0.01)),
-    "text-char-lm": (dict(_WAVE2, dataset="text", arch="char-lm", epochs=6, batch_size=32, lr=2e-3,
+                            dict(epochs=2, lr=5e-4, p_train=0.01)),
+    "text-char-lm": (dict(_WAVE2, dataset="text", arch="char-lm", epochs=4, batch_size=32, lr=2e-3,
                           weight_decay=0.01),
-                     dict(epochs=2, lr=5e-4, p_train=0.01)),
+                     dict(epochs=1, lr=5e-4, p_train=0.01)),
 }
 
 
