@@ -16,7 +16,7 @@ With ``--write-readme`` the tables replace the block between the
 ``formats-report`` markers of accelsim/models/zoo/README.md (nothing in that
 block is written by hand).
 
-Run: python benchmarks/zoo_formats_report.py [--chips 5] [--limit 1000] [--lm-limit 100] [--write-readme]
+Run: python benchmarks/zoo_formats_report.py [--chips 3] [--limit 500] [--lm-limit 50] [--write-readme]
 """
 
 import argparse
@@ -34,7 +34,7 @@ from accelsim.sweep.metrics import metric_value
 
 README = Path(__file__).resolve().parents[1] / "accelsim" / "models" / "zoo" / "README.md"
 START, END = "<!-- formats-report:start -->", "<!-- formats-report:end -->"
-VOLTAGES_V = (0.62, 0.60, 0.58, 0.57, 0.56)
+VOLTAGES_V = (0.60, 0.58, 0.56, 0.54)
 _FOLDERS = {"fashion-mnist": "fashion-mnist", "cifar10": "cifar-10-subset", "mnist": "mnist"}
 
 
@@ -102,9 +102,9 @@ def measure(records, chips, limit, lm_limit):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chips", type=int, default=5)
-    parser.add_argument("--limit", type=int, default=1000, help="test images per classifier")
-    parser.add_argument("--lm-limit", type=int, default=100, help="test windows (64 bytes) for the LM")
+    parser.add_argument("--chips", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=500, help="test images per classifier")
+    parser.add_argument("--lm-limit", type=int, default=50, help="test windows (64 bytes) for the LM")
     parser.add_argument("--write-readme", action="store_true", help="replace the tables in the zoo README")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
