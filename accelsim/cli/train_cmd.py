@@ -65,6 +65,9 @@ def register(subparsers):
     parser.add_argument("--checkpoint-dtype", default="float32",
                         help="float32 | float16: type of the checkpoint's tensors; float16 halves the file and "
                              "the clean metric is measured after the rounding (default: float32)")
+    parser.add_argument("--no-sharpness", action="store_true",
+                        help="skip the sharpness measurement after training (a Hessian trace: on a large "
+                             "model as costly as several epochs)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
@@ -80,12 +83,16 @@ def _config(args):
         lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
         randbet_grad_clip=args.randbet_grad_clip, randbet_start_loss=args.randbet_start_loss, saq_rho=args.saq_rho, seed=args.seed,
         train_limit=args.train_limit, adv_flips=args.adv_flips, adv_steps=args.adv_steps,
-        optimizer=args.optimizer, init=args.init, checkpoint_dtype=args.checkpoint_dtype)
+        optimizer=args.optimizer, init=args.init, checkpoint_dtype=args.checkpoint_dtype,
+        sharpness=not args.no_sharpness)
 
 
 def format_summary(meta, path):
     """The lines printed after training."""
     sharpness = meta["sharpness"]
+    sharp = ("sharpness: not measured (--no-sharpness)" if sharpness is None else
+             f"sharpness: loss {sharpness['loss']:.4f}, max loss increase {sharpness['max_loss_increase']:.4f} "
+             f"within {sharpness['radius'] * 100:g}% of the weights, Hessian trace {sharpness['hessian_trace']:.4g}")
     if meta.get("metric") == "perplexity":
         clean = (f"clean perplexity {meta['clean_perplexity']:.4f} (loss {meta['clean_loss']:.4f} nats per token; "
                  "quantized model, test split)")
@@ -95,8 +102,7 @@ def format_summary(meta, path):
         f"wrote {path}: {meta['name']} ({meta['method']}, {meta['bits']} bits, {meta['quant_scheme']})",
         clean,
         f"activation sparsity {meta['sparsity'] * 100:.1f}% of ReLU outputs are zero",
-        f"sharpness: loss {sharpness['loss']:.4f}, max loss increase {sharpness['max_loss_increase']:.4f} "
-        f"within {sharpness['radius'] * 100:g}% of the weights, Hessian trace {sharpness['hessian_trace']:.4g}",
+        sharp,
     ])
 
 

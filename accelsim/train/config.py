@@ -95,6 +95,11 @@ class TrainConfig:
         the file (the shipped zoo's large models); the weights are rounded to
         float16 *before* the clean metric is measured, so the recorded metric
         is that of the model as loaded.
+    sharpness : bool
+        Measure the trained model's sharpness (a loss ascent and a Hessian
+        trace on 256 training examples, recorded in the meta). ``False``
+        skips it (meta ``sharpness`` is None): on a large model it costs as
+        much CPU as several epochs.
     randbet_grad_clip : float
         Element-wise bound of RandBET's (and AdvBET's) perturbed gradients.
     randbet_start_loss : float or None
@@ -143,6 +148,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     init: str | None = None
     checkpoint_dtype: str = "float32"
+    sharpness: bool = True
 
     def __post_init__(self):
         self._check_data_and_model()
@@ -240,6 +246,8 @@ class TrainConfig:
             _check_real("clip", self.clip, low=0.0, open_low=True)
         check("lr_schedule", self.lr_schedule, StrOptions(LR_SCHEDULES), error=TrainError)
         check("optimizer", self.optimizer, StrOptions(OPTIMIZERS), error=TrainError)
+        if not isinstance(self.sharpness, bool):
+            raise TrainError(f"sharpness is {self.sharpness!r}; expected True or False")
         check("checkpoint_dtype", self.checkpoint_dtype, StrOptions(CHECKPOINT_DTYPES), error=TrainError)
         if self.init is not None and (not isinstance(self.init, str) or not self.init):
             raise TrainError(f"init is {self.init!r}; expected a zoo name or the path of a checkpoint")

@@ -6,6 +6,7 @@ each epoch, the fault chips), and the data order of an epoch depends only on
 of an uninterrupted one.
 """
 
+import dataclasses
 import functools
 import json
 import math
@@ -315,7 +316,8 @@ def _finish(config, model, history, out, train_data, test_data):
     y_sharp = None if train_data[1] is None else train_data[1][:_SHARPNESS_EXAMPLES]
     meta = _meta(config, out, qm, history, **_clean_metric(qm, deployed, x_test, y_test),
                  sparsity=activation_sparsity(reference, x_test),
-                 sharpness=measure_sharpness(reference, x_sharp, y_sharp, seed=config.seed).to_dict(),
+                 sharpness=(measure_sharpness(reference, x_sharp, y_sharp, seed=config.seed).to_dict()
+                            if config.sharpness else None),
                  n_train=len(train_data[0]), n_test=len(x_test))
     path = None
     if out is not None:
@@ -382,9 +384,11 @@ def _resume(config, out, module, optimizer):
     except Exception as exc:  # a damaged side file: say which and how to proceed
         raise TrainError(f"cannot read the resume file {path} ({type(exc).__name__}: {exc}); delete it to "
                          "start over") from None
-    if saved != config.to_dict():
-        changed = sorted(k for k in saved.keys() | config.to_dict().keys()
-                         if saved.get(k) != config.to_dict().get(k))
+    # A key the saved config lacks (added to TrainConfig since) counts as its default.
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    current = config.to_dict()
+    changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
+    if changed:
         raise TrainError(f"{path} resumes a run with other settings ({', '.join(changed)} differ); rerun "
                          "with the same arguments, or delete it to start over")
     module.load_state_dict(state["module"])
