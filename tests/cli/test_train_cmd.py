@@ -63,9 +63,12 @@ def test_fine_tunes_a_float16_checkpoint_with_adamw(tmp_path, capsys):
     first, second = tmp_path / "first.pt", tmp_path / "second.pt"
     assert main(["train", *QUICK, "--optimizer", "adamw", "--lr", "0.01", "--checkpoint-dtype", "float16",
                  "--out", str(first)]) == 0
+    capsys.readouterr()
     assert main(["train", *QUICK, "--optimizer", "adamw", "--lr", "0.001", "--init", str(first), "--method",
-                 "randbet", "--p-train", "0.01", "--out", str(second)]) == 0
+                 "randbet", "--p-train", "0.01", "--no-sharpness", "--out", str(second)]) == 0
+    assert capsys.readouterr().out.splitlines()[3] == "sharpness: not measured (--no-sharpness)"
     state_dict, meta = load_checkpoint(second)
+    assert meta["sharpness"] is None and meta["config"]["sharpness"] is False
     assert meta["config"]["init"] == str(first) and meta["config"]["optimizer"] == "adamw"
     assert meta["config"]["checkpoint_dtype"] == "float32" and state_dict["fc1.weight"].dtype == torch.float32
     assert load_checkpoint(first)[0]["fc1.weight"].dtype == torch.float16

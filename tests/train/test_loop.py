@@ -77,6 +77,40 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, met
         torch.testing.assert_close(resumed.state_dict[key], value, rtol=0, atol=0)
 
 
+def test_a_resume_file_without_a_newer_config_key_resumes_at_its_default(tmp_path):
+    import json
+
+    config = tiny_config(epochs=2)
+
+    def stop_in_the_second_epoch(event):
+        if event.epoch == 1:
+            raise Interrupt
+
+    def interrupted_with(out, edit):
+        with pytest.raises(Interrupt):
+            train(config, out, progress=stop_in_the_second_epoch)
+        state = torch.load(resume_path(out), weights_only=True)
+        torch.save({**state, "config": json.dumps(edit(json.loads(state["config"])))}, resume_path(out))
+
+    def without_new_keys(saved):  # as written before these keys existed
+        return {k: v for k, v in saved.items() if k not in ("sharpness", "checkpoint_dtype")}
+
+    out = tmp_path / "m.pt"
+    interrupted_with(out, without_new_keys)
+    resumed = train(config, out)
+    assert [h["epoch"] for h in resumed.history] == [0, 1]
+    torch.testing.assert_close(resumed.state_dict["fc1.weight"], train(config).state_dict["fc1.weight"],
+                               rtol=0, atol=0)
+    other = tmp_path / "n.pt"
+    interrupted_with(other, lambda saved: {**saved, "sharpness": False})
+    with pytest.raises(TrainError, match="sharpness differ"):
+        train(config, other)
+
+
+def test_skipping_sharpness_records_none():
+    assert train(tiny_config(epochs=1, sharpness=False)).meta["sharpness"] is None
+
+
 def test_resume_file_of_another_config_is_refused(tmp_path):
     out = tmp_path / "m.pt"
 
