@@ -176,3 +176,21 @@ def test_retraining_reproduces_the_shipped_model(one_thread):
     result = train(TrainConfig.from_dict(meta["config"]))
     assert result.meta["clean_accuracy"] == pytest.approx(record.clean_accuracy, abs=0.02)
     assert result.meta["sparsity"] == pytest.approx(meta["sparsity"], abs=0.05)
+
+
+def test_randbet_char_lm_in_int8_holds_its_perplexity_better_than_the_normal_one():
+    """On the 14 nm profile at 0.56 V (1.9% faulty cells), median over 3 chips of the first 50 test windows.
+
+    benchmarks/zoo_formats_report.py measures every format model; RandBET's gain shows for the INT8
+    char-LM, while in INT4-g128 both the normal and the RandBET models collapse from 0.60 V on.
+    """
+    from accelsim import load_profile
+
+    x, _ = load_dataset("text", "test", limit=50)
+    profile = load_profile("14nm")
+    median = {}
+    for method in ("normal", "randbet"):
+        qm = load_model(f"text-char-lm-{method}-int8")
+        values = [metric_value("perplexity", qm.run(x, profile, 0.56, chip=chip).logits, x, None) for chip in range(3)]
+        median[method] = float(np.median(values))
+    assert median["randbet"] < 0.85 * median["normal"]

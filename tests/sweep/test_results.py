@@ -133,3 +133,13 @@ def test_protections_are_separate_row_groups():
     assert [s["protection"] for s in summary] == ["none", "secded:64"]
     points = operating_points(summary, ["a"], tolerance_pp=1.0)
     assert [(p.protection, p.vdd_v) for p in points] == [("none", None), ("secded:64", 0.7)]
+
+
+@pytest.mark.parametrize("clean", ["", None, float("nan")])
+def test_a_sweep_without_accuracy_has_no_operating_points(clean):
+    """A language model's perplexity sweep: the tolerance is in accuracy points, so no point is chosen."""
+    from accelsim.sweep.results import operating_points
+
+    summary = [{"model": "lm", "clean_accuracy": clean, "accuracy": "", "vdd_v": 0.8, "energy_j": 1.0,
+                "energy_rel_vmin": 1.0, "protection": "none", "bank_vdd_v": ""}]
+    assert operating_points(summary, ["lm"]) == []
