@@ -93,12 +93,13 @@ ZOO_MODELS = {
                                      p_train=0.1),
 }
 
-# Number formats (issue 10): int8 per-channel and int4 with groups of 128 along the input, both with FP16
-# scales in the weight memory (where RandBET's faults hit them too). Short CPU schedules (the machine was
+# Number formats (issue 10): int8 per-channel (codes in the weight memory, scales in the controller) and int4
+# with groups of 128 along the input (codes, zero points and FP16 scales all in the weight memory, where
+# RandBET's faults hit them too). Short CPU schedules (the machine was
 # shared by four jobs on two cores): AdamW, a cosine schedule, float16 checkpoints (the clean metric is measured
 # after that rounding). RandBET fine-tunes the normal model of the same format (init) with random bit flips at
-# rate p_train on every stored bit, codes and scales alike, without clipping (the per-channel and per-group
-# scales already bound each code's reach to its own channel or group).
+# rate p_train on every stored bit, without clipping (with a scale per channel or group a flipped code errs by
+# at most its own channel's or group's range).
 _FORMATS = ("int8", "int4-g128")
 _WAVE2 = dict(optimizer="adamw", checkpoint_dtype="float16")
 _WAVE2_ARCHS = {
