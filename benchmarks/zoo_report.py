@@ -8,7 +8,9 @@ split, MNIST models the first ``--mnist-limit`` test images.
 
 Fashion-MNIST models likewise use the first ``--mnist-limit`` test images
 of ../shared/data/fashion-mnist; ``--only TEXT`` keeps the models whose name
-contains TEXT.
+contains TEXT. Models stored in a number format (``int8``, ``int4-g128``: the
+ViT, MobileNetV2 and char-LM of issue 10) are measured by
+benchmarks/zoo_formats_report.py on the 14 nm profile instead.
 
 Run: python benchmarks/zoo_report.py [--chips 10] [--mnist-limit 2000] [--only simplenet]
 """
@@ -57,7 +59,7 @@ def main(argv=None):
     print("| model | clean accuracy | " + " | ".join(f"RErr @ {r * 100:g}%" for r in RATES) + " |")
     print("|---|---|" + "---|" * len(RATES))
     for record in zoo():
-        if record.dataset not in data or args.only not in record.name:
+        if record.dataset not in data or args.only not in record.name or record.quant_scheme != "rquant":
             continue
         x, y = data[record.dataset]
         qm = load_model(record.name)

@@ -1,8 +1,9 @@
 """``accelsim sweep``: energy against accuracy over supply voltage, with its answer."""
 
 import sys
+from pathlib import Path
 
-__all__ = ["register", "format_operating_point", "resume_hint"]
+__all__ = ["register", "format_operating_point", "metric_lines", "resume_hint"]
 
 DEFAULT_OUT = "accelsim-results"
 
@@ -94,6 +95,20 @@ def resume_hint(args, argv):
     return f"finished points are kept in {args.out}; resume with: {shlex.join(command)}"
 
 
+def metric_lines(directory, metric):
+    """Per model, the median ``metric_value`` over chips at each swept voltage (high to low), one line each."""
+    import statistics
+
+    from accelsim.sweep.results import read_csv
+
+    values = {}
+    for row in read_csv(Path(directory) / "sweep.csv"):
+        values.setdefault(row["model"], {}).setdefault(float(row["vdd_v"]), []).append(float(row["metric_value"]))
+    return [f"{metric} (median over chips): {model}: "
+            + ", ".join(f"{v:g} V {statistics.median(at[v]):.4g}" for v in sorted(at, reverse=True))
+            for model, at in values.items()]
+
+
 def format_operating_point(point, show_yield=False):
     """The one-line answer for one model (the format of docs/file-formats.md; with ``show_yield``, its chip yield)."""
     protection = getattr(point, "protection", "none")
@@ -178,6 +193,12 @@ def _run(args):
     warnings = sweep_warnings(result.directory, args.tolerance, args.energy_ref)
     for warning in warnings:
         print(f"accelsim: warning: {warning}", file=sys.stderr)
+    if not points:  # a loss or perplexity sweep (a language model): no accuracy to hold within a tolerance
+        print(f"results: {result.directory}/ (sweep.csv, summary.csv, sweep.json; no plots, report or operating "
+              f"point: they are in accuracy, and this sweep measured {spec.metric})")
+        for line in metric_lines(result.directory, spec.metric):
+            print(line)
+        return 0
     draw_sweep(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref)
     write_report(result.directory, tolerance_pp=args.tolerance, energy_ref=args.energy_ref, warnings=warnings)
     print(f"results: {result.directory}/ (report.html, sweep.csv, summary.csv, sweep.json, "

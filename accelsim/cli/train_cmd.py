@@ -12,7 +12,9 @@ def register(subparsers):
                     "(e.g. RandBET with --clip). Writes one checkpoint that `accelsim sweep --model PATH` "
                     "and accelsim.load_model read. Rerunning an interrupted command resumes it from its "
                     "last epoch (state kept in PATH.resume).")
-    parser.add_argument("--dataset", required=True, help="digits | mnist:DIR | fashion-mnist:DIR | cifar10:DIR")
+    parser.add_argument("--dataset", required=True,
+                        help="digits | mnist:DIR | fashion-mnist:DIR | cifar10:DIR | text[:FILE] (a language "
+                             "model: next-token loss, measured by perplexity)")
     parser.add_argument("--arch", required=True, help="architecture (digits-mlp, digits-cnn, lenet, ...)")
     parser.add_argument("--bits", type=int, help="bits per stored weight of a preset (default: 8); a number "
                                                   "format fixes its own width and refuses another --bits")
@@ -54,6 +56,18 @@ def register(subparsers):
                         help="AdvBET: rounds of its inner attack, each ranking bits at the weights flipped so "
                              "far (default: 1, a single step)")
     parser.add_argument("--train-limit", type=int, metavar="N", help="train on the first N examples only")
+    parser.add_argument("--optimizer", default="sgd",
+                        help="sgd (Nesterov momentum, the default) | adamw (decoupled --weight-decay, default "
+                             "betas; --momentum unused)")
+    parser.add_argument("--init", metavar="MODEL",
+                        help="start from this zoo name or checkpoint (same --arch), e.g. RandBET fine-tuning "
+                             "of a normally trained model (default: random initialisation)")
+    parser.add_argument("--checkpoint-dtype", default="float32",
+                        help="float32 | float16: type of the checkpoint's tensors; float16 halves the file and "
+                             "the clean metric is measured after the rounding (default: float32)")
+    parser.add_argument("--no-sharpness", action="store_true",
+                        help="skip the sharpness measurement after training (a Hessian trace: on a large "
+                             "model as costly as several epochs)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
@@ -68,22 +82,32 @@ def _config(args):
         act_sparsity=args.act_sparsity, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_schedule=args.lr_schedule, momentum=args.momentum, weight_decay=args.weight_decay,
         randbet_grad_clip=args.randbet_grad_clip, randbet_start_loss=args.randbet_start_loss, saq_rho=args.saq_rho, seed=args.seed,
-        train_limit=args.train_limit, adv_flips=args.adv_flips, adv_steps=args.adv_steps)
+        train_limit=args.train_limit, adv_flips=args.adv_flips, adv_steps=args.adv_steps,
+        optimizer=args.optimizer, init=args.init, checkpoint_dtype=args.checkpoint_dtype,
+        sharpness=not args.no_sharpness)
 
 
 def format_summary(meta, path):
     """The lines printed after training."""
     sharpness = meta["sharpness"]
+    sharp = ("sharpness: not measured (--no-sharpness)" if sharpness is None else
+             f"sharpness: loss {sharpness['loss']:.4f}, max loss increase {sharpness['max_loss_increase']:.4f} "
+             f"within {sharpness['radius'] * 100:g}% of the weights, Hessian trace {sharpness['hessian_trace']:.4g}")
+    if meta.get("metric") == "perplexity":
+        clean = (f"clean perplexity {meta['clean_perplexity']:.4f} (loss {meta['clean_loss']:.4f} nats per token; "
+                 "quantized model, test split)")
+    else:
+        clean = f"clean accuracy {meta['clean_accuracy'] * 100:.2f}% (quantized model, test split)"
     return "\n".join([
         f"wrote {path}: {meta['name']} ({meta['method']}, {meta['bits']} bits, {meta['quant_scheme']})",
-        f"clean accuracy {meta['clean_accuracy'] * 100:.2f}% (quantized model, test split)",
+        clean,
         f"activation sparsity {meta['sparsity'] * 100:.1f}% of ReLU outputs are zero",
-        f"sharpness: loss {sharpness['loss']:.4f}, max loss increase {sharpness['max_loss_increase']:.4f} "
-        f"within {sharpness['radius'] * 100:g}% of the weights, Hessian trace {sharpness['hessian_trace']:.4g}",
+        sharp,
     ])
 
 
 def _run(args):
+    import math
     from pathlib import Path
 
     import torch
@@ -104,6 +128,9 @@ def _run(args):
 
     def describe(event):
         done = event.epoch * event.batches + event.batch
+        if event.test_loss is not None:
+            return (event.epochs * event.batches, done,
+                    f"epoch {event.epoch + 1}/{event.epochs} test perplexity {math.exp(event.test_loss):.3f}")
         if event.test_accuracy is None:
             return event.epochs * event.batches, done, f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.3f}"
         return (event.epochs * event.batches, done,

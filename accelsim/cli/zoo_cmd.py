@@ -2,7 +2,8 @@
 
 __all__ = ["register", "format_table"]
 
-_COLUMNS = ("name", "dataset", "arch", "method", "clip", "p_train", "bits", "quant_scheme", "clean_accuracy")
+_COLUMNS = ("name", "dataset", "arch", "method", "clip", "p_train", "bits", "quant_scheme", "clean_accuracy",
+            "metric", "clean_metric")
 
 
 def register(subparsers):
@@ -24,6 +25,8 @@ def _cell(value, column):
         return "-"
     if column == "clean_accuracy":
         return f"{value * 100:.2f}%"
+    if column == "clean_metric":
+        return f"{value:.3f}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -180,9 +180,10 @@ def register(name, factory, dataset, *, input_shape=None, num_classes=None, repl
     dataset : str
         The dataset it is built for: a built-in or registered dataset name.
     input_shape : tuple of int, optional
-        ``(channels, height, width)``; default: the dataset's.
+        ``(channels, height, width)``; default: the dataset's (``text``:
+        ``(64,)``, a window of byte tokens).
     num_classes : int, optional
-        Default number of outputs; default: the dataset's.
+        Default number of outputs; default: the dataset's (``text``: 256 byte values).
     replace : bool
         Allow replacing an earlier registration of ``name``.
 
@@ -201,8 +202,14 @@ def register(name, factory, dataset, *, input_shape=None, num_classes=None, repl
         raise ArchitectureError(f"register {name!r}: dataset is {dataset!r}; expected one of "
                                 f"{', '.join(dataset_names())} (register a dataset first with "
                                 "accelsim.data.register)")
-    info = dataset_info(dataset)
-    spec = ArchSpec(name, dataset, info.input_shape if input_shape is None else input_shape,
-                    info.num_classes if num_classes is None else num_classes, factory)
+    if dataset == "text":  # token windows of CONTEXT bytes, next-token logits over VOCAB (no DatasetInfo)
+        from accelsim.data.text import CONTEXT, VOCAB
+
+        default_shape, default_classes = (CONTEXT,), VOCAB
+    else:
+        info = dataset_info(dataset)
+        default_shape, default_classes = info.input_shape, info.num_classes
+    spec = ArchSpec(name, dataset, default_shape if input_shape is None else input_shape,
+                    default_classes if num_classes is None else num_classes, factory)
     ARCHITECTURES[name] = spec
     return spec

@@ -4,7 +4,12 @@ Each ``accelsim/models/zoo/<name>.pt`` is a checkpoint written by
 ``accelsim train`` (format: :mod:`accelsim.models.checkpoint`); ``zoo/README.md``
 gives the command that made each one. Names read
 ``<dataset>-<arch>-<method>-<bits>b``, with the clipping bound after the
-method when a dataset has models of several bounds.
+method when a dataset has models of several bounds; a model stored in a
+number format (``int8`` per-channel, ``int4-g128``, ...) ends in the format's
+name instead of ``<bits>b`` (``fashion-mnist-vit-randbet-int4-g128``).
+
+A classifier's clean metric is its accuracy; a language model's (dataset
+``text``) is its test perplexity, and its ``clean_accuracy`` is None.
 """
 
 import difflib
@@ -40,7 +45,7 @@ class ZooRecord:
     ----------
     name : str
     dataset : str
-        ``digits``, ``mnist`` or ``cifar10``.
+        ``digits``, ``mnist``, ``fashion-mnist``, ``cifar10`` or ``text``.
     arch : str
         Architecture name of :func:`accelsim.models.build`.
     method : str
@@ -51,11 +56,17 @@ class ZooRecord:
         RandBET's training bit error rate.
     bits : int
     quant_scheme : str
-        Quantization preset.
-    clean_accuracy : float
-        Accuracy of the quantized model on the test split.
+        Quantization preset (``rquant``, ...) or number format (``int8``,
+        ``int4-g128``, ...) the model is stored in.
+    clean_accuracy : float or None
+        Accuracy of the quantized model on the test split (None for a
+        language model).
     path : Path
         The checkpoint file.
+    metric : str
+        ``accuracy`` for a classifier, ``perplexity`` for a language model.
+    clean_metric : float
+        That metric of the quantized model on the test split.
     """
 
     name: str
@@ -66,8 +77,10 @@ class ZooRecord:
     p_train: float | None
     bits: int
     quant_scheme: str
-    clean_accuracy: float
+    clean_accuracy: float | None
     path: Path
+    metric: str
+    clean_metric: float
 
     def to_dict(self):
         """Plain dict of the fields (``path`` as a string)."""
@@ -95,9 +108,12 @@ def _record(path, mtime_ns):
 
     del mtime_ns  # part of the cache key only: a rewritten file is read again
     _, meta = load_checkpoint(path)
+    metric = meta.get("metric", "accuracy")
+    clean = meta["clean_perplexity"] if metric == "perplexity" else meta["clean_accuracy"]
     return ZooRecord(name=path.stem, dataset=meta["dataset"], arch=meta["arch"], method=meta["method"],
                      clip=meta["clip"], p_train=meta["p_train"], bits=meta["bits"],
-                     quant_scheme=meta["quant_scheme"], clean_accuracy=meta["clean_accuracy"], path=path)
+                     quant_scheme=meta["quant_scheme"], clean_accuracy=meta["clean_accuracy"], path=path,
+                     metric=metric, clean_metric=clean)
 
 
 def model_path(name_or_path: str | os.PathLike) -> Path:

@@ -56,7 +56,8 @@ def sweep_warnings(directory, tolerance_pp=1.0, energy_ref=None):
     profile, vmin = _profile_warning(record.get("spec", {}).get("profile", summary[0]["profile"]))
     warnings += vmin
     lowest = min(float(s["vdd_v"]) for s in summary)
-    for point in operating_points(summary, labels, tolerance_pp, energy_ref):
+    points = operating_points(summary, labels, tolerance_pp, energy_ref)  # none for a loss or perplexity sweep
+    for point in points:
         if point.vdd_v is not None and point.vdd_v <= lowest:
             at_floor = profile is not None and abs(point.vdd_v - profile.vdd_floor_v) < 1e-9
             where = "the profile's floor" if at_floor else "the lowest swept voltage"
@@ -64,7 +65,7 @@ def sweep_warnings(directory, tolerance_pp=1.0, energy_ref=None):
                             "so a lower voltage might still be within tolerance"
                             + ("" if at_floor else " (sweep lower --voltages)"))
     n_images = record.get("n_images")
-    if n_images:
+    if n_images and points:
         images = tolerance_pp / 100 * n_images
         if images < MIN_TOLERANCE_IMAGES:
             warnings.append(f"the tolerance of {tolerance_pp:g} pp is {images:.3g} of {n_images} test images "

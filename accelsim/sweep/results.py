@@ -279,8 +279,17 @@ def operating_points(summary, models, tolerance_pp=1.0, energy_ref=None, yield_t
         for all, so a 4-bit model's saving against an 8-bit one shows.
     yield_target : float, optional
         In (0, 1]: the lowest yield interval end the point must reach.
+
+    Returns
+    -------
+    list of OperatingPoint
+        Empty for a sweep without accuracies (a language model's ``loss`` or
+        ``perplexity``): the tolerance is in accuracy points.
     """
-    reference = next(float(s["clean_accuracy"]) for s in summary if s["model"] == models[0])
+    clean = next(s["clean_accuracy"] for s in summary if s["model"] == models[0])
+    if clean in ("", None) or math.isnan(float(clean)):
+        return []
+    reference = float(clean)
     energy_ref = models[0] if energy_ref is None else energy_ref
     ref_energy = _nominal_energy(summary, energy_ref)
     points = []

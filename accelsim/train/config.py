@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from accelsim._checks import Interval, StrOptions, check
 from accelsim._errors import UserInputError
 
-__all__ = ["TrainError", "TrainConfig", "METHODS", "LR_SCHEDULES", "SCHEMA_VERSION", "method_label"]
+__all__ = ["TrainError", "TrainConfig", "METHODS", "LR_SCHEDULES", "OPTIMIZERS", "CHECKPOINT_DTYPES",
+           "SCHEMA_VERSION", "method_label"]
 
 SCHEMA_VERSION = 1
 METHODS = ("normal", "randbet", "saq", "advbet")
 LR_SCHEDULES = ("cosine", "step")
+OPTIMIZERS = ("sgd", "adamw")
+CHECKPOINT_DTYPES = ("float32", "float16")
 
 
 class TrainError(UserInputError):
@@ -29,7 +32,10 @@ class TrainConfig:
     Parameters
     ----------
     dataset : str
-        ``digits``, ``mnist:DIR`` or ``cifar10:DIR`` (see :func:`accelsim.load_dataset`).
+        ``digits``, ``mnist:DIR``, ``fashion-mnist:DIR``, ``cifar10:DIR`` or
+        ``text[:FILE]`` (see :func:`accelsim.load_dataset`). On ``text`` (no
+        labels) a causal language model trains on next-token cross-entropy
+        and is measured by its test perplexity.
     arch : str
         Architecture of :func:`accelsim.models.build`, made for that dataset.
     bits : int or None
@@ -74,7 +80,26 @@ class TrainConfig:
     lr_schedule : {"cosine", "step"}
         Cosine decay to 0 per step, or a tenfold drop at 50% and 75% of the epochs.
     momentum, weight_decay : float
-        Of SGD with Nesterov momentum.
+        Of SGD with Nesterov momentum; AdamW takes ``weight_decay`` (decoupled)
+        and its default betas (``momentum`` is not used).
+    optimizer : {"sgd", "adamw"}
+        SGD with Nesterov momentum (Stutz et al.'s setting, the default) or
+        AdamW (transformers train in far fewer steps with it).
+    init : str or None
+        Start from the weights of this checkpoint (a zoo name or a ``.pt``
+        path, of the same architecture) instead of a random initialisation:
+        e.g. RandBET fine-tuning of a normally trained model. The seed still
+        sets the data order and the faults.
+    checkpoint_dtype : {"float32", "float16"}
+        Floating-point type of the checkpoint's tensors. ``float16`` halves
+        the file (the shipped zoo's large models); the weights are rounded to
+        float16 *before* the clean metric is measured, so the recorded metric
+        is that of the model as loaded.
+    sharpness : bool
+        Measure the trained model's sharpness (a loss ascent and a Hessian
+        trace on 256 training examples, recorded in the meta). ``False``
+        skips it (meta ``sharpness`` is None): on a large model it costs as
+        much CPU as several epochs.
     randbet_grad_clip : float
         Element-wise bound of RandBET's (and AdvBET's) perturbed gradients.
     randbet_start_loss : float or None
@@ -120,6 +145,10 @@ class TrainConfig:
     train_limit: int | None = None
     adv_flips: int | None = None
     adv_steps: int = 1
+    optimizer: str = "sgd"
+    init: str | None = None
+    checkpoint_dtype: str = "float32"
+    sharpness: bool = True
 
     def __post_init__(self):
         self._check_data_and_model()
@@ -175,13 +204,14 @@ class TrainConfig:
         from accelsim.quant import NumberFormat, get_scheme, resolve_scheme
 
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise TrainError(f"dataset is {self.dataset!r}; expected digits, mnist:DIR or cifar10:DIR")
+            raise TrainError(f"dataset is {self.dataset!r}; expected digits, mnist:DIR, fashion-mnist:DIR, "
+                             "cifar10:DIR or text[:FILE]")
         from accelsim.data import DATASET_NAMES, dataset_info
 
         spec = arch_spec(self.arch)
         # An architecture also trains on another dataset of its input shape and
         # classes (an MNIST network on Fashion-MNIST).
-        same_layout = self.dataset_name in DATASET_NAMES and (
+        same_layout = self.dataset_name in DATASET_NAMES and self.dataset_name != "text" and (
             dataset_info(self.dataset_name).input_shape == spec.input_shape
             and dataset_info(self.dataset_name).num_classes == spec.num_classes)
         if spec.dataset != self.dataset_name and not same_layout:
@@ -215,6 +245,12 @@ class TrainConfig:
         if self.clip is not None:
             _check_real("clip", self.clip, low=0.0, open_low=True)
         check("lr_schedule", self.lr_schedule, StrOptions(LR_SCHEDULES), error=TrainError)
+        check("optimizer", self.optimizer, StrOptions(OPTIMIZERS), error=TrainError)
+        if not isinstance(self.sharpness, bool):
+            raise TrainError(f"sharpness is {self.sharpness!r}; expected True or False")
+        check("checkpoint_dtype", self.checkpoint_dtype, StrOptions(CHECKPOINT_DTYPES), error=TrainError)
+        if self.init is not None and (not isinstance(self.init, str) or not self.init):
+            raise TrainError(f"init is {self.init!r}; expected a zoo name or the path of a checkpoint")
 
     def _check_method(self):
         from accelsim.train.faults import parse_fault_model

@@ -6,6 +6,7 @@ each epoch, the fault chips), and the data order of an epoch depends only on
 of an uninterrupted one.
 """
 
+import dataclasses
 import functools
 import json
 import math
@@ -28,9 +29,10 @@ from accelsim.train.qat import QatModel
 from accelsim.train.sharpness import measure_sharpness
 
 __all__ = ["TrainProgress", "TrainResult", "train", "resume_path", "default_name", "lr_at", "evaluate_accuracy",
-           "activation_sparsity"]
+           "evaluate_loss", "activation_sparsity", "SLICE_EXAMPLES"]
 
 _EVAL_BATCH = 2048
+SLICE_EXAMPLES = 256
 _SHARPNESS_EXAMPLES = 256
 _EXAMPLE_INPUTS = 8
 _STEP_MILESTONES = (0.5, 0.75)
@@ -52,7 +54,11 @@ class TrainProgress:
     loss : float
         Loss of this batch on the clean quantized weights.
     test_accuracy : float or None
-        Accuracy of the quantized model on the test split, after the last batch of an epoch.
+        Accuracy of the quantized model on the test split, after the last batch of an epoch
+        (a classifier's; None for a language model).
+    test_loss : float or None
+        A language model's next-token cross-entropy (nats per token) on the
+        test split, after the last batch of an epoch (None for a classifier).
     """
 
     epoch: int
@@ -61,6 +67,7 @@ class TrainProgress:
     batches: int
     loss: float
     test_accuracy: float | None = None
+    test_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,8 @@ class TrainResult:
     meta : dict
         The checkpoint meta.
     history : list of dict
-        Per epoch: ``epoch``, ``train_loss``, ``test_accuracy``, ``lr``.
+        Per epoch: ``epoch``, ``train_loss``, ``test_accuracy``, ``lr``, and
+        ``test_loss`` for a language model (whose ``test_accuracy`` is None).
     path : Path or None
         The checkpoint written, if any.
     """
@@ -140,14 +148,15 @@ def train(config, out=None, progress=None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         module = build(config.arch)
+    if config.init is not None:
+        _load_init(config, module)
     # Importing into the engine first fails fast on an unsupported model and
     # gives the memory order of the parameters.
     names = QuantizedModel.from_torch(module, scheme, x_train[:2]).tensor_names
     model = QatModel(module, scheme, names, reparameterise_norms=config.clip is not None)
     if config.clip is not None:
         model.project(config.clip)
-    optimizer = torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
-                                weight_decay=config.weight_decay)
+    optimizer = _optimizer(config, module)
     start_epoch, history = _resume(config, out, module, optimizer)
     step_fn = _step_function(config, history)
     batches = math.ceil(len(x_train) / config.batch_size)
@@ -155,14 +164,43 @@ def train(config, out=None, progress=None):
         loss = _train_epoch(config, model, optimizer, step_fn, x_train, y_train, epoch, batches, progress)
         with torch.no_grad():
             weights = model.quantize().values
-        accuracy = evaluate_accuracy(functools.partial(model.forward, weights=weights), module, x_test, y_test)
-        history.append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
-                        "lr": lr_at(config, epoch * batches, batches)})
+        forward = functools.partial(model.forward, weights=weights)
+        entry = {"epoch": epoch, "train_loss": loss, "test_accuracy": None,
+                 "lr": lr_at(config, epoch * batches, batches)}
+        if y_test is None:
+            entry["test_loss"] = evaluate_loss(forward, module, x_test)
+        else:
+            entry["test_accuracy"] = evaluate_accuracy(forward, module, x_test, y_test)
+        history.append(entry)
         if progress is not None:
-            progress(TrainProgress(epoch, config.epochs, batches, batches, loss, accuracy))
+            progress(TrainProgress(epoch, config.epochs, batches, batches, loss, entry["test_accuracy"],
+                                   entry.get("test_loss")))
         if out is not None:
             _save_resume(config, out, epoch + 1, module, optimizer, history)
     return _finish(config, model, history, out, (x_train, y_train), (x_test, y_test))
+
+
+def _optimizer(config, module):
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
+                           weight_decay=config.weight_decay)
+
+
+def _load_init(config, module):
+    """Load ``config.init``'s weights (a zoo name or checkpoint of the same architecture) into ``module``."""
+    from accelsim.models.checkpoint import load_checkpoint
+    from accelsim.models.zoo import model_path
+
+    path = model_path(config.init)
+    state_dict, meta = load_checkpoint(path)
+    if meta["arch"] != config.arch:
+        raise TrainError(f"init {config.init!r} is a {meta['arch']!r} model, not {config.arch!r}; start from a "
+                         f"checkpoint of arch {config.arch!r}")
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise TrainError(f"init {config.init!r} does not fit architecture {config.arch!r}: {exc}") from None
 
 
 def _step_function(config, history=()):
@@ -204,7 +242,7 @@ def _train_epoch(config, model, optimizer, step_fn, x, y, epoch, batches, progre
         global_step = epoch * batches + b
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, global_step, batches)
-        result = step_fn(model, x[index], y[index], global_step)
+        result = step_fn(model, x[index], None if y is None else y[index], global_step)
         for p, g in zip(model.parameters.values(), result.grads, strict=True):
             p.grad = g
         optimizer.step()
@@ -230,6 +268,28 @@ def evaluate_accuracy(forward, module, x, y):
 
 
 @torch.no_grad()
+def evaluate_loss(forward, module, x, y=None):
+    """Mean cross-entropy of ``forward`` on ``x`` (a causal LM's next-token loss when ``y`` is None).
+
+    Summed in float64 over batches and divided by the number of predictions,
+    so it equals the sweep's ``loss`` metric on the whole of ``x``.
+    """
+    was_training = module.training
+    module.eval()
+    total, count = 0.0, 0
+    try:
+        for i, xb in enumerate(torch.split(x, _EVAL_BATCH)):
+            yb = None if y is None else y[i * _EVAL_BATCH:(i + 1) * _EVAL_BATCH]
+            logits = forward(xb).double()
+            n = xb.shape[0] * (xb.shape[1] - 1) if y is None else len(yb)
+            total += float(methods.cross_entropy(logits, xb, yb)) * n
+            count += n
+    finally:
+        module.train(was_training)
+    return total / count
+
+
+@torch.no_grad()
 def activation_sparsity(module, x):
     """Fraction of ReLU outputs that are exactly zero over the inputs ``x`` (inference mode)."""
     zeros = total = 0
@@ -245,22 +305,47 @@ def activation_sparsity(module, x):
 
 def _finish(config, model, history, out, train_data, test_data):
     state_dict = model.deployed_state_dict()
+    if config.checkpoint_dtype == "float16":  # rounded before anything is measured
+        state_dict = {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
     deployed = build(config.arch)
     deployed.load_state_dict(state_dict)
     x_test, y_test = test_data
     qm = QuantizedModel.from_torch(deployed, config.quant_scheme, x_test[:_EXAMPLE_INPUTS])
     reference = qm.reference_module()
-    x_sharp, y_sharp = train_data[0][:_SHARPNESS_EXAMPLES], train_data[1][:_SHARPNESS_EXAMPLES]
-    meta = _meta(config, out, qm, history,
-                 clean_accuracy=evaluate_accuracy(qm.forward, deployed, x_test, y_test),
+    x_sharp = train_data[0][:_SHARPNESS_EXAMPLES]
+    y_sharp = None if train_data[1] is None else train_data[1][:_SHARPNESS_EXAMPLES]
+    meta = _meta(config, out, qm, history, **_clean_metric(qm, deployed, x_test, y_test),
                  sparsity=activation_sparsity(reference, x_test),
-                 sharpness=measure_sharpness(reference, x_sharp, y_sharp, seed=config.seed).to_dict(),
-                 n_train=len(train_data[1]), n_test=len(y_test))
+                 sharpness=(measure_sharpness(reference, x_sharp, y_sharp, seed=config.seed).to_dict()
+                            if config.sharpness else None),
+                 n_train=len(train_data[0]), n_test=len(x_test))
     path = None
     if out is not None:
         path = save_checkpoint(out, state_dict, meta)
         resume_path(out).unlink(missing_ok=True)
     return TrainResult(state_dict=state_dict, meta=meta, history=history, path=path)
+
+
+def _clean_metric(qm, module, x, y):
+    """The quantized model's clean metric on the test split, and on its first :data:`SLICE_EXAMPLES`.
+
+    A classifier: ``metric`` ``accuracy`` and ``clean_accuracy``. A language
+    model (``y`` None): ``metric`` ``perplexity``, ``clean_loss`` (nats per
+    token) and ``clean_perplexity``, with ``clean_accuracy`` None.
+    ``clean_metric_slice`` holds the metric on the first examples only, which
+    a quick test can check exactly.
+    """
+    x_slice = x[:SLICE_EXAMPLES]
+    if y is None:
+        loss = evaluate_loss(qm.forward, module, x)
+        slice_value = math.exp(evaluate_loss(qm.forward, module, x_slice))
+        measured = {"metric": "perplexity", "clean_accuracy": None, "clean_loss": loss,
+                    "clean_perplexity": math.exp(loss)}
+    else:
+        slice_value = evaluate_accuracy(qm.forward, module, x_slice, y[:SLICE_EXAMPLES])
+        measured = {"metric": "accuracy", "clean_accuracy": evaluate_accuracy(qm.forward, module, x, y)}
+    slice_metric = {"metric": measured["metric"], "examples": len(x_slice), "value": slice_value}
+    return {**measured, "clean_metric_slice": slice_metric}
 
 
 def _meta(config, out, qm, history, **measured):
@@ -299,9 +384,11 @@ def _resume(config, out, module, optimizer):
     except Exception as exc:  # a damaged side file: say which and how to proceed
         raise TrainError(f"cannot read the resume file {path} ({type(exc).__name__}: {exc}); delete it to "
                          "start over") from None
-    if saved != config.to_dict():
-        changed = sorted(k for k in saved.keys() | config.to_dict().keys()
-                         if saved.get(k) != config.to_dict().get(k))
+    # A key the saved config lacks (added to TrainConfig since) counts as its default.
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    current = config.to_dict()
+    changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
+    if changed:
         raise TrainError(f"{path} resumes a run with other settings ({', '.join(changed)} differ); rerun "
                          "with the same arguments, or delete it to start over")
     module.load_state_dict(state["module"])

@@ -19,7 +19,9 @@
   attack; S = 1 is the single step above, bit for bit).
 
 Every loss may add an L1 penalty on activations (FlatENN's activation
-sparsity), recorded by :class:`ActivationRecorder`.
+sparsity), recorded by :class:`ActivationRecorder`. A causal language model
+(no labels, ``y is None``) is trained on next-token cross-entropy: position
+``t`` of a window predicts token ``t + 1`` (:func:`cross_entropy`).
 
 In a floating-point number format a flipped exponent bit can make a faulty
 weight infinite or NaN (the engine propagates them); the perturbed gradient
@@ -35,9 +37,21 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ActivationRecorder", "Objective", "StepResult", "normal_step", "randbet_step", "saq_step",
-           "advbet_step", "adversarial_bits"]
+           "advbet_step", "adversarial_bits", "cross_entropy"]
 
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6)
+
+
+def cross_entropy(logits, x, y):
+    """Mean cross-entropy of a classifier (``N x C`` logits, labels ``y``) or a causal LM.
+
+    A language model's logits are ``N x T x V`` and ``y`` is None: position
+    ``t`` predicts token ``t + 1`` of its own window ``x`` (nats per token,
+    the sweep's ``loss`` metric).
+    """
+    if y is None:
+        return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+    return F.cross_entropy(logits, y)
 
 
 class ActivationRecorder:
@@ -104,7 +118,7 @@ class Objective:
         """The differentiable loss of ``model`` with ``weights`` on the batch."""
         if self.recorder is not None:
             self.recorder.clear()
-        loss = F.cross_entropy(model.forward(x, weights, update_statistics), y)
+        loss = cross_entropy(model.forward(x, weights, update_statistics), x, y)
         if self.act_sparsity > 0:
             loss = loss + self.act_sparsity * self.recorder.penalty()
         return loss

@@ -14,8 +14,9 @@ minima. Two measures, both deterministic given the seed:
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call
+
+from accelsim.train.methods import cross_entropy
 
 __all__ = ["Sharpness", "measure_sharpness", "max_loss_increase", "hessian_trace", "adaptive_hessian_trace"]
 
@@ -54,7 +55,8 @@ def measure_sharpness(module, x, y, radius=0.05, ascent_steps=5, hutchinson_samp
     module : torch.nn.Module
         Evaluated in inference mode; not modified.
     x, y : Tensor
-        Inputs and int64 labels.
+        Inputs and int64 labels (``y`` None: a causal language model's token
+        windows, scored on next-token cross-entropy).
     radius : float
         Relative radius of the weight perturbation.
     ascent_steps : int
@@ -136,7 +138,7 @@ def hessian_trace(module, weights, x, y, samples, seed, adaptive=False):
 
 
 def _loss(module, weights, x, y):
-    return F.cross_entropy(functional_call(module, weights, (x,)), y)
+    return cross_entropy(functional_call(module, weights, (x,)), x, y)
 
 
 def _scaled(tensor, norm):

@@ -206,3 +206,22 @@ def test_a_sweep_beyond_the_memory_budget_is_refused_up_front(tmp_path, capsys, 
     assert re.search(r"down to 0\.5 V means about [\d,]+ faulty cells, an estimated [\d.]+ MiB, but only "
                      r"0\.0 MiB is available", err[0])
     assert not (out / "sweep.csv").exists() and not (out / "journal.jsonl").exists()  # before any work
+
+
+def test_a_language_model_sweeps_its_perplexity_from_the_zoo(tmp_path, capsys):
+    """No accuracy, so no operating point, plots or report: the median perplexity per voltage instead."""
+    from accelsim.sweep.results import read_csv
+
+    args = ["sweep", "--model", "text-char-lm-randbet-int8", "--metric", "perplexity", "--voltages", "0.8,0.56",
+            "--chips", "2", "--limit", "4", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert len(rows) == 4 and {r["metric"] for r in rows} == {"perplexity"} and {r["accuracy"] for r in rows} == {""}
+    medians = {v: sorted(float(r["metric_value"]) for r in rows if float(r["vdd_v"]) == v) for v in (0.8, 0.56)}
+    lines = [line for line in captured.out.splitlines() if line.startswith("perplexity (median over chips)")]
+    assert lines == [f"perplexity (median over chips): text-char-lm-randbet-int8: 0.8 V "
+                     f"{sum(medians[0.8]) / 2:.4g}, 0.56 V {sum(medians[0.56]) / 2:.4g}"]
+    assert not any(line.startswith("operating point") for line in captured.out.splitlines())
+    assert not (tmp_path / "energy_accuracy.png").exists()
+    assert "warning" not in captured.err

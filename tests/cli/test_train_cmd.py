@@ -59,6 +59,21 @@ def test_trains_in_a_number_format_that_sweep_runs_as_trained(tmp_path, capsys):
                                                                    .float().mean()))
 
 
+def test_fine_tunes_a_float16_checkpoint_with_adamw(tmp_path, capsys):
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    assert main(["train", *QUICK, "--optimizer", "adamw", "--lr", "0.01", "--checkpoint-dtype", "float16",
+                 "--out", str(first)]) == 0
+    capsys.readouterr()
+    assert main(["train", *QUICK, "--optimizer", "adamw", "--lr", "0.001", "--init", str(first), "--method",
+                 "randbet", "--p-train", "0.01", "--no-sharpness", "--out", str(second)]) == 0
+    assert capsys.readouterr().out.splitlines()[3] == "sharpness: not measured (--no-sharpness)"
+    state_dict, meta = load_checkpoint(second)
+    assert meta["sharpness"] is None and meta["config"]["sharpness"] is False
+    assert meta["config"]["init"] == str(first) and meta["config"]["optimizer"] == "adamw"
+    assert meta["config"]["checkpoint_dtype"] == "float32" and state_dict["fc1.weight"].dtype == torch.float32
+    assert load_checkpoint(first)[0]["fc1.weight"].dtype == torch.float16
+
+
 def test_announces_a_resume(tmp_path, capsys):
     out = tmp_path / "m.pt"
     resume_path(out).write_bytes(b"damaged")
@@ -77,6 +92,10 @@ def test_announces_a_resume(tmp_path, capsys):
     (["--scheme", "bfp-16", "--method", "advbet", "--adv-flips", "3"], "AdvBET ranks bits one word per weight"),
     (["--scheme", "int3"], "unknown quantization scheme 'int3'"),
     (["--threads", "0"], "--threads"),
+    (["--optimizer", "adam"], "optimizer = 'adam'"),
+    (["--checkpoint-dtype", "int8"], "checkpoint_dtype"),
+    (["--init", "no-such-model"], "neither a zoo name nor a checkpoint file"),
+    (["--init", "digits-cnn-normal-8b"], "is a 'digits-cnn' model, not 'digits-mlp'"),
     (["--dataset", "mnist:/no/such/folder", "--arch", "lenet"], "/no/such/folder"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, arguments, message):

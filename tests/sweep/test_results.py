@@ -145,3 +145,13 @@ def test_chip_mean_interval_uses_students_t_quantile(n):
     mean, low, high = _mean_ci(values, low=-10.0, high=10.0)
     half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
     assert (low, high) == (mean - half, mean + half)  # bit for bit: summary.csv does not change
+
+
+@pytest.mark.parametrize("clean", ["", None, float("nan")])
+def test_a_sweep_without_accuracy_has_no_operating_points(clean):
+    """A language model's perplexity sweep: the tolerance is in accuracy points, so no point is chosen."""
+    from accelsim.sweep.results import operating_points
+
+    summary = [{"model": "lm", "clean_accuracy": clean, "accuracy": "", "vdd_v": 0.8, "energy_j": 1.0,
+                "energy_rel_vmin": 1.0, "protection": "none", "bank_vdd_v": ""}]
+    assert operating_points(summary, ["lm"]) == []

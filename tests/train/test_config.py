@@ -63,6 +63,10 @@ def test_dict_round_trip(bits, clip, p_train, seed, epochs, fault, chip):
     (dict(method="randbet", p_train=0.1, fault_model="profile:14nm@0.6"), "conflicts"),
     (dict(randbet_start_loss=1.75), "randbet_start_loss"),
     (dict(method="randbet", p_train=0.1, randbet_start_loss=0.0), "randbet_start_loss"),
+    (dict(optimizer="adam"), "optimizer"),
+    (dict(checkpoint_dtype="bfloat16"), "checkpoint_dtype"),
+    (dict(init=""), "init"),
+    (dict(dataset="text"), "built for digits"),
 ])
 def test_invalid_options_name_the_field(overrides, field):
     with pytest.raises(UserInputError, match=field):
@@ -72,7 +76,7 @@ def test_invalid_options_name_the_field(overrides, field):
 def test_from_dict_rejects_unknown_keys_and_versions():
     data = TrainConfig("digits", "digits-cnn").to_dict()
     with pytest.raises(TrainError, match="unknown"):
-        TrainConfig.from_dict({**data, "optimizer": "adam"})
+        TrainConfig.from_dict({**data, "warmup_steps": 100})
     with pytest.raises(TrainError, match="schema_version"):
         TrainConfig.from_dict({**data, "schema_version": 99})
 

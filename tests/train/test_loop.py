@@ -77,6 +77,40 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, met
         torch.testing.assert_close(resumed.state_dict[key], value, rtol=0, atol=0)
 
 
+def test_a_resume_file_without_a_newer_config_key_resumes_at_its_default(tmp_path):
+    import json
+
+    config = tiny_config(epochs=2)
+
+    def stop_in_the_second_epoch(event):
+        if event.epoch == 1:
+            raise Interrupt
+
+    def interrupted_with(out, edit):
+        with pytest.raises(Interrupt):
+            train(config, out, progress=stop_in_the_second_epoch)
+        state = torch.load(resume_path(out), weights_only=True)
+        torch.save({**state, "config": json.dumps(edit(json.loads(state["config"])))}, resume_path(out))
+
+    def without_new_keys(saved):  # as written before these keys existed
+        return {k: v for k, v in saved.items() if k not in ("sharpness", "checkpoint_dtype")}
+
+    out = tmp_path / "m.pt"
+    interrupted_with(out, without_new_keys)
+    resumed = train(config, out)
+    assert [h["epoch"] for h in resumed.history] == [0, 1]
+    torch.testing.assert_close(resumed.state_dict["fc1.weight"], train(config).state_dict["fc1.weight"],
+                               rtol=0, atol=0)
+    other = tmp_path / "n.pt"
+    interrupted_with(other, lambda saved: {**saved, "sharpness": False})
+    with pytest.raises(TrainError, match="sharpness differ"):
+        train(config, other)
+
+
+def test_skipping_sharpness_records_none():
+    assert train(tiny_config(epochs=1, sharpness=False)).meta["sharpness"] is None
+
+
 def test_resume_file_of_another_config_is_refused(tmp_path):
     out = tmp_path / "m.pt"
 
@@ -176,3 +210,67 @@ def test_randbet_injects_errors_once_the_clean_loss_is_below_its_start(threshold
     # second injects only when that loss fell below the threshold.
     assert results[0].second_loss is None
     assert (results[1].second_loss is not None) == injects
+
+
+@pytest.fixture
+def tiny_lm():
+    """A one-block character LM registered for the test (the shipped char-lm is 0.6 M parameters)."""
+    from accelsim.models import register
+    from accelsim.models.modern import CharTransformerLM
+
+    spec = register("test-tiny-lm", lambda n: CharTransformerLM(vocab=n, dim=16, depth=1, heads=2), "text",
+                    replace=True)
+    assert spec.input_shape == (64,) and spec.num_classes == 256  # a text dataset's windows and byte values
+    return "test-tiny-lm"
+
+
+def test_a_language_model_trains_on_next_tokens_and_records_its_perplexity(tmp_path, tiny_lm):
+    from accelsim.sweep.metrics import metric_value
+
+    out = tmp_path / "lm.pt"
+    config = tiny_config(dataset="text", arch=tiny_lm, scheme="int8", optimizer="adamw", lr=1e-2, epochs=2,
+                         batch_size=32, train_limit=256)
+    progress = []
+    result = train(config, out, progress=progress.append)
+    _, meta = load_checkpoint(out)
+    assert meta["metric"] == "perplexity" and meta["clean_accuracy"] is None
+    assert meta["clean_perplexity"] == pytest.approx(math.exp(meta["clean_loss"]))
+    assert meta["clean_perplexity"] < 40  # uniform guessing over 256 byte values: 256
+    assert [h["test_accuracy"] for h in result.history] == [None, None]
+    assert result.history[1]["test_loss"] < result.history[0]["test_loss"]
+    assert progress[-1].test_loss == pytest.approx(meta["clean_loss"]) and progress[-1].test_accuracy is None
+    # The recorded perplexity is the sweep's metric of the engine on the whole test split, and on the slice.
+    x, _ = load_dataset("text", "test")
+    qm = load_model(out)
+    assert metric_value("perplexity", qm.forward(x), x, None) == pytest.approx(meta["clean_perplexity"], rel=1e-9)
+    piece = meta["clean_metric_slice"]
+    assert piece["metric"] == "perplexity" and piece["examples"] == 256
+    assert metric_value("perplexity", qm.forward(x[:256]), x[:256], None) == pytest.approx(piece["value"],
+                                                                                          rel=1e-9)
+
+
+def test_init_starts_from_a_checkpoint_of_the_same_architecture(tmp_path):
+    first = tmp_path / "first.pt"
+    start = train(tiny_config(), first)
+    # With a vanishing learning rate, training from the checkpoint keeps its weights (and its accuracy).
+    again = train(tiny_config(init=str(first), lr=1e-12, epochs=1, seed=4))
+    for name, value in start.state_dict.items():
+        torch.testing.assert_close(again.state_dict[name], value, atol=1e-9, rtol=0)
+    assert again.meta["clean_accuracy"] == start.meta["clean_accuracy"]
+    assert again.meta["config"]["init"] == str(first)
+    with pytest.raises(TrainError, match="is a 'digits-mlp' model, not 'digits-cnn'"):
+        train(tiny_config(arch="digits-cnn", init=str(first)))
+
+
+def test_float16_checkpoint_records_the_metric_of_the_rounded_weights(tmp_path):
+    out = tmp_path / "half.pt"
+    result = train(tiny_config(checkpoint_dtype="float16", optimizer="adamw", lr=1e-2), out)
+    state_dict, meta = load_checkpoint(out)
+    assert {v.dtype for v in state_dict.values() if v.is_floating_point()} == {torch.float16}
+    assert result.path.stat().st_size < train(tiny_config(), tmp_path / "full.pt").path.stat().st_size
+    x, y = load_dataset("digits", "test")
+    qm = load_model(out)
+    assert meta["clean_accuracy"] == pytest.approx(float((qm.forward(x).argmax(1) == y).double().mean()))
+    piece = meta["clean_metric_slice"]
+    assert piece == {"metric": "accuracy", "examples": 256,
+                     "value": pytest.approx(float((qm.forward(x[:256]).argmax(1) == y[:256]).double().mean()))}
