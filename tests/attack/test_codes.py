@@ -2,9 +2,7 @@
 
 import numpy as np
 import pytest
-import torch
 
-from accelsim import load_dataset, load_model
 from accelsim.attack import AttackError, run
 from accelsim.sram import uniform_profile
 from accelsim.sram.protection import (
@@ -15,22 +13,7 @@ from accelsim.sram.protection import (
     parse_protection,
     stored_stream_bits,
 )
-
-
-@pytest.fixture(scope="module")
-def digits():
-    torch.set_num_threads(1)
-    x, y = load_dataset("digits", split="test")
-    return x[:200], y[:200]
-
-
-@pytest.fixture(scope="module")
-def qm():
-    return load_model("digits-cnn-normal-8b")
-
-
-def _accuracy(result, y):
-    return float((result.logits.argmax(1) == y).double().mean())
+from tests.attack.conftest import accuracy_of
 
 
 @pytest.mark.parametrize("protection", ["secded:64", "secded:8", "parity:8"])
@@ -47,10 +30,10 @@ def test_replay_through_the_decoder_gives_the_reported_accuracy(qm, digits, prot
     assert 0 < len(result.bits) <= 7 and len(np.unique(result.bits)) == len(result.bits)
     replay = qm.run(x, chip.get("profile"), chip.get("vdd_v"), chip.get("chip", 0), chip.get("memory_seed", 0),
                     protection=protection, on_detect=on_detect, extra_flips=result.bits)
-    assert _accuracy(replay, y) == result.accuracy
+    assert accuracy_of(replay, y) == result.accuracy
     start = qm.run(x, chip.get("profile"), chip.get("vdd_v"), chip.get("chip", 0), chip.get("memory_seed", 0),
                    protection=protection, on_detect=on_detect)
-    assert _accuracy(start, y) == result.start_accuracy
+    assert accuracy_of(start, y) == result.start_accuracy
     assert result.accuracy < result.start_accuracy
     # The decoder saw the attacker's flips: every move was flagged or slipped through unseen.
     assert replay.detected_words + replay.miscorrected_words >= 1
@@ -129,7 +112,7 @@ def test_msb_nominal_bits_are_still_attacked(qm, digits):
     plain = run(qm, x, y, flips=4, attack_examples=32)
     np.testing.assert_array_equal(result.bits, plain.bits)
     replay = qm.run(x, None, None, protection="msb:2", extra_flips=result.bits)
-    assert _accuracy(replay, y) == result.accuracy == plain.accuracy
+    assert accuracy_of(replay, y) == result.accuracy == plain.accuracy
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -166,7 +149,7 @@ def test_advbit_over_codeword_moves_replays_and_is_deterministic(qm, digits, pro
     for flips, accuracy in result.curve[1:]:  # every point of the curve replays: prefixes end between moves
         replay = qm.run(x, profile, chip["vdd_v"], 1, 2, protection=protection, on_detect=on_detect,
                         extra_flips=result.bits[:flips])
-        assert _accuracy(replay, y) == accuracy
+        assert accuracy_of(replay, y) == accuracy
     assert result.accuracy < result.start_accuracy
     if protection.startswith("secded"):  # a lone flip only where the chip's fault makes it count
         n, _ = hamming_layout(parse_protection(protection))
@@ -189,7 +172,7 @@ def test_one_flip_on_top_of_a_corrected_fault_is_a_detected_double(qm, digits):
     before = qm.run(x, profile, vdd_v, 0, 0, protection="secded:64", on_detect="zero")
     after = qm.run(x, profile, vdd_v, 0, 0, protection="secded:64", on_detect="zero", extra_flips=result.bits)
     assert after.detected_words + after.miscorrected_words == before.detected_words + before.miscorrected_words + 1
-    assert _accuracy(after, y) == result.accuracy <= result.start_accuracy
+    assert accuracy_of(after, y) == result.accuracy <= result.start_accuracy
     with pytest.raises(AttackError, match="fault-free codeword"):
         run(qm, x, y, flips=1, protection="secded:64")
 
@@ -206,7 +189,7 @@ def test_tmr_moves_win_the_vote_and_replay(qm, digits, method, faulty):
     result = run(qm, x, y, method=method, flips=9, attack_examples=32, protection="msb:2:tmr", steps=3, **chip)
     assert 0 < len(result.bits) <= 9 and len(np.unique(result.bits)) == len(result.bits)
     replay = qm.run(x, chip.get("profile"), chip.get("vdd_v"), 0, 0, protection="msb:2:tmr", extra_flips=result.bits)
-    assert _accuracy(replay, y) == result.accuracy
+    assert accuracy_of(replay, y) == result.accuracy
     width = qm.bits + 4
     words, positions = np.divmod(result.bits, width)
     copies = positions >= qm.bits - 2  # bits of a copy of the top two

@@ -5,26 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from accelsim import load_dataset, load_model
 from accelsim.attack import AttackError, parse_attack, run
 from accelsim.engine import QuantizedModel
 from accelsim.sram import uniform_profile
-
-
-@pytest.fixture(scope="module")
-def digits():
-    torch.set_num_threads(1)
-    x, y = load_dataset("digits", split="test")
-    return x[:200], y[:200]
-
-
-@pytest.fixture(scope="module")
-def qm():
-    return load_model("digits-cnn-normal-8b")
-
-
-def _accuracy(result, y):
-    return float((result.logits.argmax(1) == y).double().mean())
+from tests.attack.conftest import accuracy_of
 
 
 @pytest.mark.parametrize("method", ["bfa", "advbit"])
@@ -34,7 +18,7 @@ def test_replay_through_the_engine_gives_the_reported_accuracy(qm, digits, metho
     assert 0 < len(result.bits) <= 6 and len(np.unique(result.bits)) == len(result.bits)
     assert result.bits.dtype == np.int64
     replay = qm.run(x, None, None, extra_flips=result.bits)
-    assert _accuracy(replay, y) == result.accuracy
+    assert accuracy_of(replay, y) == result.accuracy
     assert replay.flipped_bits == len(result.bits)
     assert result.curve[0] == (0, result.start_accuracy) and result.curve[-1] == (len(result.bits), result.accuracy)
     assert result.accuracy < result.start_accuracy
@@ -45,7 +29,7 @@ def test_bfa_accuracy_falls_far_faster_than_random_flips(qm, digits):
     result = run(qm, x, y, method="bfa", flips=8, seed=0, attack_examples=64, eval_every=0)
     rng = np.random.default_rng(0)
     random_bits = rng.choice(qm.stored_bits, size=8, replace=False)
-    random_accuracy = _accuracy(qm.run(x, None, None, extra_flips=random_bits), y)
+    random_accuracy = accuracy_of(qm.run(x, None, None, extra_flips=random_bits), y)
     assert result.accuracy < random_accuracy - 0.05
 
 
@@ -55,9 +39,9 @@ def test_replay_on_top_of_a_chips_faults(qm, digits):
     vdd_v = profile.voltage_for_ber(1e-3)
     result = run(qm, x, y, method="bfa", flips=4, profile=profile, vdd_v=vdd_v, chip=2, memory_seed=3,
                  attack_examples=64)
-    assert result.start_accuracy == _accuracy(qm.run(x, profile, vdd_v, 2, 3), y)
+    assert result.start_accuracy == accuracy_of(qm.run(x, profile, vdd_v, 2, 3), y)
     replay = qm.run(x, profile, vdd_v, 2, 3, extra_flips=result.bits)
-    assert _accuracy(replay, y) == result.accuracy
+    assert accuracy_of(replay, y) == result.accuracy
 
 
 @pytest.mark.parametrize("method", ["bfa", "advbit"])
