@@ -6,6 +6,7 @@ from torch import fx
 
 from accelsim._errors import UserInputError
 from accelsim.engine.ops import (
+    FASTER,
     FORCED_KWARGS,
     FUNCTIONS,
     METHODS,
@@ -87,12 +88,13 @@ def _module_step(node, module, canonical):
 
 def _function_step(node):
     target, forced = node.target, FORCED_KWARGS.get(node.target, {})
+    run = FASTER.get(target, target)
     if node.op == "call_method":
         def call(args, kwargs, weights):
             return getattr(args[0], target)(*args[1:], **kwargs)
     else:
         def call(args, kwargs, weights):
-            return target(*args, **{**kwargs, **forced})
+            return run(*args, **{**kwargs, **forced})
     return dict(call=call, weight_names=(), layer="", kind="op")
 
 
