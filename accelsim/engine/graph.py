@@ -6,6 +6,9 @@ from torch import fx
 
 from accelsim._errors import UserInputError
 from accelsim.engine.ops import (
+    CHANNEL_LOCAL_FUNCTIONS,
+    CHANNEL_LOCAL_METHODS,
+    CHANNEL_LOCAL_MODULES,
     FASTER,
     FORCED_KWARGS,
     FUNCTIONS,
@@ -70,7 +73,8 @@ def _module_step(node, module, canonical):
     if layer is None:
         run = STATELESS_MODULES[type(module)]
         return dict(call=lambda args, kwargs, weights: run(module, *args), weight_names=(),
-                    layer="", kind="op")
+                    layer="", kind="op",
+                    channel_local=type(module) in CHANNEL_LOCAL_MODULES and not getattr(module, "return_indices", False))
     # A tied parameter (an LM head sharing the embedding table) is stored once,
     # under the name torch lists first; the layer reads it by its own name.
     local = {canonical[id(p)]: name for name, p in module.named_parameters(recurse=layer.recurse,
@@ -92,10 +96,13 @@ def _function_step(node):
     if node.op == "call_method":
         def call(args, kwargs, weights):
             return getattr(args[0], target)(*args[1:], **kwargs)
+        local = target in CHANNEL_LOCAL_METHODS
     else:
         def call(args, kwargs, weights):
             return run(*args, **{**kwargs, **forced})
-    return dict(call=call, weight_names=(), layer="", kind="op")
+        # max_pool2d(..., return_indices=True) returns a pair: not a channel tensor
+        local = target in CHANNEL_LOCAL_FUNCTIONS and len(node.args) < 7 and not node.kwargs.get("return_indices")
+    return dict(call=call, weight_names=(), layer="", kind="op", channel_local=local)
 
 
 def _attr_step(node, graph_module, parameter_names, canonical):

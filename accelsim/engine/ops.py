@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["LayerOp", "LAYER_OPS", "STATELESS_MODULES", "FUNCTIONS", "FASTER", "FORCED_KWARGS", "METHODS",
-           "layer_op_for", "max_pool2d"]
+           "CHANNEL_LOCAL_MODULES", "CHANNEL_LOCAL_FUNCTIONS", "CHANNEL_LOCAL_METHODS", "layer_op_for",
+           "max_pool2d"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,10 @@ FUNCTIONS = {
     torch.arange, torch.ones, torch.zeros, torch.full, torch.tril, torch.triu, torch.where,
     torch.masked_fill,
 }
+# Ops computed exactly alike on any subset of channels (see Step.channel_local).
+CHANNEL_LOCAL_MODULES = (nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.Dropout, nn.Dropout2d, nn.Identity)
+CHANNEL_LOCAL_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.max_pool2d, F.dropout}
+CHANNEL_LOCAL_METHODS = {"relu"}
 # Functions run through a faster equivalent (same values).
 FASTER = {F.max_pool2d: max_pool2d}
 # Keyword arguments forced at inference time, whatever the traced call said.

@@ -43,6 +43,11 @@ class Step:
         Module path of a layer step (``""`` otherwise).
     kind : str
         ``conv``, ``linear``, ``norm``, ``input``, ``output`` or ``op``.
+    channel_local : bool
+        An op whose output channel ``c`` (dim 1) depends only on its input
+        channel ``c``, computed exactly the same on any subset of channels
+        (ReLU, max pooling; not transcendental activations, whose vectorised
+        and scalar paths may round differently).
     """
 
     name: str
@@ -53,6 +58,7 @@ class Step:
     weight_names: tuple
     layer: str
     kind: str
+    channel_local: bool = False
 
 
 def template(value):
@@ -102,6 +108,21 @@ class Program:
         """Names of values produced before step ``start`` and read at or after it."""
         return tuple(name for name, last in self._last_use.items()
                      if last >= start and self.index[name] < start)
+
+    def channel_chain_end(self, first):
+        """End (exclusive) of the channel-local ops that follow step ``first`` alone.
+
+        Each step of the chain reads only the value of the step before it,
+        and nothing else reads that value, so channels of step ``first`` that
+        did not change stay unchanged up to the chain's last value.
+        """
+        end = first + 1
+        while end < len(self.steps):
+            step, previous = self.steps[end], self.steps[end - 1].name
+            if not (step.channel_local and step.inputs == (previous,) and self._last_use[previous] == end):
+                break
+            end += 1
+        return end
 
     def first_step_reading(self, weight_names):
         """Index of the first step that reads any of ``weight_names`` (len(steps) if none)."""

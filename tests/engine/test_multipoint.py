@@ -62,3 +62,48 @@ def test_evaluators_of_other_inputs_are_refused(small_net, images, uniform):
     b = qm.evaluator(images[:10], uniform, batch_size=16)
     with pytest.raises(ValueError, match="share one clean pass"):
         run_points([a, b], [0.9, 0.9])
+
+
+def test_points_with_some_channels_changed_take_the_others_from_the_clean_output():
+    from accelsim.engine.multipoint import _changed_channels
+    from accelsim.models import build
+
+    torch.manual_seed(1)
+    x = torch.randn(40, 1, 28, 28)
+    qm = QuantizedModel.from_torch(build("lenet").eval(), "rquant", x[:4])
+    # Faulty cells only in conv1's weights of channels 1 and 4, and all over conv2 later.
+    conv1 = qm.clean_weights["conv1.weight"]
+    per_channel = conv1[0].numel() * qm.bits
+    cells = np.concatenate([np.arange(per_channel, per_channel + 40, 7),
+                            np.arange(4 * per_channel + 3, 4 * per_channel + 60, 11),
+                            np.arange(qm.stored_bits // 2, qm.stored_bits // 2 + 400, 13)]).astype(np.int64)
+    fail_v = np.linspace(0.9, 0.5, len(cells))
+    profile = cells_profile(cells, fail_v, np.full(len(cells), 2, np.uint8), arrays=qm.stored_bits // 4096 + 1)
+    evaluator = qm.evaluator(x, profile, batch_size=16)
+    voltages = [0.88, 0.8, 0.7, 0.6, 0.52]
+    expected = [evaluator.run(v) for v in voltages]
+    clean = evaluator._clean
+    step = clean.program.steps[expected[-1].first_step]
+    widths = set()
+    for v in voltages:
+        read = evaluator._memory.read_sparse(v, 0)
+        weights = qm.patched_weights(read.word_index, read.words, qm.tensor_names)
+        widths.add(len(_changed_channels(step, weights, clean._weights)))
+    assert widths & {1, 2} and max(widths) < 6  # the test reaches partial channel sets
+    with _batching.batch_threads(2):
+        _assert_same(run_points([evaluator] * len(voltages), voltages), expected)
+
+
+def test_lenet_gn_points_match_one_at_a_time():
+    """A group norm right after the first faulty convolution: no chain, the convolution's output assembled."""
+    from accelsim.models import build
+    from accelsim.sram import uniform_profile
+
+    torch.manual_seed(2)
+    x = torch.randn(32, 1, 28, 28)
+    qm = QuantizedModel.from_torch(build("lenet-gn").eval(), "rquant", x[:4])
+    profile = uniform_profile(0.05)
+    voltages = [float(profile.voltage_for_ber(b)) for b in (3e-4, 2e-3, 2e-2)]
+    evaluators = [qm.evaluator(x, profile, chip=c, batch_size=16) for c in range(3)]
+    pairs = [(e, v) for e in evaluators for v in voltages]
+    _assert_same(run_points([e for e, _ in pairs], [v for _, v in pairs]), [e.run(v) for e, v in pairs])

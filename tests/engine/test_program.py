@@ -48,3 +48,33 @@ def test_inplace_relu_does_not_modify_cached_values():
     before = kept["_0"].clone()
     program.run(x, params, start=2, env={"_0": kept["_0"]})
     assert torch.equal(kept["_0"], before)
+
+
+class _Chains(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(4, 4, 3)
+        self.gelu = nn.GELU()
+        self.conv3 = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        x = self.pool(self.relu(self.conv(x)))
+        y = self.gelu(self.conv2(x))  # rounds differently on other channel counts: not channel-local
+        z = self.conv3(y)
+        return z.relu() + z  # z is read twice: no chain through it
+
+
+def test_channel_chains_stop_at_mixing_ops_and_shared_values():
+    program, _ = trace_program(_Chains())
+    names = [step.name for step in program.steps]
+    assert names[program.channel_chain_end(names.index("conv"))] == "conv2"
+    assert names[program.channel_chain_end(names.index("conv2"))] == "gelu"
+    assert names[program.channel_chain_end(names.index("conv3"))] == "relu_1"
+
+
+def test_max_pool_returning_indices_is_not_channel_local():
+    program, _ = trace_program(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, return_indices=True)))
+    assert not program.steps[-2].channel_local

@@ -71,8 +71,8 @@ def test_a_large_model_sweeps_its_chips_one_at_a_time_with_the_same_rows(monkeyp
         assert isinstance(unit.load_unit_inputs(spec, 0)[1].clean_weights, sparse.LazyWeights)
     finally:
         unit._cached_model.cache_clear()  # no lazy model left for other tests
-    # No pass shared by chips: one chip's placement in memory at a time.
-    assert large == alone and all(len(chips) == 1 for chips in calls)
+    # No pass shared by chips: one chip's placement in memory at a time (rows arrive in no fixed order).
+    assert sorted(large, key=_key) == sorted(alone, key=_key) and all(len(chips) == 1 for chips in calls)
     assert any(r["faulty_cells"] for r in large)
 
 
