@@ -31,7 +31,7 @@ from accelsim.engine import sparse
 from accelsim.engine._batching import map_batches, thread_count
 from accelsim.engine.evaluate import RunResult
 
-__all__ = ["run_points", "iter_points"]
+__all__ = ["run_points", "iter_points", "read_points", "iter_read_points"]
 
 # Linear layers are not shared: a stacked matrix product takes other blocking
 # in the BLAS and changed the last bits of logits in the tests.
@@ -96,7 +96,7 @@ def _shareable(program, step_index):
     return int(getattr(module, "groups", 1)) == 1
 
 
-def run_points(evaluators, voltages):
+def run_points(evaluators, voltages, batches=None):
     """Run ``evaluators[i]`` at ``voltages[i]`` for every ``i``, sharing what points share.
 
     The evaluators must share one clean pass (one model on one input, as
@@ -105,16 +105,17 @@ def run_points(evaluators, voltages):
     Returns
     -------
     list of RunResult
-        Equal to ``[e.run(v) for e, v in zip(evaluators, voltages)]``, logits
-        bit for bit.
+        Equal to ``[e.run(v, batches=batches) for e, v in zip(evaluators, voltages)]``,
+        logits bit for bit (``batches``: a range of batch indices of the
+        clean run; default all).
     """
     results = [None] * len(evaluators)
-    for i, result in iter_points(evaluators, voltages):
+    for i, result in iter_points(evaluators, voltages, batches):
         results[i] = result
     return results
 
 
-def iter_points(evaluators, voltages):
+def iter_points(evaluators, voltages, batches=None):
     """:func:`run_points` yielding ``(i, RunResult)`` as each point finishes, in no fixed order.
 
     The reads happen in this call; the returned iterator runs the points,
@@ -124,39 +125,53 @@ def iter_points(evaluators, voltages):
     batches run at once) finish together. When the clean pass has not run yet, it then caches
     only the activations these points start from (:meth:`CleanRun.plan_starts`).
     """
+    points = read_points(evaluators, voltages)
+    return iter_read_points(points, batches)
+
+
+def read_points(evaluators, voltages):
+    """The reads of :func:`iter_points`, to run on several ranges of batches (:func:`iter_read_points`)."""
     if not evaluators:
-        return iter(())
+        return []
     clean = evaluators[0]._clean
     if any(e._clean is not clean for e in evaluators):
         raise ValueError("run_points needs evaluators that share one clean pass")
     points = [_Point(e, float(v)) for e, v in zip(evaluators, voltages, strict=True)]
     clean.plan_starts([p.first for p in points if p.changed])
-    return _iterate(clean, points)
+    return points
 
 
-def _iterate(clean, points):
+def iter_read_points(points, batches=None):
+    """:func:`iter_points` of points from :func:`read_points` (``(i, RunResult)``, ``i`` into ``points``)."""
+    if not points:
+        return iter(())
+    clean = points[0]._clean
+    return _iterate(clean, points, range(len(clean.batches)) if batches is None else batches)
+
+
+def _iterate(clean, points, batches):
     program = clean.program
     groups = {}
     for i, point in enumerate(points):
         if not point.changed:
-            yield i, point.result(clean.logits)
+            yield i, point.result(clean.logits[clean.rows(batches)])
         elif _shareable(program, point.first):
             groups.setdefault((point.start, point.first), []).append(i)
         else:
-            yield i, point.result(clean.run_from(point.first, point.weights()))
+            yield i, point.result(clean.run_from(point.first, point.weights(), batches=batches))
     for (start, first), members in groups.items():
-        for chunk in _chunks(clean, first, members, points):
+        for chunk in _chunks(clean, first, members, points, len(batches)):
             if len(chunk) == 1 and chunk[0][1] is None:
                 i = chunk[0][0]
-                yield i, points[i].result(clean.run_from(first, points[i].weights()))
+                yield i, points[i].result(clean.run_from(first, points[i].weights(), batches=batches))
                 continue
             outputs = _run_group(clean, start, first, [points[i].weights() for i, _ in chunk],
-                                 [channels for _, channels in chunk])
+                                 [channels for _, channels in chunk], batches)
             for (i, _), value in zip(chunk, outputs, strict=True):
                 yield i, points[i].result(value)
 
 
-def _chunks(clean, first, members, points):
+def _chunks(clean, first, members, points, n_batches):
     """``members`` in passes of ``[(i, changed output channels of step first)]``.
 
     A pass holds at most :data:`POINTS_PER_PASS` points (they finish
@@ -174,7 +189,7 @@ def _chunks(clean, first, members, points):
     if len(members) == 1:
         yield [(members[0], None)]
         return
-    per_channel = _output_bytes(clean, first) * min(thread_count(), len(clean.batches)) / full
+    per_channel = _output_bytes(clean, first) * min(thread_count(), n_batches) / full
     budget = max(full, int(STACK_BYTES // per_channel))
     chunk, width = [], 0
     for i in sorted(members, key=lambda i: len(changed[i]) < full):
@@ -218,7 +233,7 @@ def _through_chain(program, first, end, value):
     return value
 
 
-def _run_group(clean, start, first, weight_sets, channel_sets):
+def _run_group(clean, start, first, weight_sets, channel_sets, batches):
     """Logits of each weight set, sharing the clean prefix and the stacked layer ``first``.
 
     Only the output channels in ``channel_sets[k]`` of weight set ``k``
@@ -267,7 +282,7 @@ def _run_group(clean, start, first, weight_sets, channel_sets):
             del env_k
         return results
 
-    per_batch = map_batches(run, range(len(clean.batches)))
+    per_batch = map_batches(run, batches)
     return [torch.cat([batch_logits[k] for batch_logits in per_batch]) for k in range(len(weight_sets))]
 
 

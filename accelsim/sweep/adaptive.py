@@ -29,7 +29,8 @@ from functools import lru_cache
 
 import torch
 
-__all__ = ["Z_95", "CHUNK_IMAGES", "halfwidth", "adaptive_inference", "shuffled", "reference_accuracy"]
+__all__ = ["Z_95", "CHUNK_IMAGES", "halfwidth", "adaptive_inference", "adaptive_points", "shuffled",
+           "reference_accuracy"]
 
 Z_95 = 1.959963984540054
 CHUNK_IMAGES = 512
@@ -64,6 +65,48 @@ def reference_accuracy(qm, x, y, batch_size):
     return _reference_accuracy(qm, x, y, batch_size)
 
 
+class _Tally:
+    """One point's paired counts against the clean model, chunk after chunk."""
+
+    def __init__(self, total, clean_right):
+        self.total, self.clean_right = total, clean_right
+        self.clean_accuracy = float(clean_right.double().mean())
+        self.n = self.changed = self.gained = self.broke = 0
+
+    def add(self, result, rows, y, reference, tolerance_pp, halfwidth_pp):
+        """Count one chunk's images (``rows`` of the shuffled set); True when the point is settled."""
+        if not result.changed_tensors:  # the clean model: exact without running anything
+            self.n, self.changed, self.gained, self.broke = self.total, 0, 0, 0
+            return True
+        right = result.logits.argmax(dim=1) == y[rows]
+        clean = self.clean_right[rows]
+        self.n += len(right)
+        self.changed += int((right != clean).sum())
+        self.gained += int((right & ~clean).sum())
+        self.broke += int((~right & clean).sum())
+        width = halfwidth(self.changed, self.n, self.total)
+        accuracy = self.clean_accuracy + (self.gained - self.broke) / self.n
+        return (self.n >= self.total or width * 100 <= halfwidth_pp
+                or (accuracy + width - reference) * 100 < -tolerance_pp)
+
+    def columns(self, result):
+        accuracy = self.clean_accuracy + (self.gained - self.broke) / self.n
+        return {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
+                "model_ber": float(result.model_ber), "accuracy": accuracy, "error": 1.0 - accuracy,
+                # wrong now or wrong when clean: the clean errors plus the images a fault broke
+                "robust_error": 1.0 - self.clean_accuracy + self.broke / self.n, "tiled": result.tiled,
+                "n_images": self.n, "accuracy_halfwidth": halfwidth(self.changed, self.n, self.total)}
+
+
+def _chunks(total, batch_size):
+    """Ranges of batch indices, about :data:`CHUNK_IMAGES` images each, and their rows."""
+    n_batches = -(-total // batch_size)
+    per_chunk = max(1, CHUNK_IMAGES // batch_size)
+    for start in range(0, n_batches, per_chunk):
+        batches = range(start, min(n_batches, start + per_chunk))
+        yield batches, slice(start * batch_size, min(total, batches.stop * batch_size))
+
+
 def adaptive_inference(evaluator, vdd_v, clean_pred, y, batch_size, reference, tolerance_pp, halfwidth_pp):
     """The inference columns of one point, from as few chunks of images as settle it.
 
@@ -86,34 +129,41 @@ def adaptive_inference(evaluator, vdd_v, clean_pred, y, batch_size, reference, t
         ``faulty_cells, flipped_bits, model_ber, accuracy, error, robust_error,
         tiled, n_images, accuracy_halfwidth`` (accuracies as fractions).
     """
-    total = len(y)
-    n_batches = -(-total // batch_size)
-    per_chunk = max(1, CHUNK_IMAGES // batch_size)
-    clean_right = clean_pred == y
-    clean_accuracy = float(clean_right.double().mean())
-    clean_error = 1.0 - clean_accuracy
-    n = changed = gained = broke = 0
-    result = None
-    for start in range(0, n_batches, per_chunk):
-        batches = range(start, min(n_batches, start + per_chunk))
+    tally = _Tally(len(y), clean_pred == y)
+    for batches, rows in _chunks(len(y), batch_size):
         result = evaluator.run(vdd_v, batches=batches)
-        if not result.changed_tensors:  # the clean model: exact without running anything
-            n, changed, gained, broke = total, 0, 0, 0
+        if tally.add(result, rows, y, reference, tolerance_pp, halfwidth_pp):
             break
-        rows = slice(start * batch_size, min(total, batches.stop * batch_size))
-        right = result.logits.argmax(dim=1) == y[rows]
-        clean = clean_right[rows]
-        n += len(right)
-        changed += int((right != clean).sum())
-        gained += int((right & ~clean).sum())
-        broke += int((~right & clean).sum())
-        width = halfwidth(changed, n, total)
-        accuracy = clean_accuracy + (gained - broke) / n
-        if width * 100 <= halfwidth_pp or (accuracy + width - reference) * 100 < -tolerance_pp:
-            break
-    accuracy = clean_accuracy + (gained - broke) / n
-    return {"faulty_cells": result.faulty_cells, "flipped_bits": result.flipped_bits,
-            "model_ber": float(result.model_ber), "accuracy": accuracy, "error": 1.0 - accuracy,
-            # wrong now or wrong when clean: the clean errors plus the images a fault broke
-            "robust_error": clean_error + broke / n, "tiled": result.tiled,
-            "n_images": n, "accuracy_halfwidth": halfwidth(changed, n, total)}
+    return tally.columns(result)
+
+
+def adaptive_points(evaluators, voltages, clean_pred, y, batch_size, reference, tolerance_pp, halfwidth_pp):
+    """:func:`adaptive_inference` of every ``(evaluators[i], voltages[i])``, the unsettled points together.
+
+    Each chunk of images runs the points not yet settled in one
+    :func:`accelsim.engine.multipoint.iter_points` pass (evaluators sharing
+    one clean pass, e.g. the chips of one model: their first faulty layer
+    stacked), whose logits are bit for bit a point's alone, so each point's
+    columns equal :func:`adaptive_inference`'s.
+
+    Yields
+    ------
+    (int, dict)
+        The point's index and its columns, as each point settles.
+    """
+    from accelsim.engine.multipoint import iter_read_points, read_points
+
+    points = read_points(evaluators, voltages)  # read once, run chunk after chunk
+    tallies = [_Tally(len(y), clean_pred == y) for _ in evaluators]
+    active = list(range(len(evaluators)))
+    for batches, rows in _chunks(len(y), batch_size):
+        if not active:
+            return
+        unsettled = []
+        for j, result in iter_read_points([points[i] for i in active], batches):
+            i = active[j]
+            if tallies[i].add(result, rows, y, reference, tolerance_pp, halfwidth_pp):
+                yield i, tallies[i].columns(result)
+            else:
+                unsettled.append(i)
+        active = sorted(unsettled)

@@ -309,10 +309,10 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
     bit-identical to one point at a time. A voltage that adds no faulty cell
     to the previous one's takes that point's inference columns (the faulty
     set is nested, so the read is the same) and is reported with it.
+    With ``spec.adaptive`` the points run chunk by chunk, the unsettled ones
+    of every chip together (:func:`accelsim.sweep.adaptive.adaptive_points`).
     """
-    from accelsim.engine.multipoint import iter_points
-
-    if spec.adaptive or spec.attack is not None or "none" not in spec.protections:
+    if spec.attack is not None or "none" not in spec.protections:
         return False
     profile, qm, (x, y) = load_unit_inputs(spec, model_name)
     if y is None or qm.forward(x[:1]).ndim != 2:  # a language model: no classes to compare
@@ -320,6 +320,9 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
     if sparse.is_large(qm):  # one chip's placement in memory at a time, not CHIPS_PER_PASS
         return False
     energy = _Energy(qm, profile, x, spec_accelerator(spec))
+    columns = _INFERENCE_COLUMNS + (_ADAPTIVE_COLUMNS if spec.adaptive else ())
+    if spec.adaptive:
+        x, y = _shuffled(x, y, spec.seed)
     release_freed_memory()  # what loading and checking left behind, before the passes
     qm.memory(profile, spec.seed).plan_voltages(lowest_weight_v(spec))
     evaluators = [qm.evaluator(x, profile, chip=chip, seed=spec.seed, batch_size=batch_size,
@@ -354,20 +357,44 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
                 wanted.append((k, vdd_v))
                 followers[source] = []
             previous = faulty
-    # The reads happen here; the clean pass then caches only the activations the points start from.
-    results = iter_points([evaluators[k] for k, _ in wanted], [v for _, v in wanted])
+    results = _shared_results(spec, [evaluators[k] for k, _ in wanted], [v for _, v in wanted], x, y)
     clean_logits = evaluators[0].clean_logits
     clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
     for chip, vdd_v, source in journalled:
-        emit(chip, vdd_v, {c: source[c] for c in _INFERENCE_COLUMNS})
-    for i, result in results:
+        emit(chip, vdd_v, {c: source[c] for c in columns})
+    for i, inference in results:
         k, vdd_v = wanted[i]
         chip = evaluators[k].chip
-        row = emit(chip, vdd_v, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits))
-        del result
+        row = emit(chip, vdd_v, inference)
         for follower_v in followers.pop(i):
-            row = emit(chip, follower_v, {c: row[c] for c in _INFERENCE_COLUMNS})
+            row = emit(chip, follower_v, {c: row[c] for c in columns})
     return True
+
+
+def _shared_results(spec, evaluators, voltages, x, y):
+    """``(i, inference columns)`` of point ``i`` as each finishes (evaluators of one clean pass)."""
+    if not evaluators:
+        return iter(())
+    if spec.adaptive:
+        return _adaptive_results(spec, evaluators, voltages, x, y)
+    from accelsim.engine.multipoint import iter_points
+
+    # The reads happen here; the clean pass then caches only the activations the points start from.
+    results = iter_points(evaluators, voltages)
+    clean_logits = evaluators[0].clean_logits
+    clean_pred, _ = _clean_prediction(clean_logits, x, y)
+    return ((i, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits)) for i, result in results)
+
+
+def _adaptive_results(spec, evaluators, voltages, x, y):
+    from accelsim.sweep import adaptive
+
+    _, reference_qm, (x_test, y_test) = load_unit_inputs(spec, 0)
+    reference = adaptive.reference_accuracy(reference_qm, x_test, y_test, spec.batch_size)
+    clean_pred, _ = _clean_prediction(evaluators[0].clean_logits, x, y)
+    for i, inference in adaptive.adaptive_points(evaluators, voltages, clean_pred, y, spec.batch_size, reference,
+                                                 spec.tolerance_pp, spec.halfwidth_pp):
+        yield i, _unprotected(inference)
 
 
 def _point_columns(spec, model_name, qm, profile, chip, vdd_v):

@@ -80,3 +80,25 @@ def test_adaptive_options_are_checked():
             _spec(adaptive=True, **{k: v for k, v in changes.items() if k != "adaptive"}) \
                 if "adaptive" not in changes else _spec(**changes)
     assert SweepSpec.from_dict(_spec(adaptive=True).to_dict()) == _spec(adaptive=True)
+
+
+def test_chips_settled_together_give_the_columns_of_one_point_at_a_time(small_chunks):
+    import torch
+
+    from accelsim.engine import _batching
+    from accelsim.sweep.unit import load_unit_inputs
+
+    spec = _spec(limit=300, batch_size=16, dataset="digits")
+    profile, qm, (x, y) = load_unit_inputs(spec, MODELS[0])
+    x, y = adaptive.shuffled(x, y, 0)
+    evaluators = [qm.evaluator(x, profile, chip=chip, batch_size=16) for chip in range(3)]
+    clean_pred = evaluators[0].clean_logits.argmax(dim=1)
+    reference = float((clean_pred == y).double().mean())
+    pairs = [(e, v) for e in evaluators for v in (0.62, 0.58, 0.56, 0.54)]
+    alone = [adaptive.adaptive_inference(e, v, clean_pred, y, 16, reference, 1.0, 1.5) for e, v in pairs]
+    with _batching.batch_threads(2):
+        together = dict(adaptive.adaptive_points([e for e, _ in pairs], [v for _, v in pairs], clean_pred, y, 16,
+                                                 reference, 1.0, 1.5))
+    assert [together[i] for i in range(len(pairs))] == alone
+    assert len({columns["n_images"] for columns in alone}) > 1  # points settled after different chunks
+    assert torch.equal(clean_pred, evaluators[1].clean_logits.argmax(dim=1))
