@@ -351,7 +351,7 @@ def write_page(path, secded, means, sweeps, optimized, levers, protected, intera
         f"(`--chips {args.chips} --limit {args.limit} --optimizer-chips {args.optimizer_chips} "
         f"--extra-chips {args.extra_chips} --extra-limit {args.extra_limit} --simplenet-chips "
         f"{args.simplenet_chips} --simplenet-limit {args.simplenet_limit} --yield-margin {' '.join(f'{m:g}' for m in args.yield_margin)}`, "
-        f"one torch thread, `nice -n 10`; {seconds / 60:.1f} min of CPU over every run that filled its "
+        f"one torch thread, at low priority (`nice`); {seconds / 60:.1f} min of CPU over every run that filled its "
         "work folder (the SECDED table, the sweeps and each optimizer folder; a rerun reuses them). "
         "Do not edit by hand: rerun the script.",
         "",
@@ -508,11 +508,10 @@ def _optimizer_section(optimized, args):
     lines += ["", ("Target (>= 10% vs best uniform at held-out yield >= the target) met on " + ", ".join(met)
                    + ".") if met else
               f"Target (>= 10% vs best uniform on one model) **not met** with 4 contiguous banks and no "
-              f"protection: weight-SRAM savings against the best uniform voltage between "
-              f"{min(gains) * 100:+.1f}% and {max(gains) * 100:+.1f}% over {len(gains)} runs (a negative "
-              "saving: the calibrated point costs more than the uniform voltage picked on the held-out "
-              f"chips themselves); floor bounds (savings) between {min(bounds) * 100:+.1f}% and "
-              f"{max(bounds) * 100:+.1f}%.", ""]
+              f"protection: weight-SRAM energy against the best uniform voltage between "
+              f"{_vs(max(gains))} and {_vs(min(gains))} over {len(gains)} runs (a positive change would be a "
+              "calibrated point costing more than the uniform voltage picked on the held-out chips "
+              f"themselves); floor bounds between {_vs(max(bounds))} and {_vs(min(bounds))}.", ""]
     ladder = {(r.model, m): _ladder_bound(r, rec)
               for (r, _, _, rec), (m, _, _) in zip(optimized, args.runs, strict=True)}
     uniform_v = {r.model: r.uniform_vdd_v for r, _, _, _ in optimized}
@@ -729,8 +728,10 @@ def _verdict_section(optimized, args, levers, protected, balanced):
     runs = [(r, f"section 3, {len(r.holdout_chips)} + {len(r.holdout_chips)} chips, margin {m:g}")
             for (r, _, _, _), (m, _, _) in zip(optimized, args.runs, strict=True)]
     runs += [(found[0], f"section 3b, {name}") for (name, *_), found in levers]
-    runs += [(found[0], "section 3c, per-bank protection") for found in protected]
-    runs += [(found[0], "section 3d, balanced banks") for found in balanced]
+    reduced = f"{args.extra_chips} + {args.extra_chips} chips, {args.extra_limit} images"
+    runs += [(found[0], f"section 3c, per-bank protection, {reduced}") for found in protected]
+    runs += [(found[0], f"section 3d, balanced banks, {args.simplenet_chips} + {args.simplenet_chips} chips, "
+              f"{args.simplenet_limit} images") for found in balanced]
     runs = [(r, where) for r, where in runs if r.saving_vs_uniform is not None]
     if not runs:
         return []
@@ -742,7 +743,17 @@ def _verdict_section(optimized, args, levers, protected, balanced):
                       f", {_vs(r.saving_vs_uniform_any)} against the best uniform voltage under any tried scheme")
         lines.append(f"- Best gain whose held-out yield meets the {YIELD:g} target: {r.model} ({where}), "
                      f"{_vs(r.saving_vs_uniform)} weight-SRAM energy against the best uniform voltage without "
-                     f"protection{any_scheme}, held-out yield {r.chip_yield * 100:.0f}%.")
+                     f"protection (at {r.uniform_vdd_v:.3f} V){any_scheme}, held-out yield "
+                     f"{r.chip_yield * 100:.0f}%.")
+        same = [(o, rec, m) for (o, _, _, rec), (m, _, _) in zip(optimized, args.runs, strict=True)
+                if o.model == r.model and len(o.holdout_chips) != len(r.holdout_chips) and m == 0]
+        for o, rec, _ in same:
+            bound = _ladder_bound(o, rec)
+            lines.append(f"  The same model in section 3 ({len(o.holdout_chips)} + {len(o.holdout_chips)} chips, "
+                         f"{'more' if len(o.holdout_chips) > len(r.holdout_chips) else 'fewer'} images): best "
+                         f"uniform voltage {o.uniform_vdd_v:.3f} V, gain {_vs(o.saving_vs_uniform)}, ladder bound "
+                         f"{_vs(bound)}" + (": there the profile's floor caps any gain below 10%."
+                                            if bound is not None and bound < 0.10 else "."))
     r, where = max(runs, key=lambda rw: rw[0].saving_vs_uniform)
     lines.append(f"- Best gain at any held-out yield: {r.model} ({where}), {_vs(r.saving_vs_uniform)} at held-out "
                  f"yield {r.chip_yield * 100:.0f}%.")
