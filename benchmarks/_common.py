@@ -1,9 +1,13 @@
 """Shared by the benchmark scripts: where the shared data lives, and a timer."""
 
+import os
 import time
 from pathlib import Path
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The shared data beside the repository (``../shared/data``); $ACCELSIM_SHARED_DATA overrides it
+# (a git worktree sits elsewhere).
+SHARED_DATA = Path(os.environ.get("ACCELSIM_SHARED_DATA")
+                   or Path(__file__).resolve().parents[2] / "shared" / "data")
 MNIST = SHARED_DATA / "mnist"
 KC705 = SHARED_DATA / "fpga-bram-kc705b"
 

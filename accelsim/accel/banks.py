@@ -43,6 +43,7 @@ accelerator's activation SRAM model has no leakage term. Its faults are
 import math
 from dataclasses import dataclass
 
+from accelsim._checks import StrOptions, check
 from accelsim.accel._validate import AcceleratorError, check_int, check_real, check_text
 
 __all__ = ["BankedEnergy", "WeightBank", "bank_assignment", "banked_energy", "split_layers"]
@@ -92,7 +93,11 @@ class WeightBank:
         return cls(data["name"], data["capacity_bits"], tuple(data.get("layers", ())))
 
 
-def split_layers(layer_bits, n_banks, capacity_bits=None):
+#: How :func:`split_layers` cuts: at the shares nearest k / n, or minimising the sum of squared bank bits.
+SPLIT_METHODS = ("nearest", "balanced")
+
+
+def split_layers(layer_bits, n_banks, capacity_bits=None, method="nearest"):
     """``n_banks`` banks of contiguous layers, balanced by stored bits.
 
     Parameters
@@ -104,28 +109,39 @@ def split_layers(layer_bits, n_banks, capacity_bits=None):
     capacity_bits : int, optional
         Capacity of the whole weight SRAM, shared in proportion to the bits
         each bank holds (default: each bank exactly its bits).
+    method : {"nearest", "balanced"}
+        ``nearest`` (the default, unchanged): cut ``k`` falls at the
+        cumulative share nearest ``k / n_banks``, one cut after the other;
+        it can leave a tiny layer alone in a bank (e.g. a norm layer between
+        two big ones). ``balanced``: the contiguous split minimising the sum
+        over banks of the squared bits, exactly (dynamic programming), so a
+        bank of a few hundred bits only remains where no split does better.
 
     Returns
     -------
     tuple of WeightBank
     """
+    method = check("method", method, StrOptions(SPLIT_METHODS), error=AcceleratorError)
     names = [name for name, _ in layer_bits]
     bits = [int(b) for _, b in layer_bits]
     if not 1 <= n_banks <= len(names):
         raise AcceleratorError(f"--banks = {n_banks!r}: expected an integer from 1 to {len(names)} "
                                "(the model's layers with weights)")
     total = sum(bits)
-    # Greedy cut at the cumulative share closest to k / n_banks, each bank non-empty.
-    cuts, start = [], 0
     prefix = [0]
     for b in bits:
         prefix.append(prefix[-1] + b)
-    for k in range(1, n_banks):
-        target = total * k / n_banks
-        lo, hi = start + 1, len(names) - (n_banks - k)
-        best = min(range(lo, hi + 1), key=lambda i: abs(prefix[i] - target))
-        cuts.append(best)
-        start = best
+    if method == "balanced":
+        cuts = _balanced_cuts(prefix, n_banks)
+    else:
+        # Greedy cut at the cumulative share closest to k / n_banks, each bank non-empty.
+        cuts, start = [], 0
+        for k in range(1, n_banks):
+            target = total * k / n_banks
+            lo, hi = start + 1, len(names) - (n_banks - k)
+            best = min(range(lo, hi + 1), key=lambda i: abs(prefix[i] - target))
+            cuts.append(best)
+            start = best
     bounds = [0, *cuts, len(names)]
     banks = []
     for k in range(n_banks):
@@ -134,6 +150,30 @@ def split_layers(layer_bits, n_banks, capacity_bits=None):
         capacity = held if capacity_bits is None else max(1, round(capacity_bits * held / max(total, 1)))
         banks.append(WeightBank(f"bank{k}", max(1, capacity), members))
     return tuple(banks)
+
+
+def _balanced_cuts(prefix, n_banks):
+    """Cuts (layer indices) of the contiguous split into ``n_banks`` minimising the sum of squared bank bits.
+
+    ``prefix``: cumulative bits (``prefix[i]`` = bits of the first ``i``
+    layers). Exact dynamic programming over (banks, layers), ``O(n_banks x
+    layers^2)``; ties go to the earliest cut.
+    """
+    count = len(prefix) - 1
+    best = [[math.inf] * (count + 1) for _ in range(n_banks + 1)]
+    cut = [[0] * (count + 1) for _ in range(n_banks + 1)]
+    best[0][0] = 0
+    for k in range(1, n_banks + 1):
+        for j in range(k, count - (n_banks - k) + 1):
+            for i in range(k - 1, j):  # bank k holds layers i..j-1
+                cost = best[k - 1][i] + (prefix[j] - prefix[i]) ** 2
+                if cost < best[k][j]:
+                    best[k][j], cut[k][j] = cost, i
+    cuts, j = [], count
+    for k in range(n_banks, 1, -1):
+        j = cut[k][j]
+        cuts.append(j)
+    return cuts[::-1]
 
 
 def bank_assignment(banks, layer_names):

@@ -24,10 +24,11 @@ def register(subparsers):
     parser.add_argument("--banks", type=int, default=None,
                         help="weight SRAM banks of contiguous layers (default: the --accelerator's "
                              "[[weight_banks]] if it has them, else 4)")
-    parser.add_argument("--bank-mapping", default="contiguous", metavar="contiguous|sensitivity",
-                        help="which layers share a bank: contiguous layers balanced by bits, or layers "
-                             "grouped by their per-layer sensitivity floor to minimise the energy bound "
-                             "(default: contiguous)")
+    parser.add_argument("--bank-mapping", default="contiguous", metavar="contiguous|sensitivity|balanced",
+                        help="which layers share a bank: contiguous layers balanced by bits, layers "
+                             "grouped by their per-layer sensitivity floor to minimise the energy bound, "
+                             "or contiguous layers minimising the sum of squared bank bits (no tiny "
+                             "layer alone in a bank; default: contiguous)")
     parser.add_argument("--accelerator", metavar="PRESET|TOML",
                         help="accelerator pricing every point: a preset (edge, edge-45nm, eyeriss) or a "
                              "TOML file whose [[weight_banks]] tables (name, capacity_bits, layers) are "

@@ -8,7 +8,9 @@ at least a share ``yield_target`` of the chips".
 Method
 ------
 1. Banks: ``n_banks`` banks of contiguous layers balanced by stored bits
-   (:func:`accelsim.accel.banks.split_layers`), or with
+   (:func:`accelsim.accel.banks.split_layers`; ``mapping="balanced"``: the
+   contiguous split minimising the sum of squared bank bits, which does not
+   leave a tiny norm layer alone in a bank as the default cut can), or with
    ``mapping="sensitivity"`` groups of layers of similar sensitivity, chosen
    after step 2 (:meth:`_Optimizer.sensitivity_banks`).
 2. Per-layer sensitivity: each layer alone at each ladder voltage, every
@@ -94,7 +96,7 @@ def with_act_quant(qm, x, bits):
 
 
 #: Ways of putting layers into banks (``mapping``; see :func:`optimize`).
-MAPPINGS = ("contiguous", "sensitivity")
+MAPPINGS = ("contiguous", "sensitivity", "balanced")
 
 
 class OptimizeError(UserInputError):
@@ -255,6 +257,11 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
         yield_margin`` (at most 1), a guard against the calibration chips'
         optimism; the held-out check and the uniform baseline use
         ``yield_target`` alone.
+    mapping : {"contiguous", "sensitivity", "balanced"}
+        Which layers share a bank (step 1 of the module docs): contiguous
+        layers cut at the bit shares nearest ``k / banks``, groups of layers
+        of similar sensitivity floors, or contiguous layers minimising the
+        sum of squared bank bits.
 
     Returns
     -------
@@ -383,7 +390,8 @@ class _Optimizer:
             n_banks = check("--banks", 4 if n_banks is None else n_banks, Interval(int, 1, len(layer_bits)),
                             error=OptimizeError,
                             meaning="weight SRAM banks, at most the model's layers with weights")
-            self.banks = split_layers(layer_bits, n_banks, self.accelerator.weight_memory.capacity_bits)
+            self.banks = split_layers(layer_bits, n_banks, self.accelerator.weight_memory.capacity_bits,
+                                      method="balanced" if mapping == "balanced" else "nearest")
         self.bank_layers = tuple(b.layers for b in self.banks)
         self.layers = tuple(name for name, _ in layer_bits)
         self.layer_bits = dict(layer_bits)

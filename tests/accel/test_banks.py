@@ -3,6 +3,8 @@
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.accel import (
     Accelerator,
@@ -59,6 +61,44 @@ def test_split_layers_is_contiguous_and_balanced():
     assert [b.layers for b in banks] == [("l0", "l1"), ("l2", "l3")]
     with pytest.raises(AcceleratorError, match="--banks"):
         split_layers([("a", 1)], 2)
+
+
+# Stored bits of MNIST LeNet-GN's layers (8 bit): the default cut leaves norm3 alone in a bank.
+LENET_GN_BITS = [("conv1", 1248), ("norm1", 96), ("conv2", 19328), ("norm2", 256), ("fc1", 384960),
+                 ("norm3", 1920), ("fc2", 81312), ("norm4", 1344), ("fc3", 6800)]
+
+
+def _squares(banks, layer_bits):
+    bits = dict(layer_bits)
+    return sum(sum(bits[layer] for layer in bank.layers) ** 2 for bank in banks)
+
+
+def test_balanced_split_does_not_leave_a_norm_layer_alone():
+    nearest = split_layers(LENET_GN_BITS, 4)
+    assert ("norm3",) in [b.layers for b in nearest]  # the weakness the balanced split removes
+    balanced = split_layers(LENET_GN_BITS, 4, method="balanced")
+    assert [b.layers for b in balanced] == [("conv1", "norm1", "conv2", "norm2"), ("fc1",),
+                                            ("norm3", "fc2"), ("norm4", "fc3")]
+    assert _squares(balanced, LENET_GN_BITS) < _squares(nearest, LENET_GN_BITS)
+    with pytest.raises(AcceleratorError, match="method"):
+        split_layers(LENET_GN_BITS, 4, method="greedy")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 10_000), min_size=1, max_size=7), st.data())
+def test_balanced_split_is_the_exact_minimum(bits, data):
+    from itertools import combinations
+
+    n = data.draw(st.integers(1, len(bits)))
+    layer_bits = [(f"l{i}", b) for i, b in enumerate(bits)]
+    banks = split_layers(layer_bits, n, method="balanced")
+    assert [layer for bank in banks for layer in bank.layers] == [name for name, _ in layer_bits]
+    assert len(banks) == n and all(bank.layers for bank in banks)
+    # Brute force over every contiguous split into n non-empty banks.
+    best = min(sum(sum(bits[a:b]) ** 2 for a, b in zip((0, *cuts), (*cuts, len(bits)), strict=True))
+               for cuts in combinations(range(1, len(bits)), n - 1))
+    assert _squares(banks, layer_bits) == best
+    assert _squares(banks, layer_bits) <= _squares(split_layers(layer_bits, n), layer_bits)
 
 
 def test_one_unprotected_bank_is_the_accelerator_energy():

@@ -222,6 +222,25 @@ def test_sensitivity_mapping_groups_layers_by_floor(tmp_path):
     assert plain.reference_accuracy == result.reference_accuracy
 
 
+def test_balanced_mapping_uses_the_balanced_split(tmp_path):
+    from accelsim.accel import default_accelerator
+    from accelsim.accel.banks import split_layers
+    from accelsim.data import load_dataset
+    from accelsim.models import load_model
+
+    small = dict(SMALL, limit=60, chips=2, holdout_chips=1, yield_target=0.5, banks=3)
+    result = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "b", mapping="balanced")
+    record = json.loads((tmp_path / "b" / "optimum.json").read_text())
+    assert record["bank_mapping"] == "balanced"
+    x, _ = load_dataset("digits", split="test")
+    layer_bits = [(w.name, w.n_weights * w.weight_bits) for w in load_model("digits-cnn-normal-8b").workloads(x[:60])]
+    expected = split_layers(layer_bits, 3, default_accelerator().weight_memory.capacity_bits, method="balanced")
+    assert result.bank_layers == tuple(b.layers for b in expected)
+    bits = dict(layer_bits)
+    squares = sum(sum(bits[layer] for layer in bank) ** 2 for bank in result.bank_layers)
+    assert squares <= sum(sum(bits[layer] for layer in b.layers) ** 2 for b in split_layers(layer_bits, 3))
+
+
 def test_sensitivity_mapping_with_accelerator_banks_is_refused(tmp_path, capsys):
     from accelsim.accel import default_accelerator
 
