@@ -68,10 +68,10 @@ _SIMPLENET_MODELS = {
     "mnist-simplenet-randbet-4b": dict(_SN_LONG, **_RANDBET, p_train=0.1, bits=4),
     "mnist-simplenet-normal-4b": dict(_SN_LONG, bits=4),
     "mnist-simplenet-clipping-4b": dict(_SN_LONG, clip=0.05, bits=4),
-    "mnist-simplenet-clipping0.1-8b": dict(_SN, clip=0.1),
-    "mnist-simplenet-clipping0.025-8b": dict(_SN, clip=0.025),
-    "mnist-simplenet-clipping0.1-4b": dict(_SN, clip=0.1, bits=4),
-    "mnist-simplenet-clipping0.025-4b": dict(_SN, clip=0.025, bits=4),
+    "mnist-simplenet-clipping0.1-8b": dict(_SN_LONG, clip=0.1),
+    "mnist-simplenet-clipping0.025-8b": dict(_SN_LONG, clip=0.025),
+    "mnist-simplenet-clipping0.1-4b": dict(_SN_LONG, clip=0.1, bits=4),
+    "mnist-simplenet-clipping0.025-4b": dict(_SN_LONG, clip=0.025, bits=4),
 }
 
 # SAQ at 4 bits: with rho = 0.1 on the 797 training images the loss never leaves ln 10 (10.1%
