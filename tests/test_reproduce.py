@@ -237,7 +237,7 @@ def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tm
     save_cell(gen._cell_path(row, "14nm", (TRAIN_CHIP,), EVAL_RATES[0]), own)
     save_cell(gen._cell_path(row, "14nm", (1, 2, 3), EVAL_RATES[0]), others)
     text = gen.markdown(lambda values: 0.05)
-    assert f"{EPOCHS} epochs" in text.splitlines()[0]
+    assert f"faulty cells, {EPOCHS} epoch" in text.splitlines()[0]
     line = next(line for line in text.splitlines() if line.startswith("| fault-aware, unclipped | `14nm` |"))
     cells = [c.strip() for c in line.strip("|").split("|")][2:]
     assert cells[0] == "3.10" and cells[len(EVAL_RATES)] == "20.00 ± 5.00"
