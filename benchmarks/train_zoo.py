@@ -50,16 +50,16 @@ _MNIST = dict(epochs=10)
 # W = 0.05 (also 0.1 and 0.025 on MNIST); RandBET with W = 0.1, p = 10% (MNIST)
 # or 5% (Fashion-MNIST) flips per bit, a fresh chip per step, injecting errors
 # once a batch's clean loss is below 1.75 (Stutz et al.'s start criterion).
-# The normal, clipping (0.05) and RandBET models of the headline (8 bits on MNIST
-# and Fashion-MNIST, 4 bits on MNIST) train 15 epochs (RandBET 8: two passes per
-# step), about 30 CPU-seconds per epoch; MNIST's normal 8-bit model reaches
-# 99.35% (0.65% error), Fashion-MNIST's 91.64%. The clipping bounds 0.1 and
-# 0.025 keep the first schedule, 2 epochs, which a CPU shared by seven jobs allowed.
+# Every SimpleNet model trains 15 epochs (RandBET 8: two passes per step), about
+# 30 CPU-seconds per epoch, except MNIST's normal 8-bit model: 30 epochs, which
+# bring its clean error to 0.50% (15 gave 0.65%; the paper's is about 0.4%).
+# Fashion-MNIST's normal model reaches 91.64%. (The first schedule, `_SN`, was
+# 2 epochs, which a CPU shared by seven jobs allowed.)
 _SN = dict(arch="mnist-simplenet-s", epochs=2)
 _SN_LONG = dict(_SN, epochs=15)
 _RANDBET = dict(method="randbet", clip=0.1, randbet_start_loss=1.75, epochs=8)
 _SIMPLENET_MODELS = {
-    "mnist-simplenet-normal-8b": dict(_SN_LONG),
+    "mnist-simplenet-normal-8b": dict(_SN_LONG, epochs=30),
     "mnist-simplenet-clipping-8b": dict(_SN_LONG, clip=0.05),
     "mnist-simplenet-randbet-8b": dict(_SN_LONG, **_RANDBET, p_train=0.1),
     "fashion-mnist-simplenet-normal-8b": dict(_SN_LONG, dataset="fashion-mnist"),
@@ -68,10 +68,10 @@ _SIMPLENET_MODELS = {
     "mnist-simplenet-randbet-4b": dict(_SN_LONG, **_RANDBET, p_train=0.1, bits=4),
     "mnist-simplenet-normal-4b": dict(_SN_LONG, bits=4),
     "mnist-simplenet-clipping-4b": dict(_SN_LONG, clip=0.05, bits=4),
-    "mnist-simplenet-clipping0.1-8b": dict(_SN, clip=0.1),
-    "mnist-simplenet-clipping0.025-8b": dict(_SN, clip=0.025),
-    "mnist-simplenet-clipping0.1-4b": dict(_SN, clip=0.1, bits=4),
-    "mnist-simplenet-clipping0.025-4b": dict(_SN, clip=0.025, bits=4),
+    "mnist-simplenet-clipping0.1-8b": dict(_SN_LONG, clip=0.1),
+    "mnist-simplenet-clipping0.025-8b": dict(_SN_LONG, clip=0.025),
+    "mnist-simplenet-clipping0.1-4b": dict(_SN_LONG, clip=0.1, bits=4),
+    "mnist-simplenet-clipping0.025-4b": dict(_SN_LONG, clip=0.025, bits=4),
 }
 
 # SAQ at 4 bits: with rho = 0.1 on the 797 training images the loss never leaves ln 10 (10.1%

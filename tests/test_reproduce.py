@@ -216,7 +216,7 @@ def test_v2_interval_and_pending_tables(tmp_path):
 
 
 def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tmp_path):
-    from _reproduce.v2_generalisation import EVAL_RATES, TRAIN_CHIP, Generalisation
+    from _reproduce.v2_generalisation import EPOCHS, EVAL_RATES, TRAIN_CHIP, Generalisation
 
     from accelsim import load_profile
 
@@ -226,6 +226,7 @@ def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tm
     assert clipped[False].clip is None and clipped[True].clip == 0.1
     config = clipped[False]
     assert config.fault_chip == TRAIN_CHIP and config.fault_model.startswith("profile:14nm-columns@")
+    assert {gen.config(m).epochs for m in gen.fault_aware} == {EPOCHS}
     vdd_v = float(config.fault_model.rsplit("@", 1)[1])
     assert load_profile("14nm-columns").ber(vdd_v) == pytest.approx(0.025, rel=0.01)
     row = gen.fault_aware[0].name
@@ -236,6 +237,7 @@ def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tm
     save_cell(gen._cell_path(row, "14nm", (TRAIN_CHIP,), EVAL_RATES[0]), own)
     save_cell(gen._cell_path(row, "14nm", (1, 2, 3), EVAL_RATES[0]), others)
     text = gen.markdown(lambda values: 0.05)
+    assert f"faulty cells, {EPOCHS} epoch" in text.splitlines()[0]
     line = next(line for line in text.splitlines() if line.startswith("| fault-aware, unclipped | `14nm` |"))
     cells = [c.strip() for c in line.strip("|").split("|")][2:]
     assert cells[0] == "3.10" and cells[len(EVAL_RATES)] == "20.00 ± 5.00"
@@ -243,16 +245,18 @@ def test_v2_generalisation_trains_on_one_chip_and_renders_own_and_other_chips(tm
 
 
 def test_v2_presets_train_one_model_per_scheme(tmp_path):
-    from _reproduce.v2_presets import RATES, PresetsQAT
+    from _reproduce.v2_presets import EPOCHS, RATES, PresetsQAT
 
     from accelsim.quant import PRESETS
 
     table = PresetsQAT(tmp_path, "k", chips=2, test_limit=16, dataset=f"mnist:{tmp_path}", progress=lambda m: None)
     assert {table.config(p).scheme for p in PRESETS} == set(PRESETS)
+    assert {table.config(p).epochs for p in PRESETS} == {EPOCHS}
     assert len({table.name(p) for p in PRESETS}) == len(PRESETS)
     cell = CellResult(rate=RATES[0], vdd_v=0.6, chips=(0, 1), robust_error=(0.02, 0.04), error=(0.02, 0.04),
                       model_ber=(0.001, 0.001), clean_error=0.015, key="k")
     save_cell(table._cell_path("unsigned", RATES[0]), cell)
     lines = table.markdown(lambda values: 0.01).splitlines()
+    assert f"{EPOCHS} epochs each" in lines[0]
     assert "| unsigned | 1.50 | 3.00 ± 1.00 | pending |" in "\n".join(lines)
     assert sum(line.count("pending") for line in lines if line.startswith("| global |")) == len(RATES) + 1
