@@ -264,8 +264,9 @@ def run_chips(spec, model_name, chips, done_rows, on_row, batch_threads=None):
     once); rows are those of :func:`run_unit` chip by chip, byte for byte.
     Each row reaches ``on_row`` as soon as its point finishes (points
     stacked in one layer call finish together), so a kill loses only the
-    points in progress. ``done_rows`` holds one dict per chip. Adaptive and
-    attack sweeps run chip by chip.
+    points in progress. ``done_rows`` holds one dict per chip. Adaptive
+    sweeps run each chunk of images for the unsettled points of every chip
+    together; attack sweeps run chip by chip.
     """
     from accelsim.engine import _batching
 
