@@ -179,6 +179,9 @@ def _chunks(clean, first, members, points, n_batches):
     batches run at once. Points whose every channel changed go first, in
     passes of their own, which then need no clean output of the layer.
     """
+    if len(members) == 1:  # nothing to share: the point runs alone
+        yield [(members[0], None)]
+        return
     step = clean.program.steps[first]
     clean_weights = clean._weights
     full = int(clean_weights[step.weight_names[0]].shape[0])
@@ -186,9 +189,6 @@ def _chunks(clean, first, members, points, n_batches):
         changed = {i: torch.arange(full) for i in members}
     else:
         changed = {i: _changed_channels(step, points[i].weights(), clean_weights) for i in members}
-    if len(members) == 1:
-        yield [(members[0], None)]
-        return
     per_channel = _output_bytes(clean, first) * min(thread_count(), n_batches) / full
     budget = max(full, int(STACK_BYTES // per_channel))
     chunk, width = [], 0
