@@ -229,10 +229,15 @@ class UniformModel:
         ber = np.asarray(ber, dtype=np.float64)
         return vdd_nominal_v - ber / self.p_max * (vdd_nominal_v - vdd_floor_v)
 
+    def draw_positions(self, rng, rows, cols):
+        """The positions of one array's cells that fail at or above the floor: ``draw_array``'s first draws."""
+        count = rng.binomial(rows * cols, self.p_max)
+        return rng.choice(rows * cols, count, replace=False)
+
     def draw_array(self, rng, rows, cols, vdd_floor_v, vdd_nominal_v):
         """Draw the cells of one array that fail at or above the floor (all flip)."""
-        count = rng.binomial(rows * cols, self.p_max)
-        position = rng.choice(rows * cols, count, replace=False)
+        position = self.draw_positions(rng, rows, cols)
+        count = len(position)
         # u / p_max is uniform in (0, 1] given u < p_max.
         rate_fraction = np.sort(1.0 - rng.random(count))
         v_fail_v = vdd_nominal_v - rate_fraction * (vdd_nominal_v - vdd_floor_v)
@@ -340,6 +345,27 @@ def draw_chip(generator, chip, n_arrays, rows, cols, vdd_floor_v, vdd_nominal_v,
             column.append(values[order])
     dtypes = (np.int64, np.float64, np.uint8, np.float64)
     return CellTable(*(_concatenate(column, dtype) for column, dtype in zip(columns, dtypes, strict=True)))
+
+
+def draw_floor_flips(generator, chip, n_arrays, rows, cols):
+    """Flat indices (ascending) of the cells of a uniform-model chip that fail at its floor.
+
+    The same cells as :func:`draw_chip`'s, all of which fail at the floor and
+    flip, without drawing their fail voltages: a read at the floor of a chip
+    read only once (a training step's fresh chip) spends most of a draw
+    sorting voltages it never uses.
+    """
+    if not isinstance(generator.model, UniformModel):
+        raise TypeError(f"draw_floor_flips needs a uniform chip model, not {generator.model.name!r}")
+    cells_per_array = rows * cols
+    parts = []
+    for array in range(n_arrays):
+        rng = np.random.default_rng(np.random.SeedSequence([generator.seed, chip, array]))
+        position = generator.model.draw_positions(rng, rows, cols)
+        # Distinct positions: sorting them gives draw_chip's order (a radix sort of 16-bit keys).
+        keys = position.astype(np.uint16) if cells_per_array <= 2**16 else position
+        parts.append(np.sort(keys, kind="stable").astype(np.int64) + array * cells_per_array)
+    return _concatenate(parts, np.int64)
 
 
 def chip_fingerprint(cells):

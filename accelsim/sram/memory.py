@@ -414,6 +414,10 @@ class SimulatedMemory:
         """
         vdd_v = self._checked_voltage(vdd_v)
         chip = _validated_count("chip", chip, upper=2**63)
+        if vdd_v <= self._profile.vdd_floor_v:
+            flips = self._floor_flips(chip)
+            if flips is not None:
+                return flips
         if self._profile.kind == "cells":
             stream_bits, table = self._measured_footprint(chip)
         else:
@@ -429,6 +433,20 @@ class SimulatedMemory:
         fault_bits.setflags(write=False)
         return ReadResult(words=words, faulty_cells=len(faulty), flipped_bits=int(flipped),
                           fault_bits=fault_bits, tiled=self.tiled)
+
+    def _floor_flips(self, chip):
+        """``read_once`` at the floor of a uniform-model chip: its cells all flip (None for other chips)."""
+        # Profiles without the shortcut (stand-ins that only draw cells) take the general path.
+        floor_flips = getattr(self._profile, "_floor_flips", None)
+        n_arrays = -(-self.n_bits // self._profile.cells_per_array)
+        cells = None if floor_flips is None else floor_flips(chip, n_arrays)
+        if cells is None:
+            return None
+        fault_bits = cells[:int(np.searchsorted(cells, self.n_bits))]
+        fault_bits.setflags(write=False)
+        return ReadResult(words=flip_stream_bits(self._words, self._word_bits, fault_bits),
+                          faulty_cells=len(fault_bits), flipped_bits=len(fault_bits), fault_bits=fault_bits,
+                          tiled=self.tiled)
 
     def read_sparse(self, vdd_v, chip=0):
         """Read at ``vdd_v`` like :meth:`read`, returning only the words faulty cells touch.

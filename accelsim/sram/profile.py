@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from accelsim._checks import float_array
-from accelsim.sram._chip_models import chip_fingerprint, draw_chip
+from accelsim.sram._chip_models import UniformModel, chip_fingerprint, draw_chip, draw_floor_flips
 from accelsim.sram._lookup import list_profiles, resolve_profile
 from accelsim.sram._meta import META_KEYS, ProfileMeta
 from accelsim.sram._npz import read_profile_file, write_profile_file
@@ -143,6 +143,16 @@ class Profile:
                 f"vdd_v = {first!r} V is outside profile '{self.name}', which "
                 f"describes {self.vdd_floor_v} V (floor) to {self.vdd_nominal_v} V (nominal); "
                 "choose a voltage in that range")
+
+    def _floor_flips(self, chip, n_arrays):
+        """Flat indices of the cells failing at the floor, for a uniform-model chip (else None).
+
+        Every cell such a chip draws fails at the floor and flips, so a read
+        there needs their positions only (see ``SimulatedMemory.read_once``).
+        """
+        if self._cells is not None or not isinstance(self.generator.model, UniformModel):
+            return None
+        return draw_floor_flips(self.generator, chip, n_arrays, self.rows, self.cols)
 
     def chip_cells(self, chip=0, n_arrays=None, vdd_lowest_v=None, *, cache=True):
         """Faulty cells (at the floor) of one chip over arrays ``[0, n_arrays)``.

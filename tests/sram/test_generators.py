@@ -19,6 +19,7 @@ from accelsim.sram._chip_models import (
     GaussianModel,
     UniformModel,
     draw_chip,
+    draw_floor_flips,
 )
 from accelsim.sram.generators import GaussianModel as ExportedGaussianModel
 
@@ -222,3 +223,17 @@ def test_default_source_records_the_call():
 def test_bad_generator_arguments_raise_profile_error(build, message):
     with pytest.raises(ProfileError, match=message):
         build()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([0.01, 0.2, 1.0]), st.integers(0, 2**32), st.integers(0, 100), st.integers(1, 4))
+def test_floor_flips_are_the_cells_of_the_full_draw(p_max, seed, chip, n_arrays):
+    generator = ChipGenerator(UniformModel(p_max), seed=seed)
+    cells = draw_chip(generator, chip, n_arrays, 64, 32, 0.5, 1.0)
+    np.testing.assert_array_equal(draw_floor_flips(generator, chip, n_arrays, 64, 32), cells.cell_index)
+    assert np.all(cells.fault_kind == FLIP) and np.all(cells.p_error == 1.0)
+
+
+def test_floor_flips_need_a_uniform_model():
+    with pytest.raises(TypeError, match="uniform chip model"):
+        draw_floor_flips(ChipGenerator(GaussianModel(mu_v=0.65, sigma_cell_v=0.05), seed=0), 0, 1, 8, 8)

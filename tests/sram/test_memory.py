@@ -514,3 +514,20 @@ def test_read_once_equals_read(mem, vdd_v, chip):
         placed.faulty_cells, placed.flipped_bits, placed.tiled)
     np.testing.assert_array_equal(np.sort(once.fault_bits), np.sort(placed.fault_bits))
     assert once.words.flags.writeable and not mem._placements  # nothing sorted or cached
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([0.01, 0.1, 0.5, 1.0]), st.integers(0, 2**32), st.integers(1, 3), st.integers(1, 40),
+       st.sampled_from([(np.uint8, 8), (np.uint8, 5), (np.uint16, 12)]), st.integers(1, 400), chips)
+def test_read_once_at_the_floor_of_a_uniform_chip_equals_read(p_max, seed, arrays, rows, word, n_words, chip):
+    # The floor's shortcut (positions only, every cell flips) against the placed read.
+    dtype, word_bits = word
+    profile = uniform_profile(p_max, seed=seed, arrays=arrays, rows=rows, cols=8, vdd_floor_v=VDD_FLOOR_V,
+                              vdd_nominal_v=VDD_NOMINAL_V)
+    words = np.random.default_rng(seed).integers(0, 2**word_bits, n_words).astype(dtype)
+    once = SimulatedMemory(profile, words, word_bits, seed=seed).read_once(VDD_FLOOR_V, chip)
+    placed = SimulatedMemory(profile, words, word_bits, seed=seed).read(VDD_FLOOR_V, chip)
+    np.testing.assert_array_equal(once.words, placed.words)
+    assert (once.faulty_cells, once.flipped_bits, once.tiled) == (
+        placed.faulty_cells, placed.flipped_bits, placed.tiled)
+    np.testing.assert_array_equal(once.fault_bits, np.sort(placed.fault_bits))
