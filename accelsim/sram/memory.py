@@ -415,9 +415,9 @@ class SimulatedMemory:
         vdd_v = self._checked_voltage(vdd_v)
         chip = _validated_count("chip", chip, upper=2**63)
         if vdd_v <= self._profile.vdd_floor_v:
-            flips = self._floor_flips(chip)
-            if flips is not None:
-                return flips
+            floor_read = self._floor_read(chip)
+            if floor_read is not None:
+                return floor_read
         if self._profile.kind == "cells":
             stream_bits, table = self._measured_footprint(chip)
         else:
@@ -434,7 +434,7 @@ class SimulatedMemory:
         return ReadResult(words=words, faulty_cells=len(faulty), flipped_bits=int(flipped),
                           fault_bits=fault_bits, tiled=self.tiled)
 
-    def _floor_flips(self, chip):
+    def _floor_read(self, chip):
         """``read_once`` at the floor of a uniform-model chip: its cells all flip (None for other chips)."""
         # Profiles without the shortcut (stand-ins that only draw cells) take the general path.
         floor_flips = getattr(self._profile, "_floor_flips", None)
