@@ -261,12 +261,15 @@ def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", 
             (out / "journal.jsonl").write_text("".join(v + "\n" for v in lines.values()))
     start = time.process_time()
     # CPU over every (resumed, or interrupted) run of this folder, so a rerun from cache reports
-    # the real cost: written after every batch of evaluations.
+    # the real cost: written after every batch of evaluations. Reloading a finished folder
+    # evaluates nothing and is not counted.
     cpu_file = out / "report_cpu_s.txt"
     before = float(cpu_file.read_text()) if cpu_file.exists() else 0.0
+    finished = (out / "optimum.json").exists()
 
     def account(_text=None):
-        cpu_file.write_text(f"{time.process_time() - start + before!r}\n")
+        if not finished:
+            cpu_file.write_text(f"{time.process_time() - start + before!r}\n")
 
     result = accelsim.optimize(model, "14nm", DATASET_SPECS[dataset], tolerance_pp=TOLERANCE_PP,
                                yield_target=YIELD, banks=banks, protections=protections, chips=chips,
