@@ -42,6 +42,10 @@ def register(subparsers):
                         help="protection scheme to try (repeatable; default: none)")
     parser.add_argument("--chips", type=int, default=10, help="calibration chips (default: 10)")
     parser.add_argument("--holdout-chips", type=int, default=10, help="held-out chips (default: 10)")
+    parser.add_argument("--validation-chips", type=int, default=0,
+                        help="choose the cheapest calibration-feasible point that also meets the target on "
+                             "this many other chips (between the calibration and the held-out chips; "
+                             "default: 0, the cheapest calibration-feasible point)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
     parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
                         help="the voltage ladder (default: nominal, then 20 steps from Vmin to the floor)")
@@ -77,7 +81,8 @@ def _run(args):
     result = optimize(args.model, args.profile, args.dataset or _dataset(args.model),
                       tolerance_pp=args.tolerance, yield_target=args.yield_target, banks=args.banks,
                       protections=tuple(args.protection or ("none",)), chips=args.chips,
-                      holdout_chips=args.holdout_chips, out=args.out, limit=args.limit,
+                      holdout_chips=args.holdout_chips, validation_chips=args.validation_chips,
+                      out=args.out, limit=args.limit,
                       seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
                       accelerator=args.accelerator, executor=args.executor, yield_margin=args.yield_margin,
                       act_bits=args.activations, mapping=args.bank_mapping,

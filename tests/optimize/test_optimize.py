@@ -272,3 +272,41 @@ def test_the_any_scheme_baseline_is_at_least_as_strong(tmp_path):
     assert result.saving_vs_uniform_any <= result.saving_vs_uniform + 1e-12
     only_none = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "n")
     assert only_none.saving_vs_uniform_any == only_none.saving_vs_uniform
+
+
+def _journal_accuracies(out, voltages, chips):
+    """Per-chip accuracies the journal holds for ``voltages`` on ``chips``."""
+    for line in (out / "journal.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        key = json.loads(entry["key"])
+        if key[1] == [round(v, 9) for v in voltages] and key[3] == list(chips):
+            return entry["accuracies"]
+    raise LookupError(f"{voltages} on chips {chips} is not in the journal")
+
+
+def test_validation_chips_choose_a_point_that_holds_on_them(tmp_path):
+    small = dict(SMALL, limit=60, chips=2, holdout_chips=2, yield_target=0.5,
+                 voltages_v=(0.8, 0.62, 0.6, 0.58, 0.56, 0.54))
+    plain = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "p")
+    checked = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "v", validation_chips=3)
+    assert plain.validation_chips == () and plain.holdout_chips == (2, 3)
+    assert checked.validation_chips == (2, 3, 4) and checked.holdout_chips == (5, 6)
+    # The plain run takes the cheapest calibration-feasible point; validation can only pass over some.
+    assert checked.weight_mem_energy_j >= plain.weight_mem_energy_j
+    def validation_yield(voltages):
+        accs = _journal_accuracies(tmp_path / "v", voltages, checked.validation_chips)
+        return sum((checked.reference_accuracy - a) * 100 <= 1.0 + 1e-9 for a in accs) / len(accs)
+
+    assert validation_yield(checked.bank_vdd_v) >= 0.5
+    # On these chips the plain run's choice misses the target on the validation chips: it was passed over.
+    assert validation_yield(plain.bank_vdd_v) < 0.5 and checked.bank_vdd_v != plain.bank_vdd_v
+    record = json.loads((tmp_path / "v" / "optimum.json").read_text())
+    assert record["validation_chips"] == [2, 3, 4] and "validation chips" in record["feasibility"]
+
+
+def test_cli_rejects_negative_validation_chips(tmp_path, capsys):
+    argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
+            "--validation-chips", "-1", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--validation-chips" in err and "Traceback" not in err and not (tmp_path / "o").exists()
