@@ -527,7 +527,7 @@ def _optimizer_section(optimized, args):
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (result, cpu, _, record), (margin, chips, limit) in zip(optimized, args.runs, strict=True):
-        banks = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+        banks = _volts(result.bank_vdd_v)
         lines.append(
             f"| {result.model} | {chips} + {chips} | {limit} | {margin:g} | {banks} | "
             f"{_vs(result.saving_vs_uniform)} | {_vs(_floor_bound(result, record))} | "
@@ -608,7 +608,7 @@ def _lever_section(levers, args):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, *_), (result, cpu, _, record) in levers:
-        banks = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+        banks = _volts(result.bank_vdd_v)
         any_scheme = _vs(result.saving_vs_uniform_any)
         if result.uniform_any_protection not in (None, "none"):
             any_scheme += f" ({result.uniform_any_protection} at {result.uniform_any_vdd_v:.3f} V)"
@@ -690,7 +690,7 @@ def _protect_section(protected, optimized, args):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for result, cpu, _, _ in protected:
-        banks = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+        banks = _volts(result.bank_vdd_v)
         any_scheme = _vs(result.saving_vs_uniform_any)
         if result.uniform_any_protection not in (None, "none"):
             any_scheme += f" ({result.uniform_any_protection} at {result.uniform_any_vdd_v:.3f} V)"
@@ -752,10 +752,15 @@ def _interaction_section(rows, balanced, args):
                   "evaluations | CPU |", "|---|---|---|---|---|---|---|"]
         for result, cpu, _, _ in balanced:
             groups = " / ".join("+".join(b) for b in result.bank_layers)
-            volts = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+            volts = _volts(result.bank_vdd_v)
             lines.append(f"| {result.model} | {groups} | {volts} | {_vs(result.saving_vs_uniform)} | "
                          f"{_yield_cell(result)} | {result.evaluations} | {cpu / 60:.1f} min |")
     return lines + [""]
+
+
+def _volts(values):
+    """Bank voltages as the tables print them."""
+    return ", ".join(f"{v:.3f}" for v in values)
 
 
 def _yield_cell(result):
@@ -793,7 +798,7 @@ def _per_layer_section(per_layer, args):
         four = (args.work / f"optimize-{result.model}-none-c{args.extra_chips}-l{args.extra_limit}-m0"
                 / "optimum.json")
         four_gain = _vs(json.loads(four.read_text())["saving_vs_uniform"]) if four.exists() else "not run"
-        volts = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+        volts = _volts(result.bank_vdd_v)
         lines.append(f"| {result.model} | {len(result.bank_vdd_v)} | {volts} | {_vs(result.saving_vs_uniform)} | "
                      f"{four_gain} | {_vs(_floor_bound(result, record))} | "
                      f"{_calibration_yield(result, record) * 100:.0f}% | {_outcome_cells(result, cpu)} |")
@@ -855,7 +860,7 @@ def _validated_section(validated, args):
         "|---|---|---|---|---|---|---|---|",
     ]
     for _, (result, cpu, _, record) in validated:
-        volts = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+        volts = _volts(result.bank_vdd_v)
         lines.append(f"| {result.model} | {volts} | {_vs(result.saving_vs_uniform)} | "
                      f"{_calibration_yield(result, record) * 100:.0f}% | {_outcome_cells(result, cpu)} |")
     return lines + [""]
@@ -877,7 +882,7 @@ def _fresh_section(fresh, args):
         "|---|---|---|---|---|---|---|---|",
     ]
     for label, r in fresh:
-        volts = ", ".join(f"{v:.3f}" for v in r["bank_vdd_v"])
+        volts = _volts(r["bank_vdd_v"])
         lines.append(f"| {r['model']} | {label} | {volts} | {r['chips']} | {r['bank_yield'] * 100:.0f}% | "
                      f"{r['uniform_vdd_v']:.4f} V ({r['uniform_yield'] * 100:.0f}%) | {_vs(r['gain'])} | "
                      f"{_vs(r['heldout_gain'])} ({r['heldout_uniform_vdd_v']:.4f} V) |")
@@ -917,15 +922,15 @@ def _others_section(others, confirmed, args):
         "",
         f"The issue asks for the 10% on at least one zoo model: the optimizer as in section 3 (4 contiguous banks, "
         f"no protection) on every zoo model of another data set that it can take, {args.other_chips} + "
-        f"{args.other_chips} chips, the first {args.other_limit} test images. Left out: the character LM (its metric is perplexity; the optimizer's tolerance is "
-        "in accuracy points) and the int4-g128 variants of the ViT and MobileNetV2 (CPU budget).",
+        f"{args.other_chips} chips, the first {args.other_limit} test images. Left out: the character LM (its "
+        "metric is perplexity; the optimizer's tolerance is in accuracy points) and the int4-g128 variants of the ViT and MobileNetV2 (CPU budget).",
         "",
         "| model | data set | bank voltages (V) | vs best uniform | floor bound | ladder bound "
         "| held-out accuracy (clean) | held-out yield (95% Wilson) | evaluations | CPU |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset, (result, cpu, _, record) in others:
-        volts = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+        volts = _volts(result.bank_vdd_v)
         lines.append(f"| {result.model} | {dataset} | {volts} | {_vs(result.saving_vs_uniform)} | "
                      f"{_vs(_floor_bound(result, record))} | {_vs(_ladder_bound(result, record))} | "
                      f"{_outcome_cells(result, cpu)} |")
@@ -943,7 +948,7 @@ def _others_section(others, confirmed, args):
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for _, margin, (result, cpu, _, record) in confirmed:
-            volts = ", ".join(f"{v:.3f}" for v in result.bank_vdd_v)
+            volts = _volts(result.bank_vdd_v)
             chips = len(result.holdout_chips)
             lines.append(f"| {result.model} | {chips} + {chips} | {args.limit} | {margin:g} | {volts} | "
                          f"{_vs(result.saving_vs_uniform)} | {_vs(_floor_bound(result, record))} | "
