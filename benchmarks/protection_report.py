@@ -1135,8 +1135,9 @@ def _cpu_part(work, name, fn):
 
 
 def _work_cpu(work):
-    """CPU seconds recorded in the work folder: cached parts and optimizer folders."""
-    files = [*work.glob("*_cpu_s.txt"), *work.glob("optimize-*/report_cpu_s.txt")]
+    """CPU seconds recorded in the work folder: cached parts and finished optimizer folders."""
+    files = [*work.glob("*_cpu_s.txt"),
+             *(f for f in work.glob("optimize-*/report_cpu_s.txt") if (f.parent / "optimum.json").exists())]
     return sum(float(f.read_text()) for f in files)
 
 
