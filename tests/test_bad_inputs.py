@@ -1,17 +1,21 @@
 """The bad-input corpus: every case is one line on stderr, exit 2, and the message's expected first words.
 
-tests/bad_inputs/cases.json lists argument lists (``{files}`` is
-tests/bad_inputs/files, the crafted files; ``{tmp}`` a scratch folder) with
+tests/bad_inputs/cases.json lists argument lists (``{files}`` is a copy of
+tests/bad_inputs/files, the crafted files, with the FPGA dumps and CIFAR
+batches of :func:`_write_generated` beside them; ``{tmp}`` a scratch folder) with
 the expected start of the message after ``accelsim: error:``. All cases run
 in one subprocess (one interpreter start), so the corpus can grow cheaply.
 """
 
 import json
 import os
+import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 HERE = Path(__file__).parent / "bad_inputs"
@@ -38,8 +42,29 @@ print(json.dumps(results))
 """
 
 
-def _argv(case, index, tmp):
-    argv = [a.replace("{files}", str(HERE / "files")).replace("{tmp}", str(tmp)) for a in case["argv"]]
+def _write_generated(files):
+    """Malformed inputs in the formats of the shared data, written here rather than kept as binaries.
+
+    Hex dumps of an FPGA block RAM (all bits set) with no voltage in the name,
+    a non-hex character, and a length that is no whole number of arrays; CIFAR
+    batches of two blank images whose labels are 2-D or a string.
+    """
+    (files / "chip.bin").write_bytes(b"f" * 16384)
+    (files / "c-0.5.bin").write_bytes(b"f" * 200 + b"zz")
+    (files / "odd-0.5.bin").write_bytes(b"f" * 2002)
+    blank = np.zeros((2, 3072), np.uint8)
+    for name, labels in (("cifar_2dlabels", np.zeros((2, 1), np.int64)), ("cifar_badlabels", "ab")):
+        folder = files / name / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        (folder / "test_batch").write_bytes(pickle.dumps({"data": blank, "labels": labels}, protocol=2))
+
+
+def _fill(text, files, tmp):
+    return text.replace("{files}", str(files)).replace("{tmp}", str(tmp))
+
+
+def _argv(case, index, files, tmp):
+    argv = [_fill(a, files, tmp) for a in case["argv"]]
     if argv[0] == "sweep":
         argv = ["sweep", *_SWEEP_BASE, "--out", str(tmp / f"out{index}"), *argv[1:]]
     return argv
@@ -48,18 +73,21 @@ def _argv(case, index, tmp):
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("corpus")
-    argvs = [_argv(case, i, tmp) for i, case in enumerate(CASES)]
+    files = tmp / "files"
+    shutil.copytree(HERE / "files", files)
+    _write_generated(files)
+    argvs = [_argv(case, i, files, tmp) for i, case in enumerate(CASES)]
     done = subprocess.run([sys.executable, "-c", _RUNNER], input=json.dumps(argvs), capture_output=True,
                           text=True, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    return tmp, json.loads(done.stdout.strip().splitlines()[-1])
+    return files, tmp, json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[" ".join(c["argv"])[:60] for c in CASES])
 def test_bad_input_is_one_line_exit_2_with_the_expected_words(outcomes, index):
-    tmp, results = outcomes
+    files, tmp, results = outcomes
     code, err = results[index]
-    expect = CASES[index]["expect"].replace("{files}", str(HERE / "files")).replace("{tmp}", str(tmp))
+    expect = _fill(CASES[index]["expect"], files, tmp)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith(f"accelsim: error: {expect}"), lines[0]
