@@ -137,25 +137,25 @@ def adaptive_inference(evaluator, vdd_v, clean_pred, y, batch_size, reference, t
     return tally.columns(result)
 
 
-def adaptive_points(evaluators, voltages, clean_pred, y, batch_size, reference, tolerance_pp, halfwidth_pp):
-    """:func:`adaptive_inference` of every ``(evaluators[i], voltages[i])``, the unsettled points together.
+def adaptive_points(points, clean_pred, y, batch_size, reference, tolerance_pp, halfwidth_pp):
+    """:func:`adaptive_inference` of every read point, the unsettled points together.
 
-    Each chunk of images runs the points not yet settled in one
-    :func:`accelsim.engine.multipoint.iter_points` pass (evaluators sharing
-    one clean pass, e.g. the chips of one model: their first faulty layer
-    stacked), whose logits are bit for bit a point's alone, so each point's
-    columns equal :func:`adaptive_inference`'s.
+    ``points`` come from :func:`accelsim.engine.multipoint.read_points`
+    (evaluators sharing one clean pass, e.g. the chips of one model), read
+    once and run chunk after chunk: each chunk of images runs the points not
+    yet settled in one :func:`~accelsim.engine.multipoint.iter_read_points`
+    pass (their first faulty layer stacked), whose logits are bit for bit a
+    point's alone, so each point's columns equal :func:`adaptive_inference`'s.
 
     Yields
     ------
     (int, dict)
         The point's index and its columns, as each point settles.
     """
-    from accelsim.engine.multipoint import iter_read_points, read_points
+    from accelsim.engine.multipoint import iter_read_points
 
-    points = read_points(evaluators, voltages)  # read once, run chunk after chunk
-    tallies = [_Tally(len(y), clean_pred == y) for _ in evaluators]
-    active = list(range(len(evaluators)))
+    tallies = [_Tally(len(y), clean_pred == y) for _ in points]
+    active = list(range(len(points)))
     for batches, rows in _chunks(len(y), batch_size):
         if not active:
             return

@@ -358,9 +358,8 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
                 wanted.append((k, vdd_v))
                 followers[source] = []
             previous = faulty
-    results = _shared_results(spec, [evaluators[k] for k, _ in wanted], [v for _, v in wanted], x, y)
-    clean_logits = evaluators[0].clean_logits
-    clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
+    clean_accuracy, results = _shared_results(spec, [evaluators[k] for k, _ in wanted], [v for _, v in wanted],
+                                              evaluators[0], x, y)
     for chip, vdd_v, source in journalled:
         emit(chip, vdd_v, {c: source[c] for c in columns})
     for i, inference in results:
@@ -372,28 +371,32 @@ def _shared_pass(spec, model_name, chips, done_rows, on_row, batch_size):
     return True
 
 
-def _shared_results(spec, evaluators, voltages, x, y):
-    """``(i, inference columns)`` of point ``i`` as each finishes (evaluators of one clean pass)."""
-    if not evaluators:
-        return iter(())
+def _shared_results(spec, evaluators, voltages, clean_evaluator, x, y):
+    """The clean accuracy, and ``(i, inference columns)`` of point ``i`` as each finishes.
+
+    ``evaluators`` share the clean pass of ``clean_evaluator``. The reads
+    happen first, so that the clean pass then caches only the activations
+    the points start from.
+    """
+    from accelsim.engine.multipoint import iter_read_points, read_points
+
+    points = read_points(evaluators, voltages)
+    clean_logits = clean_evaluator.clean_logits
+    clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
+    if not points:  # every point journalled or following another
+        return clean_accuracy, iter(())
     if spec.adaptive:
-        return _adaptive_results(spec, evaluators, voltages, x, y)
-    from accelsim.engine.multipoint import iter_points
-
-    # The reads happen here; the clean pass then caches only the activations the points start from.
-    results = iter_points(evaluators, voltages)
-    clean_logits = evaluators[0].clean_logits
-    clean_pred, _ = _clean_prediction(clean_logits, x, y)
-    return ((i, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits)) for i, result in results)
+        return clean_accuracy, _adaptive_results(spec, points, clean_pred, y)
+    return clean_accuracy, ((i, _inference_columns(result, clean_pred, y, spec.metric, x, clean_logits))
+                            for i, result in iter_read_points(points))
 
 
-def _adaptive_results(spec, evaluators, voltages, x, y):
+def _adaptive_results(spec, points, clean_pred, y):
     from accelsim.sweep import adaptive
 
     _, reference_qm, (x_test, y_test) = load_unit_inputs(spec, 0)
     reference = adaptive.reference_accuracy(reference_qm, x_test, y_test, spec.batch_size)
-    clean_pred, _ = _clean_prediction(evaluators[0].clean_logits, x, y)
-    for i, inference in adaptive.adaptive_points(evaluators, voltages, clean_pred, y, spec.batch_size, reference,
+    for i, inference in adaptive.adaptive_points(points, clean_pred, y, spec.batch_size, reference,
                                                  spec.tolerance_pp, spec.halfwidth_pp):
         yield i, _unprotected(inference)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from accelsim.engine.multipoint import read_points
 from accelsim.sweep import SweepSpec, adaptive, run_sweep
 from accelsim.sweep.results import ADAPTIVE_COLUMNS, POINT_COLUMNS, read_csv
 
@@ -97,8 +98,8 @@ def test_chips_settled_together_give_the_columns_of_one_point_at_a_time(small_ch
     pairs = [(e, v) for e in evaluators for v in (0.62, 0.58, 0.56, 0.54)]
     alone = [adaptive.adaptive_inference(e, v, clean_pred, y, 16, reference, 1.0, 1.5) for e, v in pairs]
     with _batching.batch_threads(2):
-        together = dict(adaptive.adaptive_points([e for e, _ in pairs], [v for _, v in pairs], clean_pred, y, 16,
-                                                 reference, 1.0, 1.5))
+        points = read_points([e for e, _ in pairs], [v for _, v in pairs])
+        together = dict(adaptive.adaptive_points(points, clean_pred, y, 16, reference, 1.0, 1.5))
     assert [together[i] for i in range(len(pairs))] == alone
     assert len({columns["n_images"] for columns in alone}) > 1  # points settled after different chunks
     assert torch.equal(clean_pred, evaluators[1].clean_logits.argmax(dim=1))

@@ -23,8 +23,8 @@ def test_chips_in_one_pass_give_the_rows_of_one_chip_at_a_time(changes, monkeypa
     from accelsim.engine import multipoint
 
     calls = []
-    original = multipoint.iter_points
-    monkeypatch.setattr(multipoint, "iter_points",
+    original = multipoint.read_points
+    monkeypatch.setattr(multipoint, "read_points",
                         lambda evaluators, voltages: calls.append({e.chip for e in evaluators}) or
                         original(evaluators, voltages))
     spec = _spec(**changes)
@@ -61,8 +61,8 @@ def test_a_large_model_sweeps_its_chips_one_at_a_time_with_the_same_rows(monkeyp
     for chip in range(3):
         run_unit(spec, MODEL, chip, {}, alone.append)
     calls = []
-    original = multipoint.iter_points
-    monkeypatch.setattr(multipoint, "iter_points", lambda e, v: calls.append({x.chip for x in e}) or original(e, v))
+    original = multipoint.read_points
+    monkeypatch.setattr(multipoint, "read_points", lambda e, v: calls.append({x.chip for x in e}) or original(e, v))
     monkeypatch.setattr(sparse, "LARGE_MODEL_WORD_BYTES", 1)  # every model is large: lazy weights
     unit._cached_model.cache_clear()
     try:
