@@ -14,7 +14,28 @@ supply::
     layers = ["fc1", "fc2"]
 
 Every layer with weights must sit in exactly one bank (a layer is the name
-of a :class:`~accelsim.accel.LayerWorkload`, the module path of the layer).
+of a :class:`~accelsim.accel.LayerWorkload`, the module path of the layer),
+or its codes be cut by significance into bit slices held by several banks
+(``bits = [low, high]``: bit positions ``low..high-1`` of every code, 0 the
+least significant), which together hold each bit exactly once::
+
+    [[weight_banks]]
+    name = "msb"
+    capacity_bits = 393216
+    layers = ["conv1", "fc1"]
+    bits = [5, 8]          # the top 3 bits of every 8-bit code
+
+    [[weight_banks]]
+    name = "lsb"
+    capacity_bits = 655360
+    layers = ["conv1", "fc1"]
+    bits = [0, 5]
+
+A flipped low bit moves a weight by at most ``2 ** (low + 1) - 1`` codes
+while a flipped top bit moves it by half the range, so the low slices
+tolerate far lower supplies (the significance-driven SRAM of Yang and
+Murmann, ISQED 2017, and Frustaci et al., JSSC 2015); :func:`split_msb`
+cuts banks this way.
 Without banks the weight SRAM is one bank holding every layer (today's
 behaviour). A bank's ``layers`` may be empty in a file and filled by
 :func:`split_layers` (contiguous layers, balanced by stored bits).
@@ -24,7 +45,9 @@ Energy per bank (:func:`banked_energy`), with the cost model of
 or TMR copies, see :mod:`accelsim.sram.protection`) are read once per
 inference at the bank's supply; its leakage is that of
 ``max(capacity_bits, stored bits)`` at its supply over the inference's
-latency; bits of an ``msb:K`` protected domain are read and leak at nominal;
+latency (a bit slice holds its share ``(high - low) / weight_bits`` of each
+layer's bits, protected as words of ``high - low`` bits); bits of an
+``msb:K`` protected domain are read and leak at nominal;
 the decoder costs a constant per codeword read
 (:data:`accelsim.sram.protection.DECODER_ENERGY_J`, overridable by the
 accelerator's ``decoder_energy_j`` table). The latency, the activation SRAM
@@ -46,7 +69,7 @@ from dataclasses import dataclass
 from accelsim._checks import StrOptions, check
 from accelsim.accel._validate import AcceleratorError, check_int, check_real, check_text
 
-__all__ = ["BankedEnergy", "WeightBank", "bank_assignment", "banked_energy", "split_layers"]
+__all__ = ["BankedEnergy", "WeightBank", "bank_assignment", "banked_energy", "split_layers", "split_msb"]
 
 
 @dataclass(frozen=True)
@@ -60,11 +83,16 @@ class WeightBank:
         Bits of SRAM in the bank (leaks even when not full).
     layers : tuple of str
         Layers whose weights the bank holds.
+    bits : tuple of int, default ()
+        ``(low, high)``: the bank holds bit positions ``low..high-1`` of
+        every weight code of its layers (0 the least significant); empty:
+        the whole codes.
     """
 
     name: str
     capacity_bits: int
     layers: tuple = ()
+    bits: tuple = ()
 
     def __post_init__(self):
         check_text("weight_banks.name", self.name)
@@ -76,21 +104,42 @@ class WeightBank:
             raise AcceleratorError(f"weight_banks[{self.name!r}].layers = {layers!r}: expected a "
                                    "list of layer names")
         object.__setattr__(self, "layers", tuple(layers))
+        bits = self.bits
+        if not isinstance(bits, (list, tuple)) or len(bits) not in (0, 2):
+            raise AcceleratorError(f"weight_banks[{self.name!r}].bits = {bits!r}: expected [low, high], the "
+                                   "bit positions low..high-1 of every code the bank holds (0 the least "
+                                   "significant), or no bits key for whole codes")
+        if bits:
+            low = check_int(f"weight_banks[{self.name!r}].bits[0]", bits[0], minimum=0, maximum=63,
+                            meaning="lowest bit position held")
+            high = check_int(f"weight_banks[{self.name!r}].bits[1]", bits[1], minimum=low + 1, maximum=64,
+                             meaning="one past the highest bit position held, above bits[0]")
+            bits = (low, high)
+        object.__setattr__(self, "bits", tuple(bits))
+
+    def width(self, word_bits):
+        """Bits of each ``word_bits``-bit code that the bank holds."""
+        return word_bits if not self.bits else self.bits[1] - self.bits[0]
 
     def to_dict(self):
-        return {"name": self.name, "capacity_bits": self.capacity_bits, "layers": list(self.layers)}
+        data = {"name": self.name, "capacity_bits": self.capacity_bits, "layers": list(self.layers)}
+        if self.bits:
+            data["bits"] = list(self.bits)
+        return data
 
     @classmethod
     def from_dict(cls, data):
         if not isinstance(data, dict):
             raise AcceleratorError(f"weight_banks entry = {data!r}: expected a table")
-        unknown = sorted(set(data) - {"name", "capacity_bits", "layers"})
+        unknown = sorted(set(data) - {"name", "capacity_bits", "layers", "bits"})
         if unknown:
             raise AcceleratorError(f"weight_banks: unknown key(s) {', '.join(unknown)}; expected "
-                                   "name, capacity_bits, layers")
+                                   "name, capacity_bits, layers, bits")
         if "name" not in data or "capacity_bits" not in data:
             raise AcceleratorError("weight_banks: every bank needs name and capacity_bits")
-        return cls(data["name"], data["capacity_bits"], tuple(data.get("layers", ())))
+        bits = data.get("bits", ())
+        return cls(data["name"], data["capacity_bits"], tuple(data.get("layers", ())),
+                   bits if isinstance(bits, str) else tuple(bits))
 
 
 #: How :func:`split_layers` cuts: at the shares nearest k / n, or minimising the sum of squared bank bits.
@@ -152,6 +201,40 @@ def split_layers(layer_bits, n_banks, capacity_bits=None, method="nearest"):
     return tuple(banks)
 
 
+def split_msb(banks, msb_bits, word_bits):
+    """Each bank cut into two: the top ``msb_bits`` bits of its codes, and the rest.
+
+    Parameters
+    ----------
+    banks : sequence of WeightBank
+        Banks of whole codes.
+    msb_bits : int
+        Top bits of every code in the first bank of each pair, from 1 to
+        ``word_bits - 1``.
+    word_bits : int
+        Bits per weight code.
+
+    Returns
+    -------
+    tuple of WeightBank
+        ``NAME-msb`` then ``NAME-lsb`` for each bank, in order, each with
+        its share of the bank's capacity.
+    """
+    word_bits = check_int("word_bits", word_bits, minimum=2, meaning="bits per weight code")
+    msb_bits = check_int("--msb-split", msb_bits, minimum=1, maximum=word_bits - 1,
+                         meaning=f"top bits of every {word_bits}-bit weight code in a bank of their own")
+    out = []
+    for bank in banks:
+        if bank.bits:
+            raise AcceleratorError(f"--msb-split: weight_banks[{bank.name!r}] already holds bits "
+                                   f"{list(bank.bits)}; drop --msb-split or the bits key")
+        low = word_bits - msb_bits
+        top = max(1, round(bank.capacity_bits * msb_bits / word_bits))
+        out.append(WeightBank(f"{bank.name}-msb", top, bank.layers, (low, word_bits)))
+        out.append(WeightBank(f"{bank.name}-lsb", max(1, bank.capacity_bits - top), bank.layers, (0, low)))
+    return tuple(out)
+
+
 def _balanced_cuts(prefix, n_banks):
     """Cuts (layer indices) of the contiguous split into ``n_banks`` minimising the sum of squared bank bits.
 
@@ -176,31 +259,69 @@ def _balanced_cuts(prefix, n_banks):
     return cuts[::-1]
 
 
-def bank_assignment(banks, layer_names):
-    """Index of the bank of each layer; every layer in exactly one bank.
+def bank_assignment(banks, layer_names, word_bits=None):
+    """Indices of the banks holding each layer: every bit of its codes in exactly one bank.
+
+    A layer sits in one bank of whole codes, or in bit slices (banks with
+    ``bits``) that together hold each of its ``word_bits`` bits once.
+
+    Parameters
+    ----------
+    banks : sequence of WeightBank
+    layer_names : sequence of str
+    word_bits : int or dict, optional
+        Bits per weight code (or per layer name); needed to check that the
+        slices of a layer cover its codes.
+
+    Returns
+    -------
+    list of tuple of int
+        One tuple per layer: its bank, or its slices' banks from the least
+        significant up.
 
     Raises
     ------
     AcceleratorError
-        If a bank names an unknown layer, a layer is in two banks or in none.
+        If a bank names an unknown layer, a layer is in two banks of whole
+        codes, its slices overlap or leave a bit out, or it is in no bank.
     """
     known = set(layer_names)
-    owner = {}
+    owners = {}
     for i, bank in enumerate(banks):
         for layer in bank.layers:
             if layer not in known:
                 raise AcceleratorError(
                     f"weight_banks[{bank.name!r}].layers names {layer!r}, not a layer of the model; "
                     f"expected among {', '.join(layer_names)}")
-            if layer in owner:
+            held = owners.setdefault(layer, [])
+            if held and not (bank.bits and all(banks[j].bits for j in held)):
                 raise AcceleratorError(f"layer {layer!r} is in two weight banks "
-                                       f"({banks[owner[layer]].name!r} and {bank.name!r})")
-            owner[layer] = i
-    missing = [name for name in layer_names if name not in owner]
+                                       f"({banks[held[0]].name!r} and {bank.name!r}); give both a bits "
+                                       "key to split its codes between them, or drop one")
+            held.append(i)
+    missing = [name for name in layer_names if name not in owners]
     if missing:
         raise AcceleratorError(f"layer(s) {', '.join(missing)} in no weight bank; add them to "
                                "the layers of a [[weight_banks]] table")
-    return [owner[name] for name in layer_names]
+    out = []
+    for name in layer_names:
+        held = sorted(owners[name], key=lambda j: banks[j].bits[:1])
+        out.append(tuple(held))
+        if not banks[held[0]].bits:
+            continue
+        top = 0
+        for j in held:
+            low, high = banks[j].bits
+            if low != top:
+                raise AcceleratorError(f"layer {name!r}: its banks' bits {[list(banks[j].bits) for j in held]} "
+                                       f"{'overlap' if low < top else 'leave bits out'} at bit {min(low, top)}; "
+                                       "give each bit of the codes to exactly one bank")
+            top = high
+        bits = word_bits.get(name) if isinstance(word_bits, dict) else word_bits
+        if bits is not None and top != bits:
+            raise AcceleratorError(f"layer {name!r}: its banks hold bits 0..{top - 1} of its {bits}-bit "
+                                   f"codes; give bits 0..{bits - 1} to the banks, each bit to exactly one")
+    return out
 
 
 @dataclass(frozen=True)
@@ -253,7 +374,8 @@ def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal
         banks = accelerator.weight_banks or (WeightBank(
             "weights", accelerator.weight_memory.capacity_bits,
             tuple(w.name for w in workloads)),)
-    owner = bank_assignment(banks, [w.name for w in workloads])
+    owners = bank_assignment(banks, [w.name for w in workloads],
+                             word_bits={w.name: w.weight_bits for w in workloads})
     bank_vdd_v = [float(v) for v in bank_vdd_v]
     if len(bank_vdd_v) != len(banks):
         raise AcceleratorError(f"bank voltages = {bank_vdd_v!r}: expected {len(banks)} values, "
@@ -272,13 +394,14 @@ def banked_energy(accelerator, workloads, weight_energy, bank_vdd_v, vdd_nominal
     per_bank, decoder_total = [], 0.0
     for i, bank in enumerate(banks):
         p, vdd = protections[i], bank_vdd_v[i]
-        layers = [w for w, b in zip(workloads, owner, strict=True) if b == i]
+        layers = [w for w, held in zip(workloads, owners, strict=True) if i in held]
         dyn = leak = dec = 0.0
         faulty_bits = nominal_bits = 0.0
         for w in layers:
-            faulty_bits += w.n_weights * p.faulty_bits_per_word(w.weight_bits)
-            nominal_bits += w.n_weights * p.nominal_bits_per_word(w.weight_bits)
-            dec += p.decoder_energy_j(w.n_weights, w.weight_bits, table)
+            width = bank.width(w.weight_bits)
+            faulty_bits += w.n_weights * p.faulty_bits_per_word(width)
+            nominal_bits += w.n_weights * p.nominal_bits_per_word(width)
+            dec += p.decoder_energy_j(w.n_weights, width, table)
         dyn = faulty_bits * weight_energy.read_energy_j(1, vdd, vdd_nominal_v) + nominal_bits * read_nominal
         leak = (weight_energy.leakage_power_w(max(bank.capacity_bits, math.ceil(faulty_bits)), vdd,
                                               vdd_nominal_v)

@@ -46,6 +46,9 @@ def register(subparsers):
                         help="choose the cheapest calibration-feasible point that also meets the target on "
                              "this many other chips (between the calibration and the held-out chips; "
                              "default: 0, the cheapest calibration-feasible point)")
+    parser.add_argument("--msb-split", type=int, default=0, metavar="K",
+                        help="cut every bank into the top K bits of its weight codes and the rest, each on its "
+                             "own supply (default: 0, whole codes)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test examples")
     parser.add_argument("--voltages", metavar="START:STOP:N|V1,V2,...",
                         help="the voltage ladder (default: nominal, then 20 steps from Vmin to the floor)")
@@ -85,7 +88,7 @@ def _run(args):
                       out=args.out, limit=args.limit,
                       seed=args.seed, on_detect=args.on_detect, resume=args.resume, progress=progress,
                       accelerator=args.accelerator, executor=args.executor, yield_margin=args.yield_margin,
-                      act_bits=args.activations, mapping=args.bank_mapping,
+                      act_bits=args.activations, mapping=args.bank_mapping, msb_split=args.msb_split,
                       voltages_v=parse_voltages(args.voltages) if args.voltages else None)
     if not args.quiet:
         print(file=sys.stderr)

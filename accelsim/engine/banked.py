@@ -2,7 +2,11 @@
 
 Each bank is its own array: bank ``k`` of chip ``c`` is drawn as chip
 ``c * n_banks + k`` of the profile (one bank: chip ``c`` itself, so one bank
-is exactly today's memory), holding the words of its layers in memory order.
+is exactly today's memory), holding the words of its layers in memory order. A bank may hold a bit
+slice of its layers' codes (``bank_bits``; see :mod:`accelsim.accel.banks`):
+it stores ``(code >> low) & (2 ** (high - low) - 1)`` as words of
+``high - low`` bits, and a run puts each slice read back into its bits of the
+codes.
 A run reads every bank at its voltage (decoding it under its protection),
 patches the clean weights with the words that differ, and re-runs the
 network from the first changed layer, like :class:`Evaluator`.
@@ -75,11 +79,18 @@ class BankedEvaluator:
         Protection of each bank.
     chip, seed : int
     on_detect : {"zero", "keep"}
+        A word of a bit slice that its code detects as uncorrectable zeroes
+        the whole weight under ``zero``.
     batch_size : int
+    bank_bits : sequence of tuple, optional
+        ``(low, high)`` bit slice of each bank, or ``()`` for whole codes
+        (default: whole codes everywhere). Each bit of a layer's codes must
+        be in exactly one of its banks
+        (:func:`accelsim.accel.banks.bank_assignment`).
     """
 
     def __init__(self, qm, x, profile, bank_layers, protections, chip=0, seed=0, on_detect="zero",
-                 batch_size=2048):
+                 batch_size=2048, bank_bits=None):
         from accelsim.sram import SimulatedMemory
         from accelsim.sram.protection import ProtectedMemory, parse_protection
 
@@ -90,26 +101,58 @@ class BankedEvaluator:
         self._on_detect = on_detect
         self.profile = profile
         n_banks = len(bank_layers)
-        owner = {layer: k for k, layers in enumerate(bank_layers) for layer in layers}
+        self._slices = [(0, qm.bits) if not bits else tuple(bits)
+                        for bits in (bank_bits or [()] * n_banks)]
+        self._sliced = any(bank_bits or ())
+        owners = {}
+        for k, layers in enumerate(bank_layers):
+            for layer in layers:
+                owners.setdefault(layer, []).append(k)
         self._index, self._memories, self._chips = [], [], []
         for k in range(n_banks):
-            ranges = [qm._word_range(t) for t in qm.tensor_names if owner.get(tensor_layer(t)) == k]
+            ranges = [qm._word_range(t) for t in qm.tensor_names if k in owners.get(tensor_layer(t), ())]
             index = (np.concatenate([np.arange(lo, hi) for lo, hi in ranges]) if ranges
                      else np.empty(0, np.int64))
             self._index.append(index)
             p = parse_protection(protections[k])
+            low, high = self._slices[k]
+            words, width = self._slice_words(qm.words[index], low, high), high - low
             if index.size == 0:
                 self._memories.append(None)
             elif p.kind == "none":
-                self._memories.append(SimulatedMemory(profile, qm.words[index], qm.bits, seed=seed))
+                self._memories.append(SimulatedMemory(profile, words, width, seed=seed))
             else:
-                self._memories.append(ProtectedMemory(profile, qm.words[index], qm.bits, p, seed=seed))
+                self._memories.append(ProtectedMemory(profile, words, width, p, seed=seed))
             self._chips.append(chip if n_banks == 1 else chip * n_banks + k)
-        missing = [t for t in qm.tensor_names if tensor_layer(t) not in owner]
+        missing = [t for t in qm.tensor_names if tensor_layer(t) not in owners]
         if missing:
             from accelsim.accel import AcceleratorError
 
             raise AcceleratorError(f"tensor(s) {', '.join(missing)} in no weight bank")
+
+    def _slice_words(self, words, low, high):
+        """Bits ``low..high-1`` of ``words`` (the words themselves for whole codes)."""
+        if (low, high) == (0, self._qm.bits):
+            return words
+        return (words >> words.dtype.type(low)) & words.dtype.type((1 << (high - low)) - 1)
+
+    def _merge_slices(self, parts):
+        """The codes that differ from the clean ones once each bank's read slice is put back.
+
+        ``parts``: ``(word_index, slice_words, bank)`` per bank, word indices
+        into the model's codes.
+        """
+        qm = self._qm
+        index = np.unique(np.concatenate([i for i, _, _ in parts])) if parts else np.empty(0, np.int64)
+        codes = qm.words[index].copy()
+        kind = codes.dtype.type
+        for word_index, values, k in parts:
+            low, high = self._slices[k]
+            at = np.searchsorted(index, word_index)
+            mask = kind(((1 << (high - low)) - 1) << low)
+            codes[at] = (codes[at] & ~mask) | ((values.astype(codes.dtype) << kind(low)) & mask)
+        differs = codes != qm.words[index]
+        return index[differs], codes[differs]
 
     @property
     def clean_logits(self):
@@ -134,7 +177,36 @@ class BankedEvaluator:
             self.profile.check_voltage(float(act_vdd_v))
             act_faults = ActivationFaults(self.profile, float(act_vdd_v), ACT_CHIP_OFFSET + self._chip,
                                           self._seed)
-        indices, values, zero = [], [], []
+        word_index, words, zero, totals, tiled = self.read_codes(bank_vdd_v)
+        touched = np.union1d(word_index, zero)
+        changed = qm.tensors_at_bits(touched * qm.bits)
+        weights = qm.patched_weights(word_index, words, changed)
+        if zero.size:
+            weights = dict(weights)
+            for name in qm.tensors_at_bits(zero * qm.bits):
+                lo, hi = qm._word_range(name)
+                weights[name].view(-1)[zero[(zero >= lo) & (zero < hi)] - lo] = 0.0
+        logits, _, _ = self._logits(weights, changed, act_faults)
+        stored = sum(m.n_bits for m in self._memories if m is not None)
+        return BankedRun(logits, *(int(v) for v in totals), stored_bits=int(stored), tiled=tiled)
+
+    def read_codes(self, bank_vdd_v):
+        """Read every bank at its voltage: the weight codes that differ from the clean ones.
+
+        Returns
+        -------
+        word_index : ndarray of int64
+            Indices into the model's codes (``qm.words``) that read wrong.
+        words : ndarray
+            Their codes as read (and decoded), bit slices put back together.
+        zero : ndarray of int64
+            Codes of words detected uncorrectable (``on_detect="zero"``), sorted.
+        totals : ndarray of int64
+            Faulty cells, flipped bits, corrected, detected and miscorrected
+            words, residual flipped bits, summed over banks.
+        tiled : bool
+        """
+        indices, values, zero, read_banks = [], [], [], []
         totals = np.zeros(6, np.int64)
         tiled = False
         for k, memory in enumerate(self._memories):
@@ -156,17 +228,11 @@ class BankedEvaluator:
             tiled = tiled or bool(read.tiled)
             indices.append(index[local])
             values.append(words)
-        word_index = np.concatenate(indices) if indices else np.empty(0, np.int64)
-        words = np.concatenate(values) if values else qm.words[:0]
+            read_banks.append(k)
+        if self._sliced:
+            word_index, words = self._merge_slices(list(zip(indices, values, read_banks, strict=True)))
+        else:
+            word_index = np.concatenate(indices) if indices else np.empty(0, np.int64)
+            words = np.concatenate(values) if values else self._qm.words[:0]
         zero = np.unique(np.concatenate(zero)) if zero else np.empty(0, np.int64)
-        touched = np.union1d(word_index, zero)
-        changed = qm.tensors_at_bits(touched * qm.bits)
-        weights = qm.patched_weights(word_index, words, changed)
-        if zero.size:
-            weights = dict(weights)
-            for name in qm.tensors_at_bits(zero * qm.bits):
-                lo, hi = qm._word_range(name)
-                weights[name].view(-1)[zero[(zero >= lo) & (zero < hi)] - lo] = 0.0
-        logits, _, _ = self._logits(weights, changed, act_faults)
-        stored = sum(m.n_bits for m in self._memories if m is not None)
-        return BankedRun(logits, *(int(v) for v in totals), stored_bits=int(stored), tiled=tiled)
+        return word_index, words, zero, totals, tiled

@@ -48,6 +48,15 @@ Method
    is often feasible by chance; validation keeps that luck out of the
    held-out report.
 
+Bit slices (``msb_split=K``): every bank is cut into two domains, the top
+``K`` bits of its codes and the rest (:func:`accelsim.accel.banks.split_msb`),
+each on its own supply, so the low bits, whose flips move a weight by a few
+codes, can go far below the top ones. Layer floors do not bound a slice
+(each slice alone has fewer faulty cells than its layer at the same
+voltage, but both slices erring have more), so slices descend to the
+ladder's end. The uniform baseline stays the banks of whole codes at one
+voltage (the same evaluations as without the split).
+
 Voltage domains: ``banks`` contiguous banks, or the ``[[weight_banks]]``
 tables of ``accelerator`` (a preset or TOML file) when it has them, which
 also prices every point (default: the ``edge`` preset). With
@@ -145,6 +154,7 @@ class OptimizeResult:
     uniform_any_protection: str | None = None
     uniform_any_weight_mem_energy_j: float | None = None
     validation_chips: tuple = ()
+    bank_bits: tuple = ()
 
     @property
     def energy_saving(self):
@@ -221,7 +231,7 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
              protections=("none",), chips=10, holdout_chips=10, out="accelsim-optimize", limit=None,
              voltages_v=None, seed=0, on_detect="zero", resume=False, progress=None, accelerator=None,
              executor="local", activations=False, yield_margin=0.0, act_bits=None, mapping="contiguous",
-             validation_chips=0):
+             validation_chips=0, msb_split=0):
     """Search bank voltages and protection for one model (see the module docs).
 
     Parameters
@@ -279,6 +289,9 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
         which the calibration-feasible points are checked, cheapest first,
         and the first meeting the target is chosen (default 0: the cheapest
         calibration-feasible point is chosen).
+    msb_split : int
+        Cut every bank into its codes' top ``msb_split`` bits and the rest,
+        two domains with their own supplies (default 0: whole codes).
 
     Returns
     -------
@@ -296,6 +309,8 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
                           meaning="held-out chips, disjoint from the calibration chips")
     validation_chips = check("--validation-chips", validation_chips, Interval(int, 0, None), error=OptimizeError,
                              meaning="validation chips, between the calibration and the held-out chips")
+    msb_split = check("--msb-split", msb_split, Interval(int, 0, None), error=OptimizeError,
+                      meaning="top bits of every weight code in banks of their own (0: whole codes)")
     if act_bits is not None:
         from accelsim.quant.activations import SUPPORTED_BITS
 
@@ -315,7 +330,8 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
         raise OptimizeError(f"--executor {executor!r}: expected local, dask or dask:ADDRESS")
     optimizer = _Optimizer(model, profile, dataset, tolerance_pp, yield_target, banks, protections, chips,
                            holdout_chips, Path(out), limit, voltages_v, seed, on_detect, resume,
-                           progress, accelerator, bool(activations), act_bits, mapping, validation_chips)
+                           progress, accelerator, bool(activations), act_bits, mapping, validation_chips,
+                           msb_split)
     optimizer.yield_margin = yield_margin
     try:
         optimizer.pool = _pool(executor, optimizer)
@@ -333,7 +349,7 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
 class _Optimizer:
     def __init__(self, model, profile, dataset, tolerance_pp, yield_target, n_banks, protections, chips,
                  holdout_chips, out, limit, voltages_v, seed, on_detect, resume, progress, accelerator,
-                 activations, act_bits=None, mapping="contiguous", validation_chips=0):
+                 activations, act_bits=None, mapping="contiguous", validation_chips=0, msb_split=0):
         from accelsim.accel import AcceleratorError, default_accelerator, load_accelerator
         from accelsim.accel.banks import bank_assignment, split_layers
         from accelsim.data import load_dataset
@@ -347,10 +363,16 @@ class _Optimizer:
         self.profile = load_profile(profile)
         self.qm = model if isinstance(model, QuantizedModel) else load_model(model)
         self.activations = activations or act_bits is not None
+        self.msb_split = msb_split
+        if msb_split and not msb_split < self.qm.bits:
+            raise OptimizeError(f"--msb-split {msb_split}: expected from 1 to {self.qm.bits - 1}, top bits of "
+                                f"the model's {self.qm.bits}-bit weight codes (0: whole codes)")
+        widths = (msb_split, self.qm.bits - msb_split) if msb_split else (self.qm.bits,)
         for p in protections:
             from accelsim.sram.protection import parse_protection
 
-            parse_protection(p).check_word_bits(self.qm.bits)
+            for width in widths:
+                parse_protection(p).check_word_bits(width)
         x, y = load_dataset(dataset, split="test")
         if limit is not None:
             limit = check("--limit", limit, Interval(int, 1, None), error=OptimizeError)
@@ -400,7 +422,7 @@ class _Optimizer:
                                     f"{len(self.banks)} weight banks; drop --banks or give "
                                     f"--banks {len(self.banks)}")
             try:
-                bank_assignment(self.banks, [name for name, _ in layer_bits])
+                bank_assignment(self.banks, [name for name, _ in layer_bits], word_bits=self.qm.bits)
             except AcceleratorError as exc:
                 raise AcceleratorError(f"--accelerator {accelerator}: {exc}") from None
             if mapping != "contiguous":
@@ -412,7 +434,7 @@ class _Optimizer:
                             meaning="weight SRAM banks, at most the model's layers with weights")
             self.banks = split_layers(layer_bits, n_banks, self.accelerator.weight_memory.capacity_bits,
                                       method="balanced" if mapping == "balanced" else "nearest")
-        self.bank_layers = tuple(b.layers for b in self.banks)
+        self._set_banks(self.banks)
         self.layers = tuple(name for name, _ in layer_bits)
         self.layer_bits = dict(layer_bits)
         self.mapping = mapping
@@ -427,17 +449,33 @@ class _Optimizer:
         self.evaluations = 0
         self.used = set()  # the evaluations this search asked for (computed now or from the journal)
 
+    def _set_banks(self, banks):
+        """The banks the search moves: the banks of whole codes (kept for the baseline), then their slices."""
+        from accelsim.accel.banks import split_msb
+
+        self.whole_banks = tuple(banks)
+        self.whole_layers = tuple(b.layers for b in banks)
+        if self.msb_split:
+            banks = split_msb(banks, self.msb_split, self.qm.bits)
+        self.banks = banks
+        self.bank_layers = tuple(b.layers for b in banks)
+        self.bank_bits = tuple(b.bits for b in banks) if any(b.bits for b in banks) else ()
+
     # -- evaluation ----------------------------------------------------------------------
-    def _key(self, bank_layers, voltages, protections, chips, act_vdd_v):
+    def _key(self, bank_layers, voltages, protections, chips, act_vdd_v, bank_bits=()):
         parts = [list(map(list, bank_layers)), [round(v, 9) for v in voltages], list(protections), list(chips)]
         if act_vdd_v is not None:
             parts.append(round(act_vdd_v, 9))
+        if bank_bits:  # only then: keys of whole-code banks are those of earlier journals
+            parts.append({"bits": list(map(list, bank_bits))})
         return json.dumps(parts)
 
     def accuracies_many(self, requests):
-        """Accuracy per chip of each ``(bank_layers, voltages, protections, chips, act_vdd_v)`` (journaled).
+        """Accuracy per chip of each request, journaled.
 
-        The missing evaluations go to the pool together, one task per chip.
+        A request is ``(bank_layers, voltages, protections, chips, act_vdd_v)``
+        and optionally the banks' bit slices (``bank_bits``). The missing
+        evaluations go to the pool together, one task per chip.
         """
         keys = [self._key(*r) for r in requests]
         self.used.update(keys)
@@ -447,21 +485,22 @@ class _Optimizer:
                 missing[key] = request
         if missing:
             by_chip = {}
-            for key, (layers, voltages, protections, chips, act) in missing.items():
+            for key, (layers, voltages, protections, chips, act, *bits) in missing.items():
                 for chip in chips:
                     by_chip.setdefault(chip, []).append(
-                        (key, (tuple(map(tuple, layers)), tuple(voltages), tuple(protections), act)))
+                        (key, (tuple(map(tuple, layers)), tuple(voltages), tuple(protections), act,
+                               tuple(map(tuple, bits[0])) if bits else ())))
             computed = self.pool.evaluate(by_chip)
-            for key, (_, _, _, chips, _) in missing.items():
+            for key, (_, _, _, chips, *_) in missing.items():
                 self.journal.put(key, [computed[(key, chip)] for chip in chips])
                 self.evaluations += 1
             if self.progress is not None:
                 self.progress(f"{self.evaluations} evaluations")
         return [self.journal.get(key) for key in keys]
 
-    def accuracies(self, bank_layers, voltages, protections, chips, act_vdd_v=None):
+    def accuracies(self, bank_layers, voltages, protections, chips, act_vdd_v=None, bank_bits=()):
         """Accuracy per chip (journaled)."""
-        return self.accuracies_many([(bank_layers, voltages, protections, chips, act_vdd_v)])[0]
+        return self.accuracies_many([(bank_layers, voltages, protections, chips, act_vdd_v, bank_bits)])[0]
 
     def chip_yield(self, accs):
         good = sum((self.reference - a) * 100 <= self.tolerance_pp + 1e-9 for a in accs)
@@ -472,15 +511,16 @@ class _Optimizer:
         target = min(1.0, self.yield_target + self.yield_margin) if margin else self.yield_target
         return self.chip_yield(accs) >= target - 1e-12
 
-    def energy(self, voltages, protections, act_vdd_v=None):
+    def energy(self, voltages, protections, act_vdd_v=None, whole=False):
+        """Energy of a point of the searched banks (``whole``: of the banks of whole codes)."""
         from accelsim.accel.banks import banked_energy
 
         return banked_energy(self.accelerator, self.workloads, self.profile.energy, voltages,
-                             self.profile.vdd_nominal_v, banks=self.banks, protections=protections,
-                             act_vdd_v=act_vdd_v)
+                             self.profile.vdd_nominal_v, banks=self.whole_banks if whole else self.banks,
+                             protections=protections, act_vdd_v=act_vdd_v)
 
     def sensitivity_banks(self, floors):
-        """``len(self.banks)`` banks grouping layers of similar floors (``mapping="sensitivity"``).
+        """As many banks as requested, grouping layers of similar floors (``mapping="sensitivity"``).
 
         Layers sorted by floor, highest first (ties in network order), are cut
         into contiguous groups of that order; the cut minimises the sum over
@@ -491,7 +531,7 @@ class _Optimizer:
         """
         from accelsim.accel.banks import WeightBank
 
-        n = len(self.banks)
+        n = len(self.whole_banks)
         nominal = self.profile.vdd_nominal_v
         weight_energy = self.accelerator.weight_energy_model(self.profile.energy)
         latency = self.accelerator.energy(self.workloads, weight_energy, nominal, nominal).latency_s
@@ -604,7 +644,7 @@ class _Optimizer:
         # An unprotected bank stops at the highest of its layers' floors (each
         # alone still meets the target); protection may take it lower.
         bank_floor = [min(self.ladder.index(floors[layer]) for layer in layers)
-                      if protections[b] == "none" else len(self.ladder) - 1
+                      if protections[b] == "none" and not self.bank_bits else len(self.ladder) - 1
                       for b, layers in enumerate(self.bank_layers)]
         bank_floor += [len(self.ladder) - 1] * (domains - n)
         level = [0] * domains if start is None else list(start)
@@ -613,8 +653,8 @@ class _Optimizer:
 
         def record(many):
             points = [self._point(levels, protections) for levels in many]
-            found = self.accuracies_many([(self.bank_layers, voltages, protections, self.calibration, act)
-                                          for voltages, act in points])
+            found = self.accuracies_many([(self.bank_layers, voltages, protections, self.calibration, act,
+                                           self.bank_bits) for voltages, act in points])
             out = []
             for levels, (voltages, act), accs in zip(many, points, found, strict=True):
                 e = self.energy(voltages, protections, act)
@@ -687,22 +727,27 @@ class _Optimizer:
         for start in range(0, len(ordered), _VALIDATION_BATCH):
             batch = ordered[start:start + _VALIDATION_BATCH]
             found = self.accuracies_many([(self.bank_layers, c["bank_vdd_v"], c["protections"], self.validation,
-                                           c.get("act_vdd_v")) for c in batch])
+                                           c.get("act_vdd_v"), self.bank_bits) for c in batch])
             for candidate, accs in zip(batch, found, strict=True):
                 if self.feasible(accs, margin=False):
                     return candidate
         return chosen
 
     def uniform(self):
-        """Every ladder voltage on every bank alike (activation SRAM at nominal), on held-out chips."""
+        """Every ladder voltage on every bank alike (activation SRAM at nominal), on held-out chips.
+
+        Banks of whole codes (before any bit split): one supply for whole
+        codes is the same memory, and these are the evaluations of the
+        same search without the split.
+        """
         grid = [(protection, v) for protection in dict.fromkeys(("none", *self.protections))
                 for v in self.ladder]
-        n = len(self.banks)
-        found = self.accuracies_many([(self.bank_layers, [v] * n, [protection] * n, self.holdout, None)
+        n = len(self.whole_layers)
+        found = self.accuracies_many([(self.whole_layers, [v] * n, [protection] * n, self.holdout, None)
                                       for protection, v in grid])
         rows = []
         for (protection, v), accs in zip(grid, found, strict=True):
-            e = self.energy([v] * n, [protection] * n)
+            e = self.energy([v] * n, [protection] * n, whole=True)
             rows.append({"vdd_v": v, "protection": protection, "energy_j": e.total_j,
                          "weight_mem_energy_j": e.weight_mem_j, "accuracy": float(np.mean(accs)),
                          "yield": self.chip_yield(accs), "feasible": self.feasible(accs, margin=False)})
@@ -718,8 +763,7 @@ class _Optimizer:
         try:
             sens_rows, floors = self.sensitivity()
             if self.mapping == "sensitivity":
-                self.banks = self.sensitivity_banks(floors)
-                self.bank_layers = tuple(b.layers for b in self.banks)
+                self._set_banks(self.sensitivity_banks(floors))
             candidates, chosen = [], None
             cost = "energy_j" if self.activations else "weight_mem_energy_j"
             for protection in self.protections:
@@ -738,11 +782,12 @@ class _Optimizer:
                                     f"{self.tolerance_pp} pp at yield {self.yield_target} on the "
                                     "calibration chips")
             held = self.accuracies(self.bank_layers, chosen["bank_vdd_v"], chosen["protections"],
-                                   self.holdout, chosen.get("act_vdd_v"))
+                                   self.holdout, chosen.get("act_vdd_v"), self.bank_bits)
         finally:
             torch.set_num_threads(threads)
             self.journal.close()
-        nominal = self.energy([self.profile.vdd_nominal_v] * len(self.banks), ["none"] * len(self.banks))
+        n_whole = len(self.whole_banks)
+        nominal = self.energy([self.profile.vdd_nominal_v] * n_whole, ["none"] * n_whole, whole=True)
         # The baseline is plain undervolting: one voltage, no protection (uniform.csv
         # also lists each scheme at a uniform voltage).
         ok_uniform = [u for u in uniform if u["feasible"] and u["protection"] == "none"]
@@ -767,7 +812,7 @@ class _Optimizer:
             uniform_any_vdd_v=None if best_any is None else best_any["vdd_v"],
             uniform_any_protection=None if best_any is None else best_any["protection"],
             uniform_any_weight_mem_energy_j=None if best_any is None else best_any["weight_mem_energy_j"],
-            validation_chips=self.validation)
+            validation_chips=self.validation, bank_bits=self.bank_bits)
         front = pareto_mask([c["energy_j"] for c in candidates], [c["accuracy"] for c in candidates])
         _write(self.out / "candidates.csv", candidates)
         _write(self.out / "pareto.csv", [c for c, f in zip(candidates, front, strict=True) if f])
@@ -783,8 +828,9 @@ class _Optimizer:
                       if self.validation else ""),
                   "yield_margin": self.yield_margin,
                   "bank_names": [b.name for b in self.banks], "bank_mapping": self.mapping,
-                  "layer_floors_v": floors,
-                  "floor_weight_mem_energy_j": self.floor_energy(floors).weight_mem_j}
+                  "layer_floors_v": floors, "msb_split": self.msb_split,
+                  # A bound for banks of whole codes only (see floor_energy).
+                  "floor_weight_mem_energy_j": None if self.bank_bits else self.floor_energy(floors).weight_mem_j}
         (self.out / "optimum.json").write_text(json.dumps(record, indent=2) + "\n")
         return result
 
@@ -793,26 +839,26 @@ class _Optimizer:
 
 
 def _chip_accuracies(qm, x, y, profile, seed, on_detect, requests, chip, evaluators):
-    """Accuracy of each ``(key, (bank_layers, voltages, protections, act_vdd_v))`` on ``chip``.
+    """Accuracy of each ``(key, (bank_layers, voltages, protections, act_vdd_v, bank_bits))`` on ``chip``.
 
     Shared by every executor, so they compute alike; ``evaluators`` caches a
-    :class:`BankedEvaluator` per (banks, protections, chip).
+    :class:`BankedEvaluator` per (banks, protections, bit slices, chip).
     """
     from accelsim.engine.banked import BankedEvaluator
 
     out = {}
     nominal = profile.vdd_nominal_v
-    for key, (bank_layers, voltages, protections, act) in requests:
+    for key, (bank_layers, voltages, protections, act, bank_bits) in requests:
         if (all(v >= nominal for v in voltages) and set(protections) == {"none"}
                 and (act is None or act >= nominal)):
             logits = qm.clean_run(x).logits  # nominal: no faulty cell
         else:
-            cache = (bank_layers, protections, chip)
+            cache = (bank_layers, protections, bank_bits, chip)
             if cache not in evaluators:
                 if len(evaluators) > 64:
                     evaluators.clear()
                 evaluators[cache] = BankedEvaluator(qm, x, profile, bank_layers, protections, chip=chip,
-                                                    seed=seed, on_detect=on_detect)
+                                                    seed=seed, on_detect=on_detect, bank_bits=bank_bits or None)
             logits = evaluators[cache].run(voltages, act).logits
         out[(key, chip)] = float((logits.argmax(1) == y).double().mean())
     return out

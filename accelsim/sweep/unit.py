@@ -478,7 +478,7 @@ def sweep_banks(spec, qm, x=None):
 
     banks = accelerator.weight_banks
     try:
-        bank_assignment(banks, [w.name for w in qm.workloads(x)])
+        bank_assignment(banks, [w.name for w in qm.workloads(x)], word_bits=qm.bits)
     except AcceleratorError as exc:
         raise AcceleratorError(f"--accelerator {spec.accelerator}: {exc}") from None
     if n is not None and n != len(banks):
@@ -505,7 +505,8 @@ def _run_banked(spec, model_name, qm, profile, chip, x, y, energy, done_rows, on
             if evaluator is None:
                 evaluator = BankedEvaluator(qm, x, profile, [b.layers for b in banks],
                                             [protection] * len(banks), chip=chip, seed=spec.seed,
-                                            on_detect=spec.on_detect, batch_size=spec.batch_size)
+                                            on_detect=spec.on_detect, batch_size=spec.batch_size,
+                                            bank_bits=[b.bits for b in banks])
                 clean_logits = evaluator.clean_logits
                 clean_pred, clean_accuracy = _clean_prediction(clean_logits, x, y)
             result = evaluator.run(vector, act).run_result(protection)

@@ -17,6 +17,7 @@ from accelsim.accel.banks import (
     bank_assignment,
     banked_energy,
     split_layers,
+    split_msb,
 )
 from accelsim.sram import EnergyModel
 
@@ -44,6 +45,64 @@ def test_banks_round_trip_through_toml(tmp_path):
 def test_bad_mappings_are_refused(banks, fragment):
     with pytest.raises(AcceleratorError, match=fragment):
         bank_assignment(banks, ["l0", "l1", "l2", "l3"])
+
+
+def test_sliced_banks_round_trip_through_toml(tmp_path):
+    banks = split_msb((WeightBank("a", 1000, ("l0", "l1", "l2", "l3")),), 3, 8)
+    assert [(b.name, b.bits, b.capacity_bits) for b in banks] == [("a-msb", (5, 8), 375), ("a-lsb", (0, 5), 625)]
+    accel = dataclasses.replace(default_accelerator(), weight_banks=banks)
+    path = tmp_path / "a.toml"
+    path.write_text(accel.to_toml())
+    assert "bits = [5, 8]" in path.read_text()
+    assert Accelerator.from_toml(path) == accel
+
+
+LAYERS = ["l0", "l1", "l2", "l3"]
+
+
+@pytest.mark.parametrize("banks, fragment", [
+    ((WeightBank("a", 10, LAYERS, (4, 8)), WeightBank("b", 10, LAYERS, (0, 5))), "overlap at bit 4"),
+    ((WeightBank("a", 10, LAYERS, (5, 8)), WeightBank("b", 10, LAYERS, (0, 4))), "leave bits out at bit 4"),
+    ((WeightBank("a", 10, LAYERS, (4, 7)), WeightBank("b", 10, LAYERS, (0, 4))), "bits 0..6 of its 8-bit"),
+    ((WeightBank("a", 10, LAYERS, (4, 8)), WeightBank("b", 10, LAYERS)), "give both a bits key"),
+])
+def test_bad_bit_slices_are_refused(banks, fragment):
+    with pytest.raises(AcceleratorError, match=fragment):
+        bank_assignment(banks, LAYERS, word_bits=8)
+
+
+@pytest.mark.parametrize("bits, fragment", [((3,), r"expected \[low, high\]"), ((5, 5), r"bits\[1\]"),
+                                            ((-1, 4), r"bits\[0\]"), ("0:4", r"expected \[low, high\]")])
+def test_bad_bits_keys_are_refused(bits, fragment):
+    with pytest.raises(AcceleratorError, match=fragment):
+        WeightBank("a", 10, LAYERS, bits)
+
+
+def test_split_msb_checks_its_width():
+    with pytest.raises(AcceleratorError, match="--msb-split"):
+        split_msb((WeightBank("a", 10, LAYERS),), 8, 8)
+    with pytest.raises(AcceleratorError, match="already holds bits"):
+        split_msb(split_msb((WeightBank("a", 10, LAYERS),), 2, 8), 1, 8)
+
+
+def test_bit_slices_share_the_banks_energy():
+    """At one voltage the slices cost what their bank does; each slice's share follows its bits."""
+    accel, energy = default_accelerator(), EnergyModel()
+    whole = split_layers([(w.name, w.n_weights * 8) for w in _workloads()], 2,
+                         accel.weight_memory.capacity_bits)
+    sliced = split_msb(whole, 3, 8)
+    assert bank_assignment(sliced, LAYERS, word_bits=8) == [(1, 0), (1, 0), (3, 2), (3, 2)]
+    for vdd in (0.9, 0.6):
+        plain = banked_energy(accel, _workloads(), energy, [vdd, vdd], 0.9, banks=whole)
+        cut = banked_energy(accel, _workloads(), energy, [vdd] * 4, 0.9, banks=sliced)
+        assert cut.weight_mem_j == pytest.approx(plain.weight_mem_j, rel=1e-4)
+        assert cut.per_bank_j[0] / cut.per_bank_j[1] == pytest.approx(3 / 5, rel=1e-3)
+    low = banked_energy(accel, _workloads(), energy, [0.9, 0.6, 0.9, 0.6], 0.9, banks=sliced)
+    high = banked_energy(accel, _workloads(), energy, [0.6, 0.9, 0.6, 0.9], 0.9, banks=sliced)
+    assert low.weight_mem_j < high.weight_mem_j  # the low bits are the larger share
+    protected = banked_energy(accel, _workloads(), energy, [0.6] * 4, 0.9, banks=sliced,
+                              protections=["msb:1", "none", "msb:1", "none"])
+    assert protected.per_bank_j[0] > cut.per_bank_j[0]  # one of the 3 top bits at nominal
 
 
 def test_bad_bank_tables_are_refused(tmp_path):

@@ -85,3 +85,55 @@ def test_activation_domain_needs_quantized_activations(qm, images, uniform):
     banked = BankedEvaluator(qm, images, uniform, [_layers(qm)], ["none"])
     with pytest.raises(EngineError, match="act_quant"):
         banked.run([uniform.vdd_nominal_v], uniform.voltage_for_ber(0.01))
+
+
+def _slices(layers, msb):
+    """Two banks holding the top ``msb`` bits and the rest of every layer's 8-bit codes."""
+    return [layers, layers], [(8 - msb, 8), (0, 8 - msb)]
+
+
+@pytest.mark.parametrize("msb", [1, 3, 7])
+def test_bit_slices_read_back_as_their_own_arrays(qm, images, uniform, msb):
+    """Each slice is an array of its own words; the codes are the slices put back together (NumPy reference)."""
+    import numpy as np
+
+    from accelsim.sram import SimulatedMemory
+
+    layers, bits = _slices(_layers(qm), msb)
+    banked = BankedEvaluator(qm, images, uniform, layers, ["none", "none"], chip=3, seed=5, bank_bits=bits)
+    volts = [uniform.voltage_for_ber(0.02), uniform.voltage_for_ber(0.2)]
+    word_index, words, zero, totals, _ = banked.read_codes(volts)
+    expected = np.zeros_like(qm.words)
+    cells = 0
+    for k, ((low, high), vdd) in enumerate(zip(bits, volts, strict=True)):
+        stored = (qm.words >> low) & ((1 << (high - low)) - 1)
+        memory = SimulatedMemory(uniform, stored, high - low, seed=5)
+        expected |= memory.read(vdd, chip=3 * 2 + k).words << low
+        cells += memory.faulty_cells(vdd, 3 * 2 + k)
+    wrong = np.flatnonzero(expected != qm.words)
+    assert wrong.size > 0 and zero.size == 0 and totals[0] == cells
+    np.testing.assert_array_equal(word_index, wrong)
+    np.testing.assert_array_equal(words, expected[wrong])
+
+
+def test_a_slice_at_nominal_leaves_its_bits_clean(qm, images, uniform):
+    import numpy as np
+
+    layers, bits = _slices(_layers(qm), 3)
+    banked = BankedEvaluator(qm, images, uniform, layers, ["none", "none"], bank_bits=bits)
+    nominal, low = uniform.vdd_nominal_v, uniform.voltage_for_ber(0.2)
+    assert torch.equal(banked.run([nominal, nominal]).logits, qm.forward(images))
+    index, words, _, _, _ = banked.read_codes([nominal, low])
+    assert index.size > 0
+    np.testing.assert_array_equal(words >> 5, qm.words[index] >> 5)  # the top 3 bits as written
+    index, words, _, _, _ = banked.read_codes([low, nominal])
+    np.testing.assert_array_equal(words & 31, qm.words[index] & 31)
+
+
+def test_a_detected_slice_word_zeroes_the_whole_weight(qm, images, uniform):
+    layers, bits = _slices(_layers(qm), 4)
+    banked = BankedEvaluator(qm, images, uniform, layers, ["parity:8", "none"], bank_bits=bits)
+    index, words, zero, totals, _ = banked.read_codes([uniform.voltage_for_ber(0.05), uniform.vdd_nominal_v])
+    assert zero.size > 0 and totals[3] > 0
+    run = banked.run([uniform.voltage_for_ber(0.05), uniform.vdd_nominal_v])
+    assert run.detected_words == totals[3]
