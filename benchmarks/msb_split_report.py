@@ -18,6 +18,9 @@ chips 2N..3N-1):
 3. the split point and every uniform ladder voltage swept on 2N chips of
    another seed, which no run has seen (the baseline chosen on those very
    chips).
+
+Then (part ``k``) the headline model once more with every other K from 1 to
+4, so that the page shows what the choice of K does.
 """
 
 import argparse
@@ -42,6 +45,8 @@ YIELD = 0.8
 MARGIN = 0.1
 BANKS = 4
 FRESH_SEED = 1
+K_MODEL = "mnist-lenet-gn-normal-8b"
+K_VALUES = (1, 2, 3, 4)
 
 
 def run_optimizer(work, model, msb_split, chips):
@@ -134,7 +139,22 @@ def _yield_cell(result):
             f"{result.chip_yield_ci95_high * 100:.0f}%)")
 
 
-def write_page(path, runs, args):
+def _k_section(k_runs, args):
+    if not k_runs:
+        return []
+    lines = ["", f"## The choice of K ({K_MODEL})", "",
+             f"The same selection and chips; K = {args.msb_split} is the run above.", "",
+             "| K | domain voltages (V) | vs best uniform (held-out) | held-out accuracy (clean) "
+             "| held-out yield (95% Wilson) | evaluations | CPU |", "|---|---|---|---|---|---|---|"]
+    for k, (result, _, cpu) in k_runs:
+        change = (result.accuracy - result.reference_accuracy) * 100
+        lines.append(f"| {k} | {_volts(result.bank_vdd_v)} | {_pct(result.saving_vs_uniform)} | "
+                     f"{result.accuracy * 100:.1f}% ({change:+.1f}) | {_yield_cell(result)} | "
+                     f"{result.evaluations} | {cpu / 60:.1f} min |")
+    return lines
+
+
+def write_page(path, runs, k_runs, args):
     n = args.chips
     lines = [
         "# Bit-sliced voltage domains: the top bits and the rest of every weight code on their own supplies",
@@ -145,7 +165,7 @@ def write_page(path, runs, args):
         f"{YIELD:.0%}, {BANKS} contiguous banks balanced by bits, the optimizer's default ladder.",
         "",
         "A flipped low bit moves a weight by a few codes; a flipped top bit moves it by half its range. "
-        f"`accelsim optimize --msb-split K` cuts each bank into two voltage domains, the top K bits of its "
+        "`accelsim optimize --msb-split K` cuts each bank into two voltage domains, the top K bits of its "
         "codes and the rest (`[[weight_banks]]` tables with a `bits = [low, high]` key; "
         "`accelsim.accel.banks.split_msb`), so the greedy descent can take the low bits far below the top "
         "ones. This is the significance-driven SRAM idea (Yang and Murmann, ISQED 2017; Frustaci et al., "
@@ -162,7 +182,7 @@ def write_page(path, runs, args):
         "|---|---|---|---|---|---|---|---|",
     ]
     for model, plain, split, _ in runs:
-        for label, (result, record, cpu) in (("4 banks", plain), (f"4 banks x 2 slices (K = {args.msb_split})",
+        for label, (result, _, cpu) in (("4 banks", plain), (f"4 banks x 2 slices (K = {args.msb_split})",
                                                                  split)):
             change = (result.accuracy - result.reference_accuracy) * 100
             lines.append(f"| {model} | {label} | {_volts(result.bank_vdd_v)} | {_pct(result.saving_vs_uniform)} | "
@@ -187,6 +207,7 @@ def write_page(path, runs, args):
         lines.append(f"| {model} | {fresh['bank_yield'] * 100:.0f}% | {fresh['bank_accuracy'] * 100:.1f}% "
                      f"({change:+.1f}) | {fresh['uniform_vdd_v']:.3f} V ({fresh['uniform_yield'] * 100:.0f}%) | "
                      f"{_pct(fresh['gain'])} |")
+    lines += _k_section(k_runs, args)
     lines += ["", "## Verdict on issue 11's target", ""] + _verdict(runs, args) + [""]
     path.write_text("\n".join(lines))
 
@@ -218,14 +239,19 @@ def main():
                         help="calibration chips (and as many validation and held-out chips)")
     parser.add_argument("--msb-split", type=int, default=3, help="top bits of every code in their own domain")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--parts", nargs="+", default=["run", "page"], choices=["run", "page"])
+    parser.add_argument("--parts", nargs="+", default=["run", "k", "page"], choices=["run", "k", "page"],
+                        help="the models' runs, the K study, the page (which needs both)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for model in args.models:
+    runs, k_runs = [], []
+    if "k" in args.parts or "page" in args.parts:
+        for k in K_VALUES:
+            k_runs.append((k, run_optimizer(args.work, K_MODEL, k, args.chips)))
+            print(f"{K_MODEL} K = {k}: {k_runs[-1][1][0].saving_vs_uniform}", flush=True)
+    for model in (args.models if "run" in args.parts or "page" in args.parts else ()):
         plain = run_optimizer(args.work, model, 0, args.chips)
         print(f"{model} whole codes: {plain[0].saving_vs_uniform}", flush=True)
         split = run_optimizer(args.work, model, args.msb_split, args.chips)
@@ -234,7 +260,7 @@ def main():
         print(f"{model} fresh chips: {fresh}", flush=True)
         runs.append((model, plain, split, fresh))
     if "page" in args.parts:
-        write_page(args.out, runs, args)
+        write_page(args.out, runs, k_runs, args)
         print(f"wrote {args.out}")
 
 

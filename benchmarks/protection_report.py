@@ -1010,7 +1010,13 @@ def _verdict_section(optimized, args, levers, protected, balanced, per_layer=(),
                  "held-out yield meeting the target) is " + (
                      "met on the held-out chips by " + "; ".join(f"{r.model} ({where})" for r, where in met) + "."
                      if met else "**not met** by any run on this page."))
-    return lines + _robustness(met, confirmed, fresh, validated) + [""]
+    return lines + _robustness(met, confirmed, fresh, validated) + [_MSB_SPLIT_NOTE, ""]
+
+
+# The page's banks split the weight SRAM by layer; the split by significance has its own page.
+_MSB_SPLIT_NOTE = ("- Every bank on this page holds whole weight codes. Cutting each bank into the top bits of its "
+                   "codes and the rest, each on its own supply (`accelsim optimize --msb-split K`), is measured "
+                   "against the same baseline on its own page, `docs/msb_split.md`.")
 
 
 def _robustness(met, confirmed, fresh, validated):

@@ -2,12 +2,11 @@
 
 Each bank is its own array: bank ``k`` of chip ``c`` is drawn as chip
 ``c * n_banks + k`` of the profile (one bank: chip ``c`` itself, so one bank
-is exactly today's memory), holding the words of its layers in memory order. A bank may hold a bit
-slice of its layers' codes (``bank_bits``; see :mod:`accelsim.accel.banks`):
-it stores ``(code >> low) & (2 ** (high - low) - 1)`` as words of
-``high - low`` bits, and a run puts each slice read back into its bits of the
-codes.
-A run reads every bank at its voltage (decoding it under its protection),
+is exactly today's memory), holding the words of its layers in memory order.
+A bank may hold a bit slice of its layers' codes (``bank_bits``; see
+:mod:`accelsim.accel.banks`): it stores ``(code >> low) & (2 ** (high - low)
+- 1)`` as words of ``high - low`` bits, and a run puts each slice read back
+into its bits of the codes. A run reads every bank at its voltage (decoding it under its protection),
 patches the clean weights with the words that differ, and re-runs the
 network from the first changed layer, like :class:`Evaluator`.
 

@@ -450,16 +450,18 @@ class _Optimizer:
         self.used = set()  # the evaluations this search asked for (computed now or from the journal)
 
     def _set_banks(self, banks):
-        """The banks the search moves: the banks of whole codes (kept for the baseline), then their slices."""
+        """The banks the search moves; the banks before ``msb_split`` are kept for the uniform baseline."""
         from accelsim.accel.banks import split_msb
 
+        def bits(banks):
+            return tuple(b.bits for b in banks) if any(b.bits for b in banks) else ()
+
         self.whole_banks = tuple(banks)
-        self.whole_layers = tuple(b.layers for b in banks)
+        self.whole_layers, self.whole_bits = tuple(b.layers for b in banks), bits(banks)
         if self.msb_split:
             banks = split_msb(banks, self.msb_split, self.qm.bits)
         self.banks = banks
-        self.bank_layers = tuple(b.layers for b in banks)
-        self.bank_bits = tuple(b.bits for b in banks) if any(b.bits for b in banks) else ()
+        self.bank_layers, self.bank_bits = tuple(b.layers for b in banks), bits(banks)
 
     # -- evaluation ----------------------------------------------------------------------
     def _key(self, bank_layers, voltages, protections, chips, act_vdd_v, bank_bits=()):
@@ -736,15 +738,15 @@ class _Optimizer:
     def uniform(self):
         """Every ladder voltage on every bank alike (activation SRAM at nominal), on held-out chips.
 
-        Banks of whole codes (before any bit split): one supply for whole
-        codes is the same memory, and these are the evaluations of the
-        same search without the split.
+        The banks before ``msb_split``: one supply for both slices of a
+        code is the same memory, and these are the evaluations of the same
+        search without the split.
         """
         grid = [(protection, v) for protection in dict.fromkeys(("none", *self.protections))
                 for v in self.ladder]
         n = len(self.whole_layers)
-        found = self.accuracies_many([(self.whole_layers, [v] * n, [protection] * n, self.holdout, None)
-                                      for protection, v in grid])
+        found = self.accuracies_many([(self.whole_layers, [v] * n, [protection] * n, self.holdout, None,
+                                       self.whole_bits) for protection, v in grid])
         rows = []
         for (protection, v), accs in zip(grid, found, strict=True):
             e = self.energy([v] * n, [protection] * n, whole=True)

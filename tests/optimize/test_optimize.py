@@ -46,6 +46,9 @@ def test_optimize_writes_its_folder_and_resumes(tmp_path):
     (["--banks", "99"], "--banks"),
     (["--protection", "secded:7"], "secded:7"),
     (["--protection", "msb:12"], "K <= 8"),
+    (["--msb-split", "8"], "--msb-split 8"),
+    (["--msb-split", "-1"], "--msb-split"),
+    (["--msb-split", "3", "--protection", "msb:4"], "K <= 3"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, fragment):
     argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
@@ -310,3 +313,47 @@ def test_cli_rejects_negative_validation_chips(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--validation-chips" in err and "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_msb_split_searches_the_slices_against_the_same_baseline(tmp_path):
+    small = dict(SMALL, limit=60, voltages_v=(0.8, 0.65, 0.6, 0.55, 0.5))
+    plain = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "p")
+    split = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "s", msb_split=3)
+    assert plain.bank_bits == () and split.bank_bits == ((5, 8), (0, 5)) * 2
+    assert len(split.bank_vdd_v) == 4 and LINE.match(format_optimum(split))
+    record = json.loads((tmp_path / "s" / "optimum.json").read_text())
+    assert record["bank_names"] == ["bank0-msb", "bank0-lsb", "bank1-msb", "bank1-lsb"]
+    assert record["msb_split"] == 3 and record["floor_weight_mem_energy_j"] is None
+    # The baseline: whole codes at one voltage, the very evaluations of the run without the split.
+    assert (tmp_path / "s" / "uniform.csv").read_text() == (tmp_path / "p" / "uniform.csv").read_text()
+    assert split.uniform_weight_mem_energy_j == plain.uniform_weight_mem_energy_j
+    assert split.nominal_energy_j == plain.nominal_energy_j
+    # The low bits go lower than the top bits, and the split saves energy.
+    msb, lsb = split.bank_vdd_v[0::2], split.bank_vdd_v[1::2]
+    assert max(lsb) < min(msb)
+    assert split.weight_mem_energy_j < plain.weight_mem_energy_j
+    again = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "s", msb_split=3, resume=True)
+    assert again == split
+
+
+def test_sliced_accelerator_banks_are_searched_not_split_again(tmp_path, capsys):
+    import dataclasses
+
+    from accelsim.accel import default_accelerator
+    from accelsim.accel.banks import WeightBank
+    from accelsim.models import load_model
+
+    layers = tuple(dict.fromkeys(t.rpartition(".")[0] for t in load_model("digits-cnn-normal-8b").tensor_names))
+    banks = (WeightBank("top", 100, layers, (4, 8)), WeightBank("rest", 100, layers, (0, 4)))
+    toml = tmp_path / "a.toml"
+    toml.write_text(dataclasses.replace(default_accelerator(), weight_banks=banks).to_toml())
+    argv = ["optimize", "--model", "digits-cnn-normal-8b", "--dataset", "digits", "--limit", "20",
+            "--accelerator", str(toml), "--msb-split", "2", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds bits" in err[0]
+    # Without --msb-split the accelerator's own slices are the searched banks and the baseline's.
+    result = optimize("digits-cnn-normal-8b", **dict(SMALL, banks=None, limit=40), accelerator=str(toml),
+                      out=tmp_path / "own")
+    assert result.bank_bits == ((4, 8), (0, 4)) and len(result.bank_vdd_v) == 2
+    assert result.uniform_vdd_v is not None
