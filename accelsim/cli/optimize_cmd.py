@@ -19,8 +19,8 @@ def register(subparsers):
     parser.add_argument("--yield", dest="yield_target", type=float, default=0.9, metavar="Y",
                         help="share of chips within tolerance, in (0, 1] (default: 0.9)")
     parser.add_argument("--yield-margin", type=float, default=0.0, metavar="M",
-                        help="the calibration chips must reach --yield + M (held-out chips and the "
-                             "uniform baseline: --yield alone; default: 0)")
+                        help="the calibration and validation chips must reach --yield + M (held-out chips "
+                             "and the uniform baseline: --yield alone; default: 0)")
     parser.add_argument("--banks", type=int, default=None,
                         help="weight SRAM banks of contiguous layers (default: the --accelerator's "
                              "[[weight_banks]] if it has them, else 4)")

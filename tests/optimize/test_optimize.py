@@ -305,6 +305,31 @@ def test_validation_chips_choose_a_point_that_holds_on_them(tmp_path):
     assert validation_yield(plain.bank_vdd_v) < 0.5 and checked.bank_vdd_v != plain.bank_vdd_v
     record = json.loads((tmp_path / "v" / "optimum.json").read_text())
     assert record["validation_chips"] == [2, 3, 4] and "validation chips" in record["feasibility"]
+    # The margin raises the bar on the validation chips too (target 0.5 + 0.5: every chip good).
+    strict = optimize("digits-cnn-normal-8b", **small, out=tmp_path / "m", validation_chips=3, yield_margin=0.5)
+    accs = _journal_accuracies(tmp_path / "m", strict.bank_vdd_v, strict.validation_chips)
+    assert all((strict.reference_accuracy - a) * 100 <= 1.0 + 1e-9 for a in accs)
+    assert strict.weight_mem_energy_j >= checked.weight_mem_energy_j
+
+
+@pytest.mark.parametrize("margin, expected", [(0.0, "cheap"), (0.3, "safe")])
+def test_validation_asks_for_the_margin_too(margin, expected):
+    """A point passing the bare target on the validation chips is passed over when the margin asks for more."""
+    from types import SimpleNamespace
+
+    from accelsim.optimize import _Optimizer
+
+    # Validation accuracies: the cheap point has 3 of 5 chips within tolerance (60%), the safe one all 5.
+    validation = {"cheap": [0.9, 0.9, 0.9, 0.5, 0.5], "safe": [0.9] * 5}
+    stub = SimpleNamespace(reference=0.9, tolerance_pp=1.0, yield_target=0.5, yield_margin=margin,
+                           bank_layers=(("l",),), validation=tuple(range(5)), bank_bits=())
+    stub.chip_yield = _Optimizer.chip_yield.__get__(stub)
+    stub.feasible = _Optimizer.feasible.__get__(stub)
+    stub.accuracies_many = lambda requests: [validation[r[2][0]] for r in requests]
+    candidates = [{"bank_vdd_v": [0.6], "protections": [name], "feasible": True, "weight_mem_energy_j": e}
+                  for name, e in (("cheap", 1.0), ("safe", 2.0))]
+    chosen = _Optimizer.validate(stub, candidates, candidates[0], "weight_mem_energy_j")
+    assert chosen["protections"] == [expected]
 
 
 def test_cli_rejects_negative_validation_chips(tmp_path, capsys):
