@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import MNIST  # noqa: E402
+from protection_report import _outcome_cells, _volts, _vs  # noqa: E402  (the optimizer tables' cells)
 
 ROOT = Path(__file__).resolve().parents[1]
 # (model, dataset spec, test images): the headline MNIST model, its RandBET twin, and two digits CNNs.
@@ -127,19 +128,6 @@ def _capacities(result, banks):
     return tuple(dataclasses.replace(b, name=s.name) for b, s in zip(split, banks, strict=True))
 
 
-def _pct(x):
-    return "n/a" if x is None else f"{-x * 100:+.1f}%".replace("+-", "-")
-
-
-def _volts(values):
-    return ", ".join(f"{v:.3f}" for v in values)
-
-
-def _yield_cell(result):
-    return (f"{result.chip_yield * 100:.0f}% ({result.chip_yield_ci95_low * 100:.0f}-"
-            f"{result.chip_yield_ci95_high * 100:.0f}%)")
-
-
 def _k_section(k_runs, args):
     if not k_runs:
         return []
@@ -148,10 +136,8 @@ def _k_section(k_runs, args):
              "| K | domain voltages (V) | vs best uniform (held-out) | held-out accuracy (clean) "
              "| held-out yield (95% Wilson) | evaluations | CPU |", "|---|---|---|---|---|---|---|"]
     for k, (result, _, cpu) in k_runs:
-        change = (result.accuracy - result.reference_accuracy) * 100
-        lines.append(f"| {k} | {_volts(result.bank_vdd_v)} | {_pct(result.saving_vs_uniform)} | "
-                     f"{result.accuracy * 100:.1f}% ({change:+.1f}) | {_yield_cell(result)} | "
-                     f"{result.evaluations} | {cpu / 60:.1f} min |")
+        lines.append(f"| {k} | {_volts(result.bank_vdd_v)} | {_vs(result.saving_vs_uniform)} | "
+                     f"{_outcome_cells(result, cpu)} |")
     return lines
 
 
@@ -186,10 +172,8 @@ def write_page(path, runs, k_runs, args):
     for model, plain, split, _ in runs:
         for label, (result, _, cpu) in (("4 banks", plain), (f"4 banks x 2 slices (K = {args.msb_split})",
                                                                  split)):
-            change = (result.accuracy - result.reference_accuracy) * 100
-            lines.append(f"| {model} | {label} | {_volts(result.bank_vdd_v)} | {_pct(result.saving_vs_uniform)} | "
-                         f"{result.accuracy * 100:.1f}% ({change:+.1f}) | {_yield_cell(result)} | "
-                         f"{result.evaluations} | {cpu / 60:.1f} min |")
+            lines.append(f"| {model} | {label} | {_volts(result.bank_vdd_v)} | {_vs(result.saving_vs_uniform)} | "
+                         f"{_outcome_cells(result, cpu)} |")
     lines += [
         "",
         "Domain voltages of the split runs are in bank order, the top slice first (`bank0-msb, bank0-lsb, "
@@ -205,10 +189,9 @@ def write_page(path, runs, k_runs, args):
         "|---|---|---|---|---|",
     ]
     for model, _, _, fresh in runs:
-        change = (fresh["bank_accuracy"] - fresh["clean_accuracy"]) * 100
         lines.append(f"| {model} | {fresh['bank_yield'] * 100:.0f}% | {fresh['bank_accuracy'] * 100:.1f}% "
-                     f"({change:+.1f}) | {fresh['uniform_vdd_v']:.3f} V ({fresh['uniform_yield'] * 100:.0f}%) | "
-                     f"{_pct(fresh['gain'])} |")
+                     f"({fresh['clean_accuracy'] * 100:.1f}%) | {fresh['uniform_vdd_v']:.3f} V "
+                     f"({fresh['uniform_yield'] * 100:.0f}%) | {_vs(fresh['gain'])} |")
     lines += _k_section(k_runs, args)
     lines += ["", "## Verdict on issue 11's target", ""] + _verdict(runs, args) + [""]
     path.write_text("\n".join(lines))
@@ -228,8 +211,8 @@ def _verdict(runs, args):
     out.append("")
     out.append(f"**Met** by {len(met)} of {len(runs)} models on both checks:")
     for model, (result, _, _), fresh in met:
-        out.append(f"- {model}: {_pct(result.saving_vs_uniform)} at {result.chip_yield * 100:.0f}% held-out "
-                   f"yield; {_pct(fresh['gain'])} at {fresh['bank_yield'] * 100:.0f}% on the new chips.")
+        out.append(f"- {model}: {_vs(result.saving_vs_uniform)} at {result.chip_yield * 100:.0f}% held-out "
+                   f"yield; {_vs(fresh['gain'])} at {fresh['bank_yield'] * 100:.0f}% on the new chips.")
     return out
 
 
