@@ -46,10 +46,13 @@ Method
    ones) until one meets the target there, margin included. The descent
    evaluates hundreds of points on the same calibration chips, and the
    cheapest feasible one is often feasible by chance; validation keeps that
-   luck out of the held-out report. The first point to pass is the cheapest
-   of many tries, so its true yield sits near the bar it passed: a point
-   passing ``yield_target`` on the validation chips meets it on the next
-   chips about half the time, which is why the margin applies there too.
+   luck out of the held-out report. Only the points the descents stepped to
+   are validated (a chain along which every voltage falls), not the trial
+   moves around them: validating those too is a second search, whose first
+   pass is the luckiest of dozens of near-equal points. The first point to
+   pass sits near the bar it passed, so a point passing ``yield_target`` on
+   the validation chips meets it on the next chips about half the time,
+   which is why the margin applies there too.
 
 Bit slices (``msb_split=K``): every bank is cut into two domains, the top
 ``K`` bits of its codes and the rest (:func:`accelsim.accel.banks.split_msb`),
@@ -289,9 +292,10 @@ def optimize(model, profile="14nm", dataset="mnist", *, tolerance_pp=1.0, yield_
         sum of squared bank bits.
     validation_chips : int
         Chips (after the calibration chips, before the held-out ones) on
-        which the calibration-feasible points are checked, cheapest first,
-        and the first meeting the target plus ``yield_margin`` is chosen
-        (default 0: the cheapest calibration-feasible point is chosen).
+        which the calibration-feasible points of the descents' paths are
+        checked, cheapest first, and the first meeting the target plus
+        ``yield_margin`` is chosen (default 0: the cheapest
+        calibration-feasible point is chosen).
     msb_split : int
         Cut every bank into its codes' top ``msb_split`` bits and the rest,
         two domains with their own supplies (default 0: whole codes).
@@ -668,7 +672,7 @@ class _Optimizer:
                     row["act_vdd_v"] = act
                 row.update({"energy_j": e.total_j, "weight_mem_energy_j": e.weight_mem_j,
                             "accuracy": float(np.mean(accs)), "yield": self.chip_yield(accs),
-                            "feasible": self.feasible(accs), "levels": list(levels)})
+                            "feasible": self.feasible(accs), "levels": list(levels), "on_path": False})
                 candidates.append(row)
                 out.append(row)
             return out
@@ -676,6 +680,7 @@ class _Optimizer:
         current = record([level])[0]
         if not current["feasible"]:
             return candidates, None
+        current["on_path"] = True
         # Compare moves on the energy the domain changes: the weight SRAM, plus
         # the activation SRAM when it is a domain.
         cost = "energy_j" if self.activations else "weight_mem_energy_j"
@@ -693,6 +698,7 @@ class _Optimizer:
             if best is None:
                 return candidates, current
             level, current = best
+            current["on_path"] = True
 
     def refine(self, chosen, floors):
         """Mixed protection: switch one bank's scheme and descend that bank alone; keep gains."""
@@ -717,16 +723,21 @@ class _Optimizer:
         return candidates, chosen
 
     def validate(self, candidates, chosen, cost):
-        """The cheapest calibration-feasible candidate meeting the target (margin included) on the validation chips.
+        """The cheapest point of a descent's path meeting the target (margin included) on the validation chips.
 
-        Candidates are checked in batches of ``_VALIDATION_BATCH``, cheapest
-        first, so that the pool runs a batch at once; every bank at nominal
-        is among them (where each descent starts) and holds, so one always
-        qualifies. ``chosen`` is kept if none does (a model whose clean run
-        misses the target).
+        Only the points each descent stepped to are checked, not its trial
+        moves: along a path every voltage only falls, so yield falls too and
+        the first point to pass, cheapest first, is where the path crosses
+        the bar. Checking every calibration-feasible candidate instead tries
+        dozens of near-equal points at the edge, and the first to pass is
+        then the luckiest of them (a second search on the validation chips).
+        Points are checked in batches of ``_VALIDATION_BATCH`` so that the
+        pool runs a batch at once; every path starts at nominal, which holds,
+        so one always qualifies. ``chosen`` is kept if none does (a model
+        whose clean run misses the target).
         """
         unique = {}
-        for c in sorted((c for c in candidates if c["feasible"]), key=lambda c: c[cost]):
+        for c in sorted((c for c in candidates if c["feasible"] and c["on_path"]), key=lambda c: c[cost]):
             unique.setdefault((tuple(c["bank_vdd_v"]), tuple(c["protections"]), c.get("act_vdd_v")), c)
         ordered = list(unique.values())
         for start in range(0, len(ordered), _VALIDATION_BATCH):
@@ -829,7 +840,8 @@ class _Optimizer:
                   "tolerance_pp": self.tolerance_pp, "yield_target": self.yield_target,
                   "ladder_v": list(self.ladder),
                   "feasibility": "calibration yield point estimate" + (
-                      ", then the cheapest such point meeting the target (plus the margin) on the validation chips"
+                      ", then the cheapest such point of a descent's path meeting the target (plus the margin) "
+                      "on the validation chips"
                       if self.validation else ""),
                   "yield_margin": self.yield_margin,
                   "bank_names": [b.name for b in self.banks], "bank_mapping": self.mapping,

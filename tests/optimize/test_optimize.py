@@ -314,21 +314,22 @@ def test_validation_chips_choose_a_point_that_holds_on_them(tmp_path):
 
 @pytest.mark.parametrize("margin, expected", [(0.0, "cheap"), (0.3, "safe")])
 def test_validation_asks_for_the_margin_too(margin, expected):
-    """A point passing the bare target on the validation chips is passed over when the margin asks for more."""
+    """Only path points are validated; one passing the bare target is passed over when the margin asks for more."""
     from types import SimpleNamespace
 
     from accelsim.optimize import _Optimizer
 
-    # Validation accuracies: the cheap point has 3 of 5 chips within tolerance (60%), the safe one all 5.
-    validation = {"cheap": [0.9, 0.9, 0.9, 0.5, 0.5], "safe": [0.9] * 5}
+    # Validation accuracies: the cheap point has 3 of 5 chips within tolerance (60%), the safe one all 5;
+    # a trial move off the path, cheaper still, passes too but is never validated.
+    validation = {"cheap": [0.9, 0.9, 0.9, 0.5, 0.5], "safe": [0.9] * 5, "trial": [0.9] * 5}
     stub = SimpleNamespace(reference=0.9, tolerance_pp=1.0, yield_target=0.5, yield_margin=margin,
                            bank_layers=(("l",),), validation=tuple(range(5)), bank_bits=())
     stub.chip_yield = _Optimizer.chip_yield.__get__(stub)
     stub.feasible = _Optimizer.feasible.__get__(stub)
     stub.accuracies_many = lambda requests: [validation[r[2][0]] for r in requests]
-    candidates = [{"bank_vdd_v": [0.6], "protections": [name], "feasible": True, "weight_mem_energy_j": e}
-                  for name, e in (("cheap", 1.0), ("safe", 2.0))]
-    chosen = _Optimizer.validate(stub, candidates, candidates[0], "weight_mem_energy_j")
+    candidates = [{"bank_vdd_v": [0.6], "protections": [name], "feasible": True, "weight_mem_energy_j": e,
+                   "on_path": name != "trial"} for name, e in (("trial", 0.5), ("cheap", 1.0), ("safe", 2.0))]
+    chosen = _Optimizer.validate(stub, candidates, candidates[1], "weight_mem_energy_j")
     assert chosen["protections"] == [expected]
 
 
