@@ -20,7 +20,9 @@ chips 2N..3N-1 against the bare target):
    chips).
 
 Then (part ``k``) the headline model once more with every other K from 1 to
-4, so that the page shows what the choice of K does.
+4, so that the page shows what the choice of K does, and (part
+``balanced``) with the balanced bank mapping, whose cut does not leave a
+norm layer alone in a bank (two of the 8 domains wasted by the default cut).
 """
 
 import argparse
@@ -50,12 +52,12 @@ K_MODEL = "mnist-lenet-gn-normal-8b"
 K_VALUES = (1, 2, 3, 4)
 
 
-def run_optimizer(work, model, msb_split, chips):
+def run_optimizer(work, model, msb_split, chips, mapping="contiguous"):
     """One optimizer folder (resumed when it exists); returns (result, record, cpu_s)."""
     import accelsim
 
     dataset, limit = MODELS[model]
-    out = work / f"optimize-{model}-k{msb_split}-c{chips}"
+    out = work / (f"optimize-{model}-k{msb_split}-c{chips}" + ("" if mapping == "contiguous" else f"-{mapping}"))
     cpu_file = out / "report_cpu_s.txt"
     before = float(cpu_file.read_text()) if cpu_file.exists() else 0.0
     finished = (out / "optimum.json").exists()
@@ -68,7 +70,7 @@ def run_optimizer(work, model, msb_split, chips):
     result = accelsim.optimize(model, "14nm", dataset, tolerance_pp=TOLERANCE_PP, yield_target=YIELD,
                                banks=BANKS, chips=chips, validation_chips=chips, holdout_chips=chips,
                                out=out, limit=limit, resume=out.exists(), yield_margin=MARGIN,
-                               msb_split=msb_split, progress=account)
+                               msb_split=msb_split, mapping=mapping, progress=account)
     account()
     record = {**json.loads((out / "optimum.json").read_text()), "folder": str(out)}
     return result, record, float(cpu_file.read_text())
@@ -84,13 +86,14 @@ def fresh_chip_check(work, result, record, chips):
 
     dataset, limit = MODELS[result.model]
     volts = "-".join(f"{v:g}" for v in result.bank_vdd_v)
-    out = work / f"fresh-{result.model}-k{record['msb_split']}-{volts}"
+    mapping = "" if record["bank_mapping"] == "contiguous" else f"-{record['bank_mapping']}"
+    out = work / f"fresh-{result.model}-k{record['msb_split']}{mapping}-{volts}"
     out.mkdir(parents=True, exist_ok=True)
     # The optimizer's banks as an accelerator file, so the sweep reads and prices the same slices.
     banks = tuple(WeightBank(name, 1, layers, bits) for name, layers, bits in
                   zip(record["bank_names"], result.bank_layers, result.bank_bits or [()] * len(result.bank_layers),
                       strict=True))
-    energy_banks = _capacities(result, banks)
+    energy_banks = _capacities(result, banks, record["bank_mapping"])
     accelerator = dataclasses.replace(default_accelerator(), weight_banks=energy_banks)
     toml = out / "accelerator.toml"
     toml.write_text(accelerator.to_toml())
@@ -107,7 +110,7 @@ def fresh_chip_check(work, result, record, chips):
             "uniform_yield": best["yield"], "gain": 1 - bank["weight_mem_energy_j"] / best["weight_mem_energy_j"]}
 
 
-def _capacities(result, banks):
+def _capacities(result, banks, mapping):
     """``banks`` with the optimizer's capacities (the default accelerator's weight SRAM split as it split it)."""
     import dataclasses
 
@@ -121,7 +124,8 @@ def _capacities(result, banks):
         layer = name.rpartition(".")[0] or name
         lo, hi = qm._word_range(name)
         layer_bits[layer] = layer_bits.get(layer, 0) + (hi - lo) * qm.bits
-    whole = split_layers(list(layer_bits.items()), BANKS, default_accelerator().weight_memory.capacity_bits)
+    whole = split_layers(list(layer_bits.items()), BANKS, default_accelerator().weight_memory.capacity_bits,
+                         method="balanced" if mapping == "balanced" else "nearest")
     if [b.layers for b in whole] != [b.layers for b in banks[::2]]:
         raise RuntimeError(f"{result.model}: the banks differ from the optimizer's")
     split = split_msb(whole, int(banks[0].bits[1] - banks[0].bits[0]), qm.bits)
@@ -246,8 +250,10 @@ def main():
                         help="calibration chips (and as many validation and held-out chips)")
     parser.add_argument("--msb-split", type=int, default=3, help="top bits of every code in their own domain")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--parts", nargs="+", default=["run", "k", "page"], choices=["run", "k", "page"],
-                        help="the models' runs, the K study, the page (which needs both)")
+    parser.add_argument("--parts", nargs="+", default=["run", "k", "balanced", "page"],
+                        choices=["run", "k", "balanced", "page"],
+                        help="the models' runs, the K study, the headline model with balanced banks, the page "
+                             "(which needs all three)")
     args = parser.parse_args()
     import torch
 
@@ -258,14 +264,17 @@ def main():
         for k in K_VALUES:
             k_runs.append((k, run_optimizer(args.work, K_MODEL, k, args.chips)))
             print(f"{K_MODEL} K = {k}: {k_runs[-1][1][0].saving_vs_uniform}", flush=True)
-    for model in (args.models if "run" in args.parts or "page" in args.parts else ()):
-        plain = run_optimizer(args.work, model, 0, args.chips)
-        print(f"{model} whole codes: {plain[0].saving_vs_uniform}", flush=True)
-        split = run_optimizer(args.work, model, args.msb_split, args.chips)
-        print(f"{model} split: {split[0].saving_vs_uniform}", flush=True)
+    todo = [(m, "contiguous") for m in args.models] if "run" in args.parts or "page" in args.parts else []
+    if "balanced" in args.parts or "page" in args.parts:
+        todo.append((K_MODEL, "balanced"))
+    for model, mapping in todo:
+        plain = run_optimizer(args.work, model, 0, args.chips, mapping)
+        print(f"{model} {mapping} whole codes: {plain[0].saving_vs_uniform}", flush=True)
+        split = run_optimizer(args.work, model, args.msb_split, args.chips, mapping)
+        print(f"{model} {mapping} split: {split[0].saving_vs_uniform}", flush=True)
         fresh = fresh_chip_check(args.work, split[0], split[1], 2 * args.chips)
-        print(f"{model} fresh chips: {fresh}", flush=True)
-        runs.append((model, plain, split, fresh))
+        print(f"{model} {mapping} fresh chips: {fresh}", flush=True)
+        runs.append((model if mapping == "contiguous" else f"{model}, {mapping} banks", plain, split, fresh))
     if "page" in args.parts:
         write_page(args.out, runs, k_runs, args)
         print(f"wrote {args.out}")
