@@ -153,7 +153,9 @@ def write_page(path, runs, k_runs, args):
         "Written by `benchmarks/msb_split_report.py` "
         f"(`--chips {n} --msb-split {args.msb_split}`), {time.strftime('%Y-%m-%d')}; every number below is "
         "measured by that run. Profile 14nm, tolerance 1 point against the clean quantized model, yield target "
-        f"{YIELD:.0%}, {BANKS} contiguous banks balanced by bits, the optimizer's default ladder.",
+        f"{YIELD:.0%}, {BANKS} contiguous banks balanced by bits (the default cut at the bit shares nearest "
+        "k / 4; the balanced cut, minimising the sum of squared bank bits, where the model column says "
+        "\"balanced banks\"), the optimizer's default ladder.",
         "",
         "A flipped low bit moves a weight by a few codes; a flipped top bit moves it by half its range. "
         "`accelsim optimize --msb-split K` cuts each bank into two voltage domains, the top K bits of its "
