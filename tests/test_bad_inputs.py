@@ -46,12 +46,14 @@ def _write_generated(files):
     """Malformed inputs in the formats of the shared data, written here rather than kept as binaries.
 
     Hex dumps of an FPGA block RAM (all bits set) with no voltage in the name,
-    a non-hex character, and a length that is no whole number of arrays; CIFAR
+    a voltage of 0 V in it, a non-hex character, and a length that is no whole
+    number of arrays; CIFAR
     batches of two blank images whose labels are 2-D or a string.
     """
     (files / "chip.bin").write_bytes(b"f" * 16384)
     (files / "c-0.5.bin").write_bytes(b"f" * 200 + b"zz")
     (files / "odd-0.5.bin").write_bytes(b"f" * 2002)
+    (files / "zero-0.bin").write_bytes(b"f" * 32768)
     blank = np.zeros((2, 3072), np.uint8)
     for name, labels in (("cifar_2dlabels", np.zeros((2, 1), np.int64)), ("cifar_badlabels", "ab")):
         folder = files / name / "cifar-10-batches-py"
