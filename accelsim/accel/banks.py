@@ -137,9 +137,7 @@ class WeightBank:
                                    "name, capacity_bits, layers, bits")
         if "name" not in data or "capacity_bits" not in data:
             raise AcceleratorError("weight_banks: every bank needs name and capacity_bits")
-        bits = data.get("bits", ())
-        return cls(data["name"], data["capacity_bits"], tuple(data.get("layers", ())),
-                   bits if isinstance(bits, str) else tuple(bits))
+        return cls(data["name"], data["capacity_bits"], tuple(data.get("layers", ())), data.get("bits", ()))
 
 
 #: How :func:`split_layers` cuts: at the shares nearest k / n, or minimising the sum of squared bank bits.

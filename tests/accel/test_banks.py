@@ -72,10 +72,13 @@ def test_bad_bit_slices_are_refused(banks, fragment):
 
 
 @pytest.mark.parametrize("bits, fragment", [((3,), r"expected \[low, high\]"), ((5, 5), r"bits\[1\]"),
-                                            ((-1, 4), r"bits\[0\]"), ("0:4", r"expected \[low, high\]")])
+                                            ((-1, 4), r"bits\[0\]"), ("0:4", r"expected \[low, high\]"),
+                                            (5, r"expected \[low, high\]")])
 def test_bad_bits_keys_are_refused(bits, fragment):
     with pytest.raises(AcceleratorError, match=fragment):
         WeightBank("a", 10, LAYERS, bits)
+    with pytest.raises(AcceleratorError, match=fragment):  # as a TOML table gives it
+        WeightBank.from_dict({"name": "a", "capacity_bits": 10, "layers": LAYERS, "bits": bits})
 
 
 def test_split_msb_checks_its_width():
