@@ -8,9 +8,9 @@ with disjoint ``--models`` can share one work folder, and ``--parts page``
 then writes the page from it.
 
 For each model, with the same chips and selection rules (calibration chips
-0..N-1 must reach the yield target plus a margin; the cheapest such point
-that reaches it on validation chips N..2N-1 too is reported on held-out
-chips 2N..3N-1 against the bare target):
+0..N-1 must reach the yield target plus a margin; the cheapest point the
+descents stepped to that reaches it on validation chips N..2N-1 too is
+reported on held-out chips 2N..3N-1 against the bare target):
 
 1. the optimizer with 4 banks of whole codes (the bank-voltage lever alone);
 2. the optimizer with every bank cut into its codes' top K bits and the
@@ -21,8 +21,9 @@ chips 2N..3N-1 against the bare target):
 
 Then (part ``k``) the headline model once more with every other K from 1 to
 4, so that the page shows what the choice of K does, and (part
-``balanced``) with the balanced bank mapping, whose cut does not leave a
-norm layer alone in a bank (two of the 8 domains wasted by the default cut).
+``balanced``) every model with the balanced bank mapping, whose cut does not
+leave a norm layer alone in a bank (two of the 8 domains wasted by the
+default cut).
 """
 
 import argparse
@@ -165,7 +166,8 @@ def write_page(path, runs, k_runs, args):
         "JSSC 2015) inside the optimizer.",
         "",
         f"Selection, the same for both runs of a model: calibration chips 0..{n - 1} must reach "
-        f"{YIELD + MARGIN:.0%} (yield margin {MARGIN:g}); the cheapest such point that reaches it on validation "
+        f"{YIELD + MARGIN:.0%} (yield margin {MARGIN:g}); the cheapest point the descents stepped to (not their "
+        f"trial moves) that reaches it on validation "
         f"chips {n}..{2 * n - 1} too is chosen and reported on held-out chips {2 * n}..{3 * n - 1}, against the "
         f"bare target of {YIELD:.0%}. "
         "The baseline is the best uniform voltage of whole codes on the held-out chips, chosen knowing "
@@ -254,7 +256,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--parts", nargs="+", default=["run", "k", "balanced", "page"],
                         choices=["run", "k", "balanced", "page"],
-                        help="the models' runs, the K study, the headline model with balanced banks, the page "
+                        help="the models' runs, the K study, the models with balanced banks, the page "
                              "(which needs all three)")
     args = parser.parse_args()
     import torch
@@ -268,7 +270,7 @@ def main():
             print(f"{K_MODEL} K = {k}: {k_runs[-1][1][0].saving_vs_uniform}", flush=True)
     todo = [(m, "contiguous") for m in args.models] if "run" in args.parts or "page" in args.parts else []
     if "balanced" in args.parts or "page" in args.parts:
-        todo.append((K_MODEL, "balanced"))
+        todo += [(m, "balanced") for m in args.models]
     for model, mapping in todo:
         plain = run_optimizer(args.work, model, 0, args.chips, mapping)
         print(f"{model} {mapping} whole codes: {plain[0].saving_vs_uniform}", flush=True)
