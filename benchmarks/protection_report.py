@@ -387,7 +387,7 @@ def write_page(path, secded, means, sweeps, optimized, levers, protected, intera
         f"--other-limit {args.other_limit} --confirm-margins {' '.join(f'{m:g}' for m in args.confirm_margins)} "
         f"--yield-margin {' '.join(f'{m:g}' for m in args.yield_margin)} "
         f"--validation-margins {' '.join(f'{m:g}' for m in args.validation_margins)}`, "
-        f"one torch thread, at low priority (`nice`); {seconds / 60:.1f} min of CPU over every run that filled its "
+        f"one torch thread per process; {seconds / 60:.1f} min of CPU over every run that filled its "
         "work folder (the SECDED table, the sweeps and each optimizer folder; a rerun reuses them). "
         "Do not edit by hand: rerun the script.",
         "",
@@ -1049,7 +1049,10 @@ def _robustness(met, confirmed, fresh, validated):
                      f"the gain {_vs(f['heldout_gain'])}; the baseline's move between the two sets of chips alone "
                      f"changes its energy by {-f['uniform_move'] * 100:+.1f}%).")
     lines.append("- Verdict: " + (
-        "the target is **met**, and holds on chips of another seed: " + ", ".join(f["model"] for f in robust) + "."
+        "the target is **met**, and holds on chips of another seed: "
+        + ", ".join(f"{f['model']} ({_vs(f['gain'])} there, {(f['gain'] - 0.10) * 100:.1f} points beyond 10%)"
+                    for f in robust)
+        + f"; {len(robust)} of the {len(fresh)} runs checked on those chips."
         if robust else
         "the target is met only on the optimizer's own held-out chips, at the edge of the yield target; on "
         "more chips or on chips of another seed the same models save less than 10% or miss the yield target"
@@ -1235,8 +1238,9 @@ def main():
     protected = []
     if parts & {"protect", "page"}:
         for model in (m for m in models if "-gn-" in m):
-            # Starts from the same model's unprotected run at these settings (its sensitivity and descent).
-            plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
+            # Starts from the same model's unprotected run at these settings (its sensitivity and descent),
+            # which the table compares with.
+            plain = Path(run_optimizer(args.work, model, *reduced)[3]["folder"])
             found = run_optimizer(args.work, model, *reduced, protections=PROTECT_SCHEMES,
                                   tag=_tag("contiguous", 4, "default", PROTECT_SCHEMES), seeds=(plain,))
             if found is not None:
@@ -1262,7 +1266,7 @@ def main():
     if parts & {"perlayer", "page"}:
         for model in HEADLINE:
             banks = layer_count(model)
-            plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
+            plain = Path(run_optimizer(args.work, model, *reduced)[3]["folder"])  # the 4-bank run compared with
             found = run_optimizer(args.work, model, *reduced, tag=_tag("contiguous", banks, "default", ("none",)),
                                   banks=banks, seeds=(plain,))
             if found is not None:
