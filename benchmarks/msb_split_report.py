@@ -21,9 +21,9 @@ reported on held-out chips 2N..3N-1 against the bare target):
 
 Then (part ``k``) the headline model once more with every other K from 1 to
 4, so that the page shows what the choice of K does, and (part
-``balanced``) every model with the balanced bank mapping, whose cut does not
-leave a norm layer alone in a bank (two of the 8 domains wasted by the
-default cut).
+``balanced``) the models of ``--balanced-models`` (default: the headline
+model) with the balanced bank mapping, whose cut does not leave a norm layer
+alone in a bank (two of the 8 domains wasted by the default cut).
 """
 
 import argparse
@@ -152,7 +152,8 @@ def write_page(path, runs, k_runs, args):
         "# Bit-sliced voltage domains: the top bits and the rest of every weight code on their own supplies",
         "",
         "Written by `benchmarks/msb_split_report.py` "
-        f"(`--chips {n} --msb-split {args.msb_split}`), {time.strftime('%Y-%m-%d')}; every number below is "
+        f"(`--chips {n} --msb-split {args.msb_split} --balanced-models {' '.join(args.balanced_models)}`), "
+        f"{time.strftime('%Y-%m-%d')}; every number below is "
         "measured by that run. Profile 14nm, tolerance 1 point against the clean quantized model, yield target "
         f"{YIELD:.0%}, {BANKS} contiguous banks balanced by bits (the default cut at the bit shares nearest "
         "k / 4; the balanced cut, minimising the sum of squared bank bits, where the model column says "
@@ -254,9 +255,11 @@ def main():
                         help="calibration chips (and as many validation and held-out chips)")
     parser.add_argument("--msb-split", type=int, default=3, help="top bits of every code in their own domain")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--balanced-models", nargs="+", default=[K_MODEL], choices=list(MODELS),
+                        help="models run once more with the balanced bank mapping")
     parser.add_argument("--parts", nargs="+", default=["run", "k", "balanced", "page"],
                         choices=["run", "k", "balanced", "page"],
-                        help="the models' runs, the K study, the models with balanced banks, the page "
+                        help="the models' runs, the K study, the balanced-bank runs, the page "
                              "(which needs all three)")
     args = parser.parse_args()
     import torch
@@ -270,7 +273,7 @@ def main():
             print(f"{K_MODEL} K = {k}: {k_runs[-1][1][0].saving_vs_uniform}", flush=True)
     todo = [(m, "contiguous") for m in args.models] if "run" in args.parts or "page" in args.parts else []
     if "balanced" in args.parts or "page" in args.parts:
-        todo += [(m, "balanced") for m in args.models]
+        todo += [(m, "balanced") for m in args.balanced_models]
     for model, mapping in todo:
         plain = run_optimizer(args.work, model, 0, args.chips, mapping)
         print(f"{model} {mapping} whole codes: {plain[0].saving_vs_uniform}", flush=True)
