@@ -1251,7 +1251,8 @@ def main():
         for model in (m for m in models if "-gn-" in m):
             # Starts from the same model's unprotected run at these settings (its sensitivity and descent),
             # which the table compares with.
-            plain = Path(run_optimizer(args.work, model, *reduced)[3]["folder"])
+            run_optimizer(args.work, model, *reduced)
+            plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
             found = run_optimizer(args.work, model, *reduced, protections=PROTECT_SCHEMES,
                                   tag=_tag("contiguous", 4, "default", PROTECT_SCHEMES), seeds=(plain,))
             if found is not None:
@@ -1277,7 +1278,8 @@ def main():
     if parts & {"perlayer", "page"}:
         for model in HEADLINE:
             banks = layer_count(model)
-            plain = Path(run_optimizer(args.work, model, *reduced)[3]["folder"])  # the 4-bank run compared with
+            run_optimizer(args.work, model, *reduced)  # the 4-bank run the table compares with
+            plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
             found = run_optimizer(args.work, model, *reduced, tag=_tag("contiguous", banks, "default", ("none",)),
                                   banks=banks, seeds=(plain,))
             if found is not None:
