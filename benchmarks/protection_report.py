@@ -229,6 +229,11 @@ ONLY_FINISHED = False
 MISSING = []
 
 
+def run_folder(work, model, chips, limit, tag="none", margin=0.0):
+    """The work folder's optimizer folder of these settings (one name for every part and table)."""
+    return work / f"optimize-{model}-{tag}-c{chips}-l{limit}-m{margin:g}"
+
+
 def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", margin=0.0, banks=4,
                   mapping="contiguous", ladder="default", seeds=(), dataset="mnist", validation=0):
     """One optimizer folder of the work folder (resumed when it exists); returns (result, cpu_s, vmin_j, record).
@@ -242,8 +247,8 @@ def run_optimizer(work, model, chips, limit, protections=("none",), tag="none", 
 
     import accelsim
 
-    out = work / f"optimize-{model}-{tag}-c{chips}-l{limit}-m{margin:g}"
-    plain = work / f"optimize-{model}-{tag}-c{chips}-l{limit}-m0"
+    out = run_folder(work, model, chips, limit, tag, margin)
+    plain = run_folder(work, model, chips, limit, tag)
     if ONLY_FINISHED and not (out / "optimum.json").exists():
         MISSING.append(f"{model} ({tag}, {chips} + {chips} chips, {limit} images, margin {margin:g})")
         return None
@@ -327,7 +332,7 @@ def interaction_rows(work, chips, limit, simplenet_chips, simplenet_limit):
     x, y = x[:limit], y[:limit]
     rows = []
     for model in INTERACTION_MODELS:
-        record = json.loads((work / f"optimize-{model}-none-c{simplenet_chips}-l{simplenet_limit}-m0"
+        record = json.loads((run_folder(work, model, simplenet_chips, simplenet_limit)
                              / "optimum.json").read_text())
         floors, uniform_v = record["layer_floors_v"], record["uniform_vdd_v"]
         qm = load_model(model)
@@ -695,7 +700,7 @@ def _protect_section(protected, optimized, args):
         any_scheme = _vs(result.saving_vs_uniform_any)
         if result.uniform_any_protection not in (None, "none"):
             any_scheme += f" ({result.uniform_any_protection} at {result.uniform_any_vdd_v:.3f} V)"
-        plain = (args.work / f"optimize-{result.model}-none-c{args.extra_chips}-l{args.extra_limit}-m0"
+        plain = (run_folder(args.work, result.model, args.extra_chips, args.extra_limit)
                  / "optimum.json")
         alone = _vs(json.loads(plain.read_text())["saving_vs_uniform"]) if plain.exists() else "not run"
         lines.append(f"| {result.model} | {banks} | {', '.join(result.protections)} | "
@@ -796,7 +801,7 @@ def _per_layer_section(per_layer, args):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result, cpu, _, record in per_layer:
-        four = (args.work / f"optimize-{result.model}-none-c{args.extra_chips}-l{args.extra_limit}-m0"
+        four = (run_folder(args.work, result.model, args.extra_chips, args.extra_limit)
                 / "optimum.json")
         four_gain = _vs(json.loads(four.read_text())["saving_vs_uniform"]) if four.exists() else "not run"
         volts = _volts(result.bank_vdd_v)
@@ -1252,7 +1257,7 @@ def main():
             # Starts from the same model's unprotected run at these settings (its sensitivity and descent),
             # which the table compares with.
             run_optimizer(args.work, model, *reduced)
-            plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
+            plain = run_folder(args.work, model, *reduced)
             found = run_optimizer(args.work, model, *reduced, protections=PROTECT_SCHEMES,
                                   tag=_tag("contiguous", 4, "default", PROTECT_SCHEMES), seeds=(plain,))
             if found is not None:
@@ -1267,7 +1272,7 @@ def main():
     balanced = []
     if parts & {"balanced", "page"}:
         for model in INTERACTION_MODELS:
-            plain = args.work / f"optimize-{model}-none-c{args.simplenet_chips}-l{args.simplenet_limit}-m0"
+            plain = run_folder(args.work, model, args.simplenet_chips, args.simplenet_limit)
             found = run_optimizer(args.work, model, args.simplenet_chips, args.simplenet_limit,
                                   tag=_tag("balanced", 4, "default", ("none",)), mapping="balanced",
                                   seeds=(plain,))
@@ -1279,7 +1284,7 @@ def main():
         for model in HEADLINE:
             banks = layer_count(model)
             run_optimizer(args.work, model, *reduced)  # the 4-bank run the table compares with
-            plain = args.work / f"optimize-{model}-none-c{reduced[0]}-l{reduced[1]}-m0"
+            plain = run_folder(args.work, model, *reduced)
             found = run_optimizer(args.work, model, *reduced, tag=_tag("contiguous", banks, "default", ("none",)),
                                   banks=banks, seeds=(plain,))
             if found is not None:
@@ -1312,7 +1317,7 @@ def main():
         # The confirmed models once more, the point chosen on validation chips (the reruns' held-out
         # chips, whose evaluations the journal already holds) and reported on chips after them.
         for model, dataset in dict.fromkeys((r.model, d) for d, _, (r, *_) in confirmed):
-            base = args.work / f"optimize-{model}-none-c{args.optimizer_chips}-l{args.limit}-m0"
+            base = run_folder(args.work, model, args.optimizer_chips, args.limit)
             for margin in args.validation_margins:
                 found = run_optimizer(args.work, model, args.optimizer_chips, args.limit, dataset=dataset,
                                       tag=f"none-v{args.optimizer_chips}", validation=args.optimizer_chips,

@@ -47,8 +47,8 @@ def _write_generated(files):
 
     Hex dumps of an FPGA block RAM (all bits set) with no voltage in the name,
     a voltage of 0 V in it, a non-hex character, and a length that is no whole
-    number of arrays; CIFAR
-    batches of two blank images whose labels are 2-D or a string.
+    number of arrays; CIFAR batches of two blank images whose labels are 2-D
+    or a string.
     """
     (files / "chip.bin").write_bytes(b"f" * 16384)
     (files / "c-0.5.bin").write_bytes(b"f" * 200 + b"zz")
